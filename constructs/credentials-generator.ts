@@ -1,0 +1,198 @@
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { ContainerResources, checkDnsSubdomain, checkEnvName, Problems } from '../lib';
+import { componentLabels, selectorLabels } from './labels';
+import { Connections, IConnectable, KubeApiAccess } from './network';
+import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from './pod-security';
+import { lazy } from './lazy';
+import { readScript } from './script';
+import { ISecret } from './secret';
+
+/** How the generator fills one key of a Secret. */
+export class SecretValue {
+  /** A random alphanumeric string of `length` characters, drawn in the cluster. */
+  public static random(length = 32): SecretValue {
+    if (!Number.isInteger(length) || length < 16 || length > 256) {
+      throw new Error(`cd4ml: SecretValue.random(length): ${length} is not a whole number from 16 to 256`);
+    }
+    return new SecretValue({ random: length });
+  }
+
+  /** A fixed value that is not itself a credential (a user name, say). */
+  public static literal(value: string): SecretValue {
+    return new SecretValue({ literal: value });
+  }
+
+  private constructor(public readonly spec: { readonly random?: number; readonly literal?: string }) {}
+}
+
+/** Props of {@link CredentialsGenerator}. */
+export interface CredentialsGeneratorProps {
+  /** Namespace the Job runs in; every generated Secret's first copy lives here. */
+  readonly namespace: string;
+  /** Image with Python 3 (standard library only). */
+  readonly image: string;
+  /** Container resources. */
+  readonly resources: ContainerResources;
+  /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  readonly kubeApi?: KubeApiAccess;
+  /** Name of the Job, ServiceAccount, Roles and ConfigMap. @default 'cd4ml-credentials' */
+  readonly name?: string;
+}
+
+/**
+ * Produces the platform's credentials inside the cluster at deploy time, so no value is ever rendered:
+ * a Job (Python standard library, the pod's own token) creates each Secret with random values unless it
+ * exists, and keeps its copies in other namespaces in line. Its Roles allow `create` on Secrets and
+ * `get`/`update` only on the Secrets it manages, in only the namespaces it writes to.
+ */
+export class CredentialsGenerator extends Construct implements IConnectable {
+  /** Name of the Job and its objects. */
+  public readonly name: string;
+  /** Namespace of the Job. */
+  public readonly namespace: string;
+  /** The generator's network flows (it talks to the Kubernetes API only). */
+  public readonly connections: Connections;
+  private readonly secrets = new Map<string, GeneratedSecret>();
+  private readonly roles = new Map<string, Set<string>>();
+
+  public constructor(scope: Construct, id: string, props: CredentialsGeneratorProps) {
+    super(scope, id);
+    this.name = props.name ?? 'cd4ml-credentials';
+    this.namespace = props.namespace;
+    const labels = componentLabels(this.name, this.name, 'credentials');
+    const selector = selectorLabels(this.name, this.name);
+
+    new k8s.KubeConfigMap(this, 'Config', {
+      metadata: { name: this.name, namespace: this.namespace, labels },
+      data: {
+        'generate-credentials.py': readScript('generate-credentials.py'),
+        // Secrets are added after construction: the spec (names, keys, namespaces; never values) is produced at synth.
+        'secrets.json': lazy(() => JSON.stringify(this.spec(), null, 2)),
+      },
+    });
+
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: this.name, namespace: this.namespace, labels },
+      automountServiceAccountToken: true,
+    });
+
+    new k8s.KubeJob(this, 'Job', {
+      metadata: { name: this.name, namespace: this.namespace, labels },
+      spec: {
+        backoffLimit: 6,
+        activeDeadlineSeconds: 600,
+        ttlSecondsAfterFinished: 3600,
+        template: {
+          metadata: { labels: { ...labels, ...selector } },
+          spec: {
+            serviceAccountName: this.name,
+            automountServiceAccountToken: true,
+            restartPolicy: 'OnFailure',
+            securityContext: restrictedPodSecurityContext(NOBODY),
+            containers: [
+              hardenedContainer({
+                name: 'generate',
+                image: props.image,
+                resources: props.resources,
+                command: ['python3', '/config/generate-credentials.py'],
+                env: [{ name: 'PYTHONDONTWRITEBYTECODE', value: '1' }],
+                volumeMounts: [
+                  { name: 'config', mountPath: '/config', readOnly: true },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+              }),
+            ],
+            volumes: [{ name: 'config', configMap: { name: this.name } }, emptyDirVolume('tmp', '16Mi')],
+          },
+        },
+      },
+    });
+
+    this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector });
+    this.connections.allowToKubeApi(props.kubeApi);
+    this.node.addValidation({ validate: () => (this.secrets.size === 0 ? [`${this.node.path}: no secrets to generate; remove the generator or add a secret`] : []) });
+  }
+
+  /**
+   * Declares a Secret for the generator to create. Refuses a name declared before.
+   * @returns the Secret, to be consumed by reference
+   */
+  public addSecret(name: string, keys: Record<string, SecretValue>): GeneratedSecret {
+    const problems = new Problems();
+    const path = `${this.node.path}/${name}`;
+    problems.addIf(checkDnsSubdomain(name, { path, field: 'name' }));
+    if (this.secrets.has(name)) {
+      problems.add({ path, field: 'name', value: name, message: 'is declared twice', fix: 'give each secret its own name' });
+    }
+    if (Object.keys(keys).length === 0) problems.add({ path, field: 'keys', value: keys, message: 'is empty', fix: 'declare at least one key' });
+    for (const k of Object.keys(keys)) problems.addIf(checkEnvName(k, { path, field: `keys.${k}` }));
+    problems.throwIfAny();
+    const secret = new GeneratedSecret(this, name, keys);
+    this.secrets.set(name, secret);
+    secret.availableIn(this.namespace);
+    return secret;
+  }
+
+  /** Called by a GeneratedSecret when it must exist in `namespace`: grants the generator there. */
+  public grantIn(namespace: string, secretName: string): void {
+    let names = this.roles.get(namespace);
+    if (!names) {
+      names = new Set<string>();
+      this.roles.set(namespace, names);
+      this.createRole(namespace, names);
+    }
+    names.add(secretName);
+  }
+
+  private createRole(namespace: string, names: Set<string>): void {
+    const labels = componentLabels(this.name, this.name, 'credentials');
+    new k8s.KubeRole(this, `Role-${namespace}`, {
+      metadata: { name: this.name, namespace, labels },
+      rules: [
+        // `create` cannot be limited by name (the name is not known when it is authorized).
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: lazy(() => [...names].sort()), verbs: ['get', 'update'] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, `RoleBinding-${namespace}`, {
+      metadata: { name: this.name, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.name },
+      subjects: [{ kind: 'ServiceAccount', name: this.name, namespace: this.namespace }],
+    });
+  }
+
+  private spec(): Array<{ name: string; namespaces: string[]; keys: Record<string, { random?: number; literal?: string }> }> {
+    return [...this.secrets.values()].map((s) => ({
+      name: s.secretName,
+      namespaces: [...s.requiredIn],
+      keys: Object.fromEntries(Object.entries(s.values).map(([k, v]) => [k, v.spec])),
+    }));
+  }
+}
+
+/** A Secret that {@link CredentialsGenerator} creates in the cluster. */
+export class GeneratedSecret extends Construct implements ISecret {
+  /** The Secret's name. */
+  public readonly secretName: string;
+  private readonly namespaces: string[] = [];
+
+  public constructor(private readonly generator: CredentialsGenerator, name: string, public readonly values: Readonly<Record<string, SecretValue>>) {
+    super(generator, name);
+    this.secretName = name;
+  }
+
+  public get keys(): readonly string[] {
+    return Object.keys(this.values);
+  }
+
+  public availableIn(namespace: string): void {
+    if (this.namespaces.includes(namespace)) return;
+    this.namespaces.push(namespace);
+    this.generator.grantIn(namespace, this.secretName);
+  }
+
+  public get requiredIn(): readonly string[] {
+    return [...this.namespaces];
+  }
+}

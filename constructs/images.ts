@@ -1,0 +1,22 @@
+/**
+ * The default images, pinned, in one place. Every construct takes its image as a prop; these are the
+ * defaults and the README says why each was chosen.
+ */
+export const DefaultImages = {
+  /**
+   * MinIO stopped publishing community images after RELEASE.2025-10-15 (source-only distribution, minio/minio#21647)
+   * and the Docker Hub repositories are gone; this is the last multi-arch server image on quay.io.
+   */
+  MINIO: 'quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z',
+  /** The last `mc` client image on quay.io, used by the bucket/user setup Job. */
+  MINIO_CLIENT: 'quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z',
+  /** Official Postgres, Alpine variant: runs as uid 70. */
+  POSTGRES: 'postgres:17.11-alpine3.24',
+  /**
+   * The official MLflow image's `-full` variant (MLflow >= 3.9): it ships psycopg2 and boto3, which the plain image lacks
+   * (mlflow/mlflow#9513, resolved by #19979).
+   */
+  MLFLOW: 'ghcr.io/mlflow/mlflow:v3.17.0-full',
+  /** Python standard library only, for the credentials Job. */
+  PYTHON: 'python:3.13.14-slim',
+} as const;

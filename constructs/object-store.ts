@@ -1,0 +1,403 @@
+import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  checkBucketName, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
+  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
+} from '../lib';
+import { CredentialsGenerator, SecretValue } from './credentials-generator';
+import { DefaultImages } from './images';
+import { componentLabels, selectorLabels } from './labels';
+import { lazy } from './lazy';
+import { Connections, IConnectable, NetworkPeer } from './network';
+import { emptyDirVolume, hardenedContainer, httpProbe, restrictedPodSecurityContext } from './pod-security';
+import { ISecret, secretEnv } from './secret';
+import { clusterIpService, containerPorts, serviceAccount, setupJob, volumeClaimTemplate } from './workload';
+
+/** The Secret keys every S3 credential holds: the names boto3, MLflow and the AWS CLI read. */
+export const S3_ACCESS_KEY_ID = 'AWS_ACCESS_KEY_ID';
+/** @see S3_ACCESS_KEY_ID */
+export const S3_SECRET_ACCESS_KEY = 'AWS_SECRET_ACCESS_KEY';
+
+/** A bucket of an object store. */
+export class Bucket {
+  public constructor(
+    /** The store holding it. */
+    public readonly store: IObjectStore,
+    /** Bucket name. */
+    public readonly name: string,
+  ) {}
+
+  /** `s3://bucket/key`. */
+  public s3Uri(key = ''): string {
+    return `s3://${this.name}${key === '' ? '' : `/${key.replace(/^\/+/, '')}`}`;
+  }
+}
+
+/**
+ * An S3-compatible object store, as its consumers see it. MinIO in the cluster ({@link MinioObjectStore}) and an
+ * external endpoint ({@link ExternalObjectStore}) both implement it, so consumers never know which one they use.
+ */
+export interface IObjectStore {
+  /** The S3 API endpoint, as reached from inside the cluster. */
+  readonly endpoint: Endpoint;
+  /** The S3 region to sign requests for. */
+  readonly region: string;
+  /** The buckets declared so far (a copy). */
+  readonly buckets: readonly Bucket[];
+  /** Declares a bucket (created by the store's setup, or expected to exist). Refuses a name declared before. */
+  addBucket(name: string): Bucket;
+  /** The bucket declared under `name`; fails when there is none. */
+  bucket(name: string): Bucket;
+  /**
+   * Gives `grantee` read-write access to `buckets`: returns the S3 credentials it should read (available in its
+   * namespace, keys {@link S3_ACCESS_KEY_ID} and {@link S3_SECRET_ACCESS_KEY}) and opens the network flow.
+   * @param user a name for the grantee's identity on the store (a DNS-1123 label)
+   */
+  grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret;
+}
+
+/** Shared bucket bookkeeping for both stores. */
+abstract class BucketRegistry extends Construct {
+  protected readonly bucketMap = new Map<string, Bucket>();
+
+  public get buckets(): readonly Bucket[] {
+    return [...this.bucketMap.values()];
+  }
+
+  public addBucket(name: string): Bucket {
+    const path = this.node.path;
+    const problem = checkBucketName(name, { path, field: 'bucket name' });
+    if (problem) fail(problem);
+    if (this.bucketMap.has(name)) {
+      fail({ path, field: 'bucket name', value: name, message: 'is declared twice', fix: 'declare each bucket once and share the returned Bucket' });
+    }
+    const b = new Bucket(this as unknown as IObjectStore, name);
+    this.bucketMap.set(name, b);
+    return b;
+  }
+
+  public bucket(name: string): Bucket {
+    const b = this.bucketMap.get(name);
+    if (!b) {
+      fail({ path: this.node.path, field: 'bucket', value: name, message: 'is not a declared bucket', fix: `declare it with addBucket("${name}") or use one of ${[...this.bucketMap.keys()].join(', ') || '(none)'}` });
+    }
+    return b;
+  }
+
+  protected checkBuckets(buckets: readonly Bucket[], field: string): void {
+    for (const b of buckets) {
+      if (this.bucketMap.get(b.name) !== b) {
+        fail({ path: this.node.path, field, value: b.name, message: 'is a bucket of another store', fix: 'pass buckets returned by this store\'s addBucket()' });
+      }
+    }
+  }
+}
+
+/** Props of {@link MinioObjectStore}. */
+export interface MinioObjectStoreProps {
+  /** Namespace to run in. */
+  readonly namespace: string;
+  /** Generates the root credentials and one credential per grantee inside the cluster. */
+  readonly credentials: CredentialsGenerator;
+  /** Name of the Service, StatefulSet and ServiceAccount (also the DNS name consumers use). @default 'minio' */
+  readonly name?: string;
+  /** MinIO server image, pinned. @default - {@link DefaultImages.MINIO} */
+  readonly image?: string;
+  /** `mc` client image for the setup Job, pinned. @default - {@link DefaultImages.MINIO_CLIENT} */
+  readonly clientImage?: string;
+  /** Server resources. @default - the sandbox preset's (100m / 256Mi, limit 512Mi) */
+  readonly resources?: ContainerResources;
+  /** Setup Job resources. @default - the sandbox preset's (50m / 64Mi, limit 128Mi) */
+  readonly setupResources?: ContainerResources;
+  /** Size of the data volume. @default '10Gi' */
+  readonly storage?: string;
+  /** StorageClass of the data volume. @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
+  /**
+   * S3 API port.
+   * @default 9000
+   * @see https://min.io/docs/minio/linux/reference/minio-server/minio-server.html
+   */
+  readonly apiPort?: number;
+  /** Web console port. @default 9001 */
+  readonly consolePort?: number;
+  /** The region MinIO reports. @default 'us-east-1' */
+  readonly region?: string;
+  /** uid/gid the server runs as (the image has no user of its own). @default 10001 */
+  readonly uid?: number;
+}
+
+/**
+ * MinIO as a single-node StatefulSet whose data lives on a PersistentVolumeClaim that outlives redeploys,
+ * with a readable Service (`minio`: S3 API and console). A setup Job creates the declared buckets and one
+ * MinIO user per grantee with a policy limited to its buckets, idempotently on every deploy.
+ */
+export class MinioObjectStore extends BucketRegistry implements IObjectStore, IConnectable {
+  public readonly endpoint: Endpoint;
+  public readonly region: string;
+  /** The console (web UI) endpoint. */
+  public readonly consoleEndpoint: Endpoint;
+  /** Name of the Service and StatefulSet. */
+  public readonly name: string;
+  /** Namespace. */
+  public readonly namespace: string;
+  /** The root credentials (keys `MINIO_ROOT_USER`, `MINIO_ROOT_PASSWORD`); used only by the server and its setup Job. */
+  public readonly rootCredentials: ISecret;
+  public readonly connections: Connections;
+  /** The StatefulSet (escape hatch). */
+  public readonly statefulSet: ApiObject;
+  private readonly users = new Map<string, { secret: ISecret; buckets: readonly Bucket[] }>();
+  private readonly generator: CredentialsGenerator;
+
+  public constructor(scope: Construct, id: string, props: MinioObjectStoreProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const preset = environmentPreset(EnvironmentName.SANDBOX);
+    this.name = props.name ?? 'minio';
+    this.namespace = props.namespace;
+    this.region = props.region ?? 'us-east-1';
+    const apiPort = props.apiPort ?? 9000;
+    const consolePort = props.consolePort ?? 9001;
+    const storage = props.storage ?? preset.objectStore.storage;
+    const resources = props.resources ?? preset.objectStore.resources;
+    const uid = props.uid ?? 10001;
+
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    problems.addIf(checkPort(apiPort, { path, field: 'apiPort' }));
+    problems.addIf(checkPort(consolePort, { path, field: 'consolePort' }));
+    if (apiPort === consolePort) problems.add({ path, field: 'consolePort', value: consolePort, message: 'equals apiPort', fix: 'give the console its own port' });
+    problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
+    checkResources(problems, resources, path, 'resources');
+    if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+    problems.throwIfAny();
+
+    this.generator = props.credentials;
+    this.endpoint = Endpoint.ofService(this.name, this.namespace, apiPort, Scheme.HTTP);
+    this.consoleEndpoint = Endpoint.ofService(this.name, this.namespace, consolePort, Scheme.HTTP);
+    const labels = componentLabels('minio', this.name, 'object-store');
+    const selector = selectorLabels('minio', this.name);
+    const ports = [{ name: 's3', port: apiPort }, { name: 'console', port: consolePort }];
+
+    this.rootCredentials = props.credentials.addSecret(`${this.name}-root`, {
+      MINIO_ROOT_USER: SecretValue.literal('cd4ml-root'),
+      MINIO_ROOT_PASSWORD: SecretValue.random(40),
+    });
+
+    serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
+    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
+      metadata: { name: this.name, namespace: this.namespace, labels },
+      spec: {
+        serviceName: this.name,
+        replicas: 1,
+        selector: { matchLabels: selector },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: {
+          metadata: { labels: { ...labels, ...selector } },
+          spec: {
+            serviceAccountName: this.name,
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext({ uid }),
+            containers: [
+              hardenedContainer({
+                name: 'minio',
+                image: props.image ?? DefaultImages.MINIO,
+                resources,
+                command: ['minio'],
+                args: ['server', '/data', '--address', `:${apiPort}`, '--console-address', `:${consolePort}`],
+                env: [
+                  secretEnv('MINIO_ROOT_USER', this.rootCredentials, 'MINIO_ROOT_USER'),
+                  secretEnv('MINIO_ROOT_PASSWORD', this.rootCredentials, 'MINIO_ROOT_PASSWORD'),
+                  { name: 'MINIO_REGION', value: this.region },
+                  // A uid without a passwd entry has HOME=/, where MinIO would create its config dir (minio/minio#14763).
+                  { name: 'HOME', value: '/tmp' },
+                ],
+                ports: containerPorts(ports),
+                volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }],
+                readinessProbe: httpProbe('/minio/health/ready', 's3', { periodSeconds: 10 }),
+                livenessProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 20, failureThreshold: 3 }),
+                startupProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 5, failureThreshold: 60 }),
+              }),
+            ],
+            volumes: [emptyDirVolume('tmp', '256Mi')],
+          },
+        },
+        volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage, storageClassName: props.storageClassName, labels })],
+      },
+    });
+    this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector, labels });
+
+    const setupName = `${this.name}-setup`;
+    const setupSelector = selectorLabels('minio-setup', setupName);
+    setupJob(this, 'Setup', {
+      name: setupName,
+      namespace: this.namespace,
+      labels: componentLabels('minio-setup', setupName, 'object-store-setup'),
+      selector: setupSelector,
+      image: props.clientImage ?? DefaultImages.MINIO_CLIENT,
+      runAs: { uid },
+      resources: props.setupResources ?? preset.setupJob,
+      entrypoint: 'setup.sh',
+      files: lazy(() => this.setupFiles()),
+      env: lazy(() => this.setupEnv()),
+    });
+    const setupConnections = new Connections(this, 'SetupConnections', { name: setupName, namespace: this.namespace, podSelector: setupSelector });
+    setupConnections.allowTo(this, apiPort);
+  }
+
+  public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
+    const path = this.node.path;
+    const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
+    if (problem) fail(problem);
+    if (this.users.has(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice', fix: 'grant each user once, with all of its buckets' });
+    if (buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
+    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    const secret = this.generator.addSecret(`${this.name}-${user}`, {
+      [S3_ACCESS_KEY_ID]: SecretValue.literal(user),
+      [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),
+    });
+    secret.availableIn(grantee.connections.namespace);
+    this.users.set(user, { secret, buckets: [...buckets] });
+    grantee.connections.allowTo(this, this.endpoint.port);
+    return secret;
+  }
+
+  private setupEnv(): k8s.EnvVar[] {
+    const env: k8s.EnvVar[] = [
+      secretEnv('MINIO_ROOT_USER', this.rootCredentials, 'MINIO_ROOT_USER'),
+      secretEnv('MINIO_ROOT_PASSWORD', this.rootCredentials, 'MINIO_ROOT_PASSWORD'),
+      { name: 'S3_URL', value: this.endpoint.url() },
+      { name: 'MC_CONFIG_DIR', value: '/tmp/.mc' },
+    ];
+    [...this.users.values()].forEach((u, i) => {
+      env.push(secretEnv(`USER${i}_ACCESS_KEY`, u.secret, S3_ACCESS_KEY_ID), secretEnv(`USER${i}_SECRET_KEY`, u.secret, S3_SECRET_ACCESS_KEY));
+    });
+    return env;
+  }
+
+  private setupFiles(): Record<string, string> {
+    const files: Record<string, string> = {};
+    const lines = [
+      '#!/bin/sh',
+      '# Creates buckets, policies and users; safe to run again (every step is idempotent).',
+      'set -eu',
+      'i=0',
+      'until mc alias set store "$S3_URL" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do',
+      '  i=$((i + 1)); if [ "$i" -ge 60 ]; then echo "MinIO at $S3_URL did not answer in 5 minutes" >&2; exit 1; fi',
+      '  sleep 5',
+      'done',
+    ];
+    for (const b of this.buckets) lines.push(`mc mb --ignore-existing "store/${b.name}"`);
+    [...this.users.entries()].forEach(([user, u], i) => {
+      const policy = `cd4ml-${user}`;
+      files[`policy-${user}.json`] = JSON.stringify(bucketPolicy(u.buckets), null, 2);
+      lines.push(
+        `mc admin policy create store ${policy} /config/policy-${user}.json`,
+        `mc admin user add store "$USER${i}_ACCESS_KEY" "$USER${i}_SECRET_KEY" >/dev/null`,
+        `out=$(mc admin policy attach store ${policy} --user "$USER${i}_ACCESS_KEY" 2>&1) || case "$out" in *"already"*) ;; *) echo "$out" >&2; exit 1 ;; esac`,
+      );
+    });
+    lines.push('echo "buckets and users are in place"');
+    files['setup.sh'] = lines.join('\n') + '\n';
+    return files;
+  }
+}
+
+/** A MinIO/IAM policy granting read-write on exactly these buckets. */
+export function bucketPolicy(buckets: readonly Bucket[]): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], Resource: buckets.map((b) => `arn:aws:s3:::${b.name}`) },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        Resource: buckets.map((b) => `arn:aws:s3:::${b.name}/*`),
+      },
+    ],
+  };
+}
+
+/** Props of {@link ExternalObjectStore}. */
+export interface ExternalObjectStoreProps {
+  /** The S3 endpoint URL, e.g. `https://s3.eu-central-1.amazonaws.com` or `http://minio.storage.svc:9000`. Required. */
+  readonly endpoint: string;
+  /**
+   * An existing Secret with keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` that may use every declared bucket;
+   * it must exist in each namespace listed by its `requiredIn`.
+   */
+  readonly credentials: ISecret;
+  /** The region to sign requests for. @default 'us-east-1' */
+  readonly region?: string;
+  /** Where the endpoint's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
+  readonly egressCidr?: string;
+}
+
+/**
+ * An S3 endpoint that runs outside the platform (AWS S3, a shared MinIO, Ceph RGW...). Buckets must exist;
+ * every grantee reads the one credential Secret the user supplies.
+ */
+export class ExternalObjectStore extends BucketRegistry implements IObjectStore {
+  public readonly endpoint: Endpoint;
+  public readonly region: string;
+  private readonly credentials: ISecret;
+  private readonly egressCidr: string;
+
+  public constructor(scope: Construct, id: string, props: ExternalObjectStoreProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const url = parseUrl(props.endpoint, path, 'endpoint');
+    for (const key of [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) {
+      if (!props.credentials?.keys.includes(key)) {
+        fail({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
+      }
+    }
+    this.endpoint = url;
+    this.region = props.region ?? 'us-east-1';
+    this.credentials = props.credentials;
+    this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
+  }
+
+  public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
+    const problem = checkDnsLabel(user, { path: this.node.path, field: 'grantReadWrite(user)' });
+    if (problem) fail(problem);
+    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    this.credentials.availableIn(grantee.connections.namespace);
+    grantee.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
+    return this.credentials;
+  }
+}
+
+/** Parses an http(s) URL into an endpoint, failing with the construct path and field. */
+export function parseUrl(value: string | undefined, path: string, field: string): Endpoint {
+  if (value === undefined || value === '') {
+    fail({ path, field, value, message: 'is required', fix: 'give the full URL, e.g. "https://s3.eu-central-1.amazonaws.com"' });
+  }
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    fail({ path, field, value, message: 'is not a URL', fix: 'give the full URL with scheme, e.g. "https://s3.example.com"' });
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail({ path, field, value, message: 'is not an http(s) URL', fix: 'use http:// or https://' });
+  if (u.username || u.password) fail({ path, field, value: '(redacted)', message: 'holds credentials', fix: 'pass credentials as a Secret, never inside the URL' });
+  const scheme = u.protocol === 'https:' ? Scheme.HTTPS : Scheme.HTTP;
+  const port = u.port === '' ? (scheme === Scheme.HTTPS ? 443 : 80) : Number(u.port);
+  return new Endpoint(u.hostname, port, scheme);
+}
+
+/** Checks every quantity of a container's resources. */
+export function checkResources(problems: Problems, r: ContainerResources, path: string, field: string): void {
+  problems.addIf(Quantity.check(r.cpu, QuantityKind.CPU, { path, field: `${field}.cpu` }));
+  problems.addIf(Quantity.check(r.memory, QuantityKind.BYTES, { path, field: `${field}.memory` }));
+  problems.addIf(Quantity.check(r.memoryLimit, QuantityKind.BYTES, { path, field: `${field}.memoryLimit` }));
+  if (r.cpuLimit !== undefined) problems.addIf(Quantity.check(r.cpuLimit, QuantityKind.CPU, { path, field: `${field}.cpuLimit` }));
+  const req = Quantity.tryParse(r.memory);
+  const lim = Quantity.tryParse(r.memoryLimit);
+  if (req && lim && lim.value < req.value) {
+    problems.add({ path, field: `${field}.memoryLimit`, value: r.memoryLimit, message: `is below the memory request ${r.memory}`, fix: 'raise the limit to at least the request' });
+  }
+}

@@ -1,0 +1,118 @@
+import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { ContainerResources } from '../lib';
+import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
+
+/** A dedicated ServiceAccount; no API token unless the workload calls the Kubernetes API. */
+export function serviceAccount(scope: Construct, id: string, o: { name: string; namespace: string; labels: Record<string, string>; automountToken?: boolean }): ApiObject {
+  return new k8s.KubeServiceAccount(scope, id, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    automountServiceAccountToken: o.automountToken ?? false,
+  });
+}
+
+/** One port of a Service, targeting a named container port. */
+export interface NamedPort {
+  /** Port name (also the container port's name). */
+  readonly name: string;
+  /** Port number (the Service's and the container's). */
+  readonly port: number;
+}
+
+/** A ClusterIP Service with an explicit, readable name. */
+export function clusterIpService(
+  scope: Construct,
+  id: string,
+  o: { name: string; namespace: string; labels: Record<string, string>; selector: Record<string, string>; ports: NamedPort[] },
+): ApiObject {
+  return new k8s.KubeService(scope, id, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: {
+      type: 'ClusterIP',
+      selector: o.selector,
+      ports: o.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name), protocol: 'TCP' })),
+    },
+  });
+}
+
+/** Container ports for a list of named ports. */
+export function containerPorts(ports: NamedPort[]): k8s.ContainerPort[] {
+  return ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' }));
+}
+
+/** What a one-shot setup Job runs. */
+export interface SetupJobOptions {
+  /** Name of the Job, its ConfigMap and ServiceAccount. */
+  readonly name: string;
+  /** Namespace. */
+  readonly namespace: string;
+  /** Labels for every object; the pod also gets `selector`. */
+  readonly labels: Record<string, string>;
+  /** Pod selector labels (for NetworkPolicies). */
+  readonly selector: Record<string, string>;
+  /** Image with a POSIX shell. */
+  readonly image: string;
+  /** uid/gid to run as. */
+  readonly runAs: RunAs;
+  /** Container resources. */
+  readonly resources: ContainerResources;
+  /** Files of the ConfigMap mounted at /config (scripts and specs: never credential values). */
+  readonly files: Record<string, string>;
+  /** The file of `files` to run with `sh`. */
+  readonly entrypoint: string;
+  /** Environment (credentials by secret reference only). */
+  readonly env: k8s.EnvVar[];
+}
+
+/**
+ * A Job that runs an idempotent setup script (create buckets, users, databases) with a deadline,
+ * retries and a TTL; safe to run again on every deploy.
+ */
+export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ApiObject {
+  new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: o.files });
+  serviceAccount(scope, `${id}ServiceAccount`, { name: o.name, namespace: o.namespace, labels: o.labels });
+  return new k8s.KubeJob(scope, id, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: {
+      backoffLimit: 10,
+      activeDeadlineSeconds: 900,
+      ttlSecondsAfterFinished: 3600,
+      template: {
+        metadata: { labels: { ...o.labels, ...o.selector } },
+        spec: {
+          serviceAccountName: o.name,
+          automountServiceAccountToken: false,
+          restartPolicy: 'OnFailure',
+          securityContext: restrictedPodSecurityContext(o.runAs),
+          containers: [
+            hardenedContainer({
+              name: 'setup',
+              image: o.image,
+              resources: o.resources,
+              command: ['sh', `/config/${o.entrypoint}`],
+              env: [{ name: 'HOME', value: '/tmp' }, ...o.env],
+              volumeMounts: [
+                { name: 'config', mountPath: '/config', readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            }),
+          ],
+          volumes: [{ name: 'config', configMap: { name: o.name } }, emptyDirVolume('tmp', '64Mi')],
+        },
+      },
+    },
+  });
+}
+
+/** A PersistentVolumeClaim template for a StatefulSet. */
+export function volumeClaimTemplate(o: { name: string; storage: string; storageClassName?: string; labels: Record<string, string> }): k8s.KubePersistentVolumeClaimProps {
+  return {
+    metadata: { name: o.name, labels: o.labels },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: o.storageClassName,
+      resources: { requests: { storage: k8s.Quantity.fromString(o.storage) } },
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './names';
+export * from './quantity';
+export * from './ports';
+export * from './environments';
+export * from './endpoint';

@@ -1,0 +1,81 @@
+import { Problem } from './errors';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** S3 bucket names: 3-63 chars, lowercase letters, digits, dots and hyphens, starting and ending alphanumeric. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Postgres identifiers we accept: unquoted, lowercase, at most 63 bytes. */
+const PG_IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Where a name sits, for error messages. */
+export interface NameSite {
+  /** Construct path. */
+  readonly path: string;
+  /** Field holding the name. */
+  readonly field: string;
+}
+
+/**
+ * Checks a DNS-1123 label (Namespaces, Services, most object names that appear in DNS): at most 63 chars,
+ * lowercase alphanumerics and '-', alphanumeric at both ends.
+ */
+export function checkDnsLabel(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && value.length <= 63 && DNS1123_LABEL.test(value)) return undefined;
+  return {
+    ...site,
+    value,
+    message: 'is not a valid DNS-1123 label (at most 63 characters of a-z, 0-9 and "-", starting and ending with a letter or digit)',
+    fix: `use a name like "${suggestName(value)}"`,
+  };
+}
+
+/** Checks a DNS-1123 subdomain (ConfigMap, Secret, ServiceAccount names): at most 253 chars. */
+export function checkDnsSubdomain(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && value.length <= 253 && DNS1123_SUBDOMAIN.test(value)) return undefined;
+  return {
+    ...site,
+    value,
+    message: 'is not a valid DNS-1123 subdomain (at most 253 characters of a-z, 0-9, "-" and ".")',
+    fix: `use a name like "${suggestName(value)}"`,
+  };
+}
+
+/** Checks an environment variable name (also the key of a Secret consumed as env). */
+export function checkEnvName(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && ENV_NAME.test(value)) return undefined;
+  return { ...site, value, message: 'is not a valid environment variable name', fix: 'use letters, digits and "_", not starting with a digit' };
+}
+
+/** Checks an S3 bucket name. */
+export function checkBucketName(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && BUCKET.test(value) && !value.includes('..')) return undefined;
+  return {
+    ...site,
+    value,
+    message: 'is not a valid S3 bucket name (3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit)',
+    fix: `use a name like "${suggestName(value)}"`,
+  };
+}
+
+/** Checks a Postgres database or role name (unquoted lowercase identifier). */
+export function checkPostgresIdentifier(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && PG_IDENT.test(value)) return undefined;
+  return {
+    ...site,
+    value,
+    message: 'is not a plain Postgres identifier (a-z, 0-9 and "_", starting with a letter or "_", at most 63 characters)',
+    fix: `use a name like "${(suggestName(value) || 'db').replace(/-/g, '_')}"`,
+  };
+}
+
+/** Lowercases and replaces invalid characters, to suggest a fix. */
+export function suggestName(value: unknown): string {
+  const s = String(value ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return s === '' ? 'my-name' : s;
+}
