@@ -17,6 +17,12 @@ export const DefaultImages = {
    * (mlflow/mlflow#9513, resolved by #19979).
    */
   MLFLOW: 'ghcr.io/mlflow/mlflow:v3.17.0-full',
+  /** Argo Workflows controller (v4; upstream manifests say `latest`: pinned here). Runs as uid 8737. */
+  ARGO_CONTROLLER: 'quay.io/argoproj/workflow-controller:v4.1.4',
+  /** Argo server (UI and API), same release as the controller. Runs as uid 8737. */
+  ARGO_SERVER: 'quay.io/argoproj/argocli:v4.1.4',
+  /** The non-root Argo executor (the plain `argoexec` image runs as root). Runs as uid 8737. */
+  ARGO_EXECUTOR: 'quay.io/argoproj/argoexec:v4.1.4-nonroot',
   /** Python standard library only, for the credentials Job. */
   PYTHON: 'python:3.13.14-slim',
 } as const;

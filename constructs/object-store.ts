@@ -2,13 +2,12 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkBucketName, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
+  checkBucketName, checkResources, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
 } from '../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
-import { lazy } from './lazy';
 import { Connections, IConnectable, NetworkPeer } from './network';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedPodSecurityContext } from './pod-security';
 import { ISecret, secretEnv } from './secret';
@@ -55,6 +54,8 @@ export interface IObjectStore {
    * @param user a name for the grantee's identity on the store (a DNS-1123 label)
    */
   grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret;
+  /** Opens the network flow from `peer` to the store only (for a workload that borrows another's credentials). */
+  connectFrom(peer: IConnectable): void;
 }
 
 /** Shared bucket bookkeeping for both stores. */
@@ -241,8 +242,8 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       runAs: { uid },
       resources: props.setupResources ?? preset.setupJob,
       entrypoint: 'setup.sh',
-      files: lazy(() => this.setupFiles()),
-      env: lazy(() => this.setupEnv()),
+      files: () => this.setupFiles(),
+      env: () => this.setupEnv(),
     });
     const setupConnections = new Connections(this, 'SetupConnections', { name: setupName, namespace: this.namespace, podSelector: setupSelector });
     setupConnections.allowTo(this, apiPort);
@@ -261,8 +262,12 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     });
     secret.availableIn(grantee.connections.namespace);
     this.users.set(user, { secret, buckets: [...buckets] });
-    grantee.connections.allowTo(this, this.endpoint.port);
+    this.connectFrom(grantee);
     return secret;
+  }
+
+  public connectFrom(peer: IConnectable): void {
+    peer.connections.allowTo(this, this.endpoint.port);
   }
 
   private setupEnv(): k8s.EnvVar[] {
@@ -366,8 +371,12 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
     if (problem) fail(problem);
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
     this.credentials.availableIn(grantee.connections.namespace);
-    grantee.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
+    this.connectFrom(grantee);
     return this.credentials;
+  }
+
+  public connectFrom(peer: IConnectable): void {
+    peer.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
   }
 }
 
@@ -387,17 +396,4 @@ export function parseUrl(value: string | undefined, path: string, field: string)
   const scheme = u.protocol === 'https:' ? Scheme.HTTPS : Scheme.HTTP;
   const port = u.port === '' ? (scheme === Scheme.HTTPS ? 443 : 80) : Number(u.port);
   return new Endpoint(u.hostname, port, scheme);
-}
-
-/** Checks every quantity of a container's resources. */
-export function checkResources(problems: Problems, r: ContainerResources, path: string, field: string): void {
-  problems.addIf(Quantity.check(r.cpu, QuantityKind.CPU, { path, field: `${field}.cpu` }));
-  problems.addIf(Quantity.check(r.memory, QuantityKind.BYTES, { path, field: `${field}.memory` }));
-  problems.addIf(Quantity.check(r.memoryLimit, QuantityKind.BYTES, { path, field: `${field}.memoryLimit` }));
-  if (r.cpuLimit !== undefined) problems.addIf(Quantity.check(r.cpuLimit, QuantityKind.CPU, { path, field: `${field}.cpuLimit` }));
-  const req = Quantity.tryParse(r.memory);
-  const lim = Quantity.tryParse(r.memoryLimit);
-  if (req && lim && lim.value < req.value) {
-    problems.add({ path, field: `${field}.memoryLimit`, value: r.memoryLimit, message: `is below the memory request ${r.memory}`, fix: 'raise the limit to at least the request' });
-  }
 }

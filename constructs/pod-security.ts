@@ -94,7 +94,7 @@ export function hardenedContainer(o: HardenedContainerOptions): k8s.Container {
     imagePullPolicy: 'IfNotPresent',
     command: o.command,
     args: o.args,
-    env: o.env && o.env.length > 0 ? o.env : undefined,
+    env: Array.isArray(o.env) && o.env.length === 0 ? undefined : o.env,
     ports: o.ports,
     volumeMounts: o.volumeMounts && o.volumeMounts.length > 0 ? o.volumeMounts : undefined,
     readinessProbe: o.readinessProbe,

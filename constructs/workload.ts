@@ -2,6 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ContainerResources } from '../lib';
+import { lazy } from './lazy';
 import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
 
 /** A dedicated ServiceAccount; no API token unless the workload calls the Kubernetes API. */
@@ -57,12 +58,12 @@ export interface SetupJobOptions {
   readonly runAs: RunAs;
   /** Container resources. */
   readonly resources: ContainerResources;
-  /** Files of the ConfigMap mounted at /config (scripts and specs: never credential values). */
-  readonly files: Record<string, string>;
+  /** Produces the files of the ConfigMap mounted at /config (scripts and specs: never credential values); called at synth. */
+  readonly files: () => Record<string, string>;
   /** The file of `files` to run with `sh`. */
   readonly entrypoint: string;
-  /** Environment (credentials by secret reference only). */
-  readonly env: k8s.EnvVar[];
+  /** Produces the environment (credentials by secret reference only); called at synth. */
+  readonly env: () => k8s.EnvVar[];
 }
 
 /**
@@ -70,7 +71,7 @@ export interface SetupJobOptions {
  * retries and a TTL; safe to run again on every deploy.
  */
 export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ApiObject {
-  new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: o.files });
+  new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: lazy(o.files) });
   serviceAccount(scope, `${id}ServiceAccount`, { name: o.name, namespace: o.namespace, labels: o.labels });
   return new k8s.KubeJob(scope, id, {
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
@@ -91,7 +92,7 @@ export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ApiO
               image: o.image,
               resources: o.resources,
               command: ['sh', `/config/${o.entrypoint}`],
-              env: [{ name: 'HOME', value: '/tmp' }, ...o.env],
+              env: lazy(() => [{ name: 'HOME', value: '/tmp' }, ...o.env()]),
               volumeMounts: [
                 { name: 'config', mountPath: '/config', readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },

@@ -4,3 +4,4 @@ export * from './quantity';
 export * from './ports';
 export * from './environments';
 export * from './endpoint';
+export * from './resources';

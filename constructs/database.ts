@@ -1,0 +1,304 @@
+import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, ContainerResources, Endpoint, EnvironmentName,
+  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
+} from '../lib';
+import { CredentialsGenerator, SecretValue } from './credentials-generator';
+import { DefaultImages } from './images';
+import { componentLabels, selectorLabels } from './labels';
+import { Connections, IConnectable, NetworkPeer } from './network';
+import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from './pod-security';
+import { ISecret, secretEnv } from './secret';
+import { clusterIpService, containerPorts, serviceAccount, setupJob, volumeClaimTemplate } from './workload';
+
+/** The Secret key holding a database role's name. */
+export const PG_USERNAME_KEY = 'username';
+/** The Secret key holding a database role's password. */
+export const PG_PASSWORD_KEY = 'password';
+
+/** One Postgres database and the role that owns it, as a consumer sees it. */
+export interface IPostgresDatabase {
+  /** Where the server answers. */
+  readonly endpoint: Endpoint;
+  /** Database name. */
+  readonly databaseName: string;
+  /** The role's credentials (keys {@link PG_USERNAME_KEY} and {@link PG_PASSWORD_KEY}). */
+  readonly credentials: ISecret;
+  /** Lets `grantee` connect: opens the network flow and makes the credentials available in its namespace. */
+  grantConnect(grantee: IConnectable): void;
+}
+
+/** Props of {@link PostgresServer}. */
+export interface PostgresServerProps {
+  /** Namespace to run in. */
+  readonly namespace: string;
+  /** Generates the superuser's and every database role's password inside the cluster. */
+  readonly credentials: CredentialsGenerator;
+  /** Name of the Service, StatefulSet and ServiceAccount (also the DNS name consumers use). @default 'postgres' */
+  readonly name?: string;
+  /**
+   * Postgres image, pinned; an Alpine variant of the official image (uid 70) unless `uid` says otherwise.
+   * @default - {@link DefaultImages.POSTGRES}
+   */
+  readonly image?: string;
+  /** uid/gid of the `postgres` user in the image (70 on Alpine, 999 on Debian). @default 70 */
+  readonly uid?: number;
+  /** Server resources. @default - the sandbox preset's (100m / 256Mi, limit 512Mi) */
+  readonly resources?: ContainerResources;
+  /** Setup Job resources. @default - the sandbox preset's (50m / 64Mi, limit 128Mi) */
+  readonly setupResources?: ContainerResources;
+  /** Size of the data volume. @default '5Gi' */
+  readonly storage?: string;
+  /** StorageClass of the data volume. @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
+  /**
+   * Port.
+   * @default 5432
+   * @see https://www.postgresql.org/docs/current/runtime-config-connection.html
+   */
+  readonly port?: number;
+}
+
+/**
+ * Postgres as a StatefulSet running as its non-root uid, data on a PersistentVolumeClaim that outlives
+ * redeploys, runtime directories on emptyDir, `pg_isready` probes, and Service `postgres`. `addDatabase()`
+ * declares one database and owning role per consumer; a setup Job creates them idempotently on every deploy.
+ */
+export class PostgresServer extends Construct implements IConnectable {
+  /** Where the server answers. */
+  public readonly endpoint: Endpoint;
+  /** Name of the Service and StatefulSet. */
+  public readonly name: string;
+  /** Namespace. */
+  public readonly namespace: string;
+  public readonly connections: Connections;
+  /** The superuser's credentials; used only by the server and its setup Job. */
+  public readonly superuserCredentials: ISecret;
+  /** The StatefulSet (escape hatch). */
+  public readonly statefulSet: ApiObject;
+  private readonly databases = new Map<string, PostgresDatabase>();
+  private readonly generator: CredentialsGenerator;
+
+  public constructor(scope: Construct, id: string, props: PostgresServerProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const preset = environmentPreset(EnvironmentName.SANDBOX);
+    this.name = props.name ?? 'postgres';
+    this.namespace = props.namespace;
+    const port = props.port ?? 5432;
+    const storage = props.storage ?? preset.database.storage;
+    const resources = props.resources ?? preset.database.resources;
+    const uid = props.uid ?? 70;
+
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    problems.addIf(checkPort(port, { path, field: 'port' }));
+    problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
+    checkResources(problems, resources, path, 'resources');
+    if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+    if (!Number.isInteger(uid) || uid <= 0) problems.add({ path, field: 'uid', value: uid, message: 'is not a non-root uid', fix: 'use the image\'s postgres uid (70 on Alpine, 999 on Debian)' });
+    problems.throwIfAny();
+
+    this.generator = props.credentials;
+    this.endpoint = Endpoint.ofService(this.name, this.namespace, port, Scheme.POSTGRES);
+    const labels = componentLabels('postgres', this.name, 'database');
+    const selector = selectorLabels('postgres', this.name);
+    const ports = [{ name: 'postgres', port }];
+    this.superuserCredentials = props.credentials.addSecret(`${this.name}-superuser`, {
+      [PG_USERNAME_KEY]: SecretValue.literal('postgres'),
+      [PG_PASSWORD_KEY]: SecretValue.random(32),
+    });
+    const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
+
+    serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
+    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
+      metadata: { name: this.name, namespace: this.namespace, labels },
+      spec: {
+        serviceName: this.name,
+        replicas: 1,
+        selector: { matchLabels: selector },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: {
+          metadata: { labels: { ...labels, ...selector } },
+          spec: {
+            serviceAccountName: this.name,
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext({ uid }),
+            terminationGracePeriodSeconds: 60,
+            containers: [
+              hardenedContainer({
+                name: 'postgres',
+                image: props.image ?? DefaultImages.POSTGRES,
+                resources,
+                args: ['-c', `port=${port}`],
+                env: [
+                  secretEnv('POSTGRES_PASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
+                  { name: 'POSTGRES_USER', value: 'postgres' },
+                  // initdb refuses a mount point that holds lost+found: keep the cluster in a subdirectory.
+                  { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+                ],
+                ports: containerPorts(ports),
+                volumeMounts: [
+                  { name: 'data', mountPath: '/var/lib/postgresql/data' },
+                  { name: 'run', mountPath: '/var/run/postgresql' },
+                  { name: 'tmp', mountPath: '/tmp' },
+                ],
+                startupProbe: execProbe(isReady, { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 }),
+                readinessProbe: execProbe(isReady, { periodSeconds: 10, timeoutSeconds: 5 }),
+                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 },
+              }),
+            ],
+            volumes: [emptyDirVolume('run', '16Mi'), emptyDirVolume('tmp', '256Mi')],
+          },
+        },
+        volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage, storageClassName: props.storageClassName, labels })],
+      },
+    });
+    this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector, labels });
+
+    const setupName = `${this.name}-setup`;
+    const setupSelector = selectorLabels('postgres-setup', setupName);
+    setupJob(this, 'Setup', {
+      name: setupName,
+      namespace: this.namespace,
+      labels: componentLabels('postgres-setup', setupName, 'database-setup'),
+      selector: setupSelector,
+      image: props.image ?? DefaultImages.POSTGRES,
+      runAs: { uid },
+      resources: props.setupResources ?? preset.setupJob,
+      entrypoint: 'setup.sh',
+      files: () => ({ 'setup.sh': this.setupScript() }),
+      env: () => this.setupEnv(),
+    });
+    const setupConnections = new Connections(this, 'SetupConnections', { name: setupName, namespace: this.namespace, podSelector: setupSelector });
+    setupConnections.allowTo(this, port);
+  }
+
+  /**
+   * Declares a database and a role of the same name that owns it, with a password generated in the cluster.
+   * Refuses a name declared before.
+   */
+  public addDatabase(name: string): PostgresDatabase {
+    const path = this.node.path;
+    const problem = checkPostgresIdentifier(name, { path, field: 'addDatabase(name)' });
+    if (problem) fail(problem);
+    if (name === 'postgres' || name.startsWith('pg_')) {
+      fail({ path, field: 'addDatabase(name)', value: name, message: 'is reserved by Postgres', fix: 'name the database after its consumer, e.g. "mlflow"' });
+    }
+    if (this.databases.has(name)) fail({ path, field: 'addDatabase(name)', value: name, message: 'is declared twice', fix: 'declare each database once and share the returned object' });
+    const credentials = this.generator.addSecret(`${this.name}-${name.replace(/_/g, '-')}`, {
+      [PG_USERNAME_KEY]: SecretValue.literal(name),
+      [PG_PASSWORD_KEY]: SecretValue.random(32),
+    });
+    const db = new PostgresDatabase(this, name, credentials);
+    this.databases.set(name, db);
+    return db;
+  }
+
+  /** The databases declared so far (a copy). */
+  public get databaseList(): readonly PostgresDatabase[] {
+    return [...this.databases.values()];
+  }
+
+  private setupEnv(): k8s.EnvVar[] {
+    const env: k8s.EnvVar[] = [
+      { name: 'PGHOST', value: this.endpoint.host },
+      { name: 'PGPORT', value: String(this.endpoint.port) },
+      { name: 'PGDATABASE', value: 'postgres' },
+      secretEnv('PGUSER', this.superuserCredentials, PG_USERNAME_KEY),
+      secretEnv('PGPASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
+    ];
+    this.databaseList.forEach((db, i) => env.push(secretEnv(`DB${i}_PASSWORD`, db.credentials, PG_PASSWORD_KEY)));
+    return env;
+  }
+
+  private setupScript(): string {
+    const lines = [
+      '#!/bin/sh',
+      '# Creates one role and one database per consumer; safe to run again. Passwords come from env (Secret refs).',
+      'set -eu',
+      'i=0',
+      'until pg_isready -q; do',
+      '  i=$((i + 1)); if [ "$i" -ge 60 ]; then echo "Postgres at $PGHOST:$PGPORT did not answer in 5 minutes" >&2; exit 1; fi',
+      '  sleep 5',
+      'done',
+      "psql -v ON_ERROR_STOP=1 -q <<'SQL'",
+    ];
+    this.databaseList.forEach((db, i) => {
+      const n = db.databaseName; // a checked identifier: safe to inline
+      lines.push(
+        `\\getenv pw DB${i}_PASSWORD`,
+        `SELECT 'CREATE ROLE "${n}" LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${n}')\\gexec`,
+        `ALTER ROLE "${n}" WITH LOGIN PASSWORD :'pw';`,
+        `SELECT 'CREATE DATABASE "${n}" OWNER "${n}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${n}')\\gexec`,
+        `REVOKE ALL ON DATABASE "${n}" FROM PUBLIC;`,
+        `GRANT CONNECT, TEMPORARY ON DATABASE "${n}" TO "${n}";`,
+      );
+    });
+    lines.push('SQL', 'echo "databases and roles are in place"');
+    return lines.join('\n') + '\n';
+  }
+}
+
+/** A database on a {@link PostgresServer}, owned by a role of the same name. */
+export class PostgresDatabase implements IPostgresDatabase {
+  public readonly endpoint: Endpoint;
+
+  public constructor(private readonly server: PostgresServer, public readonly databaseName: string, public readonly credentials: ISecret) {
+    this.endpoint = server.endpoint;
+  }
+
+  public grantConnect(grantee: IConnectable): void {
+    this.credentials.availableIn(grantee.connections.namespace);
+    grantee.connections.allowTo(this.server, this.endpoint.port);
+  }
+}
+
+/** Props of {@link ExternalPostgresDatabase}. */
+export interface ExternalPostgresDatabaseProps {
+  /** Host name of the server (a managed database, say). Required. */
+  readonly host: string;
+  /** Port. @default 5432 */
+  readonly port?: number;
+  /** Database name. Required. */
+  readonly databaseName: string;
+  /** An existing Secret with keys `username` and `password`, in every namespace its `requiredIn` lists. */
+  readonly credentials: ISecret;
+  /** Where the server's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
+  readonly egressCidr?: string;
+}
+
+/** A database on a Postgres server outside the platform. */
+export class ExternalPostgresDatabase extends Construct implements IPostgresDatabase {
+  public readonly endpoint: Endpoint;
+  public readonly databaseName: string;
+  public readonly credentials: ISecret;
+  private readonly egressCidr: string;
+
+  public constructor(scope: Construct, id: string, props: ExternalPostgresDatabaseProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const problems = new Problems();
+    const port = props.port ?? 5432;
+    if (!props.host) problems.add({ path, field: 'host', value: props.host, message: 'is required', fix: 'give the server\'s host name' });
+    problems.addIf(checkPort(port, { path, field: 'port' }));
+    problems.addIf(checkPostgresIdentifier(props.databaseName, { path, field: 'databaseName' }));
+    for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
+      if (!props.credentials?.keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
+    }
+    problems.throwIfAny();
+    this.endpoint = new Endpoint(props.host, port, Scheme.POSTGRES);
+    this.databaseName = props.databaseName;
+    this.credentials = props.credentials;
+    this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
+  }
+
+  public grantConnect(grantee: IConnectable): void {
+    this.credentials.availableIn(grantee.connections.namespace);
+    grantee.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
+  }
+}

@@ -1,0 +1,206 @@
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, PipelineQuota, Problems, Quantity, QuantityKind,
+} from '../lib';
+import { ARGO_GROUP } from './argo-crds';
+import { componentLabels } from './labels';
+import { Connections, IConnectable, KubeApiAccess } from './network';
+import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
+import { PlatformNamespace } from './namespace';
+import { ISecret, secretEnv } from './secret';
+import { TrackingServer } from './tracking-server';
+import { serviceAccount } from './workload';
+
+/** Where GPU steps may run: the node labels and taints of a GPU node pool. */
+export interface GpuScheduling {
+  /**
+   * Extended resource name GPUs are requested by.
+   * @default 'nvidia.com/gpu'
+   * @see https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/
+   */
+  readonly resourceName?: string;
+  /** Node labels a GPU step must match, e.g. `{ 'nvidia.com/gpu.present': 'true' }`. @default {} */
+  readonly nodeSelector?: Record<string, string>;
+  /** Tolerations for the GPU nodes' taints. @default - tolerate `nvidia.com/gpu` NoSchedule taints */
+  readonly tolerations?: k8s.Toleration[];
+  /** Most GPUs one step may request. @default - the namespace's GPU quota */
+  readonly maxPerStep?: number;
+}
+
+/** Props of {@link PipelineRunner}. */
+export interface PipelineRunnerProps {
+  /** Namespace where pipelines run (created by the runner). @default 'ml-pipelines' */
+  readonly namespace?: string;
+  /** The object store pipelines read data from and write artifacts to. */
+  readonly objectStore: IObjectStore;
+  /** Buckets the pipelines may read and write (the workflow engine's artifact bucket and the data bucket). */
+  readonly buckets: readonly Bucket[];
+  /** The tracking server every step logs to. */
+  readonly trackingServer: TrackingServer;
+  /** The namespace's quota. @default - the sandbox preset's (4 CPUs, 8Gi requests, 12Gi limits, no GPUs, 50 pods) */
+  readonly quota?: PipelineQuota;
+  /** Requests and limits of a step that sets none. @default - the sandbox preset's (250m / 512Mi, limit 1Gi) */
+  readonly stepDefaults?: ContainerResources;
+  /** GPU node pool scheduling; without it, GPU steps are refused at synth. @default - no GPU scheduling */
+  readonly gpu?: GpuScheduling;
+  /** How to reach the Kubernetes API (the Argo executor reports results through it). @default - see {@link KubeApiAccess} */
+  readonly kubeApi?: KubeApiAccess;
+  /** Name of the service account pipeline pods run as. @default 'pipeline-runner' */
+  readonly serviceAccountName?: string;
+  /** Name of the service account the Argo executor containers run as. @default 'pipeline-executor' */
+  readonly executorServiceAccountName?: string;
+}
+
+/**
+ * The namespace where ML pipelines run: default-deny networking with exactly the flows steps need
+ * (tracking server, object store, DNS, and the API for the Argo executor), a service account for the
+ * pods (no API token) and one for the Argo executor (a Role with only `workflowtaskresults` create/patch),
+ * a ResourceQuota and LimitRange (GPUs too), and the defaults every step inherits: `MLFLOW_TRACKING_URI`,
+ * `MLFLOW_S3_ENDPOINT_URL` and the S3 credentials by Secret reference.
+ */
+export class PipelineRunner extends Construct implements IConnectable {
+  /** The namespace. */
+  public readonly namespace: string;
+  /** Service account of pipeline pods (no token mounted in step containers). */
+  public readonly serviceAccountName: string;
+  /** Service account of the Argo executor (init/wait containers): may only report task results. */
+  public readonly executorServiceAccountName: string;
+  /** S3 credentials of the pipelines, in this namespace. */
+  public readonly s3Credentials: ISecret;
+  /** The object store pipelines use. */
+  public readonly objectStore: IObjectStore;
+  /** The tracking server pipelines log to. */
+  public readonly trackingServer: TrackingServer;
+  /** Name of the ConfigMap of non-secret step defaults. */
+  public readonly defaultsConfigMapName: string;
+  /** Resources of a step that sets none. */
+  public readonly stepDefaults: ContainerResources;
+  /** The namespace's quota. */
+  public readonly quota: PipelineQuota;
+  /** GPU scheduling, when configured. */
+  public readonly gpu?: Required<Pick<GpuScheduling, 'resourceName' | 'nodeSelector' | 'tolerations'>> & { readonly maxPerStep: number };
+  public readonly connections: Connections;
+  /** The namespace construct (for dependencies). */
+  public readonly namespaceResource: PlatformNamespace;
+
+  public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const preset = environmentPreset(EnvironmentName.SANDBOX);
+    this.namespace = props.namespace ?? 'ml-pipelines';
+    this.serviceAccountName = props.serviceAccountName ?? 'pipeline-runner';
+    this.executorServiceAccountName = props.executorServiceAccountName ?? 'pipeline-executor';
+    this.quota = props.quota ?? preset.pipelineQuota;
+    this.stepDefaults = props.stepDefaults ?? preset.stepDefaults;
+    this.objectStore = props.objectStore;
+    this.trackingServer = props.trackingServer;
+    this.defaultsConfigMapName = 'pipeline-defaults';
+
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkDnsLabel(this.serviceAccountName, { path, field: 'serviceAccountName' }));
+    problems.addIf(checkDnsLabel(this.executorServiceAccountName, { path, field: 'executorServiceAccountName' }));
+    if (this.serviceAccountName === this.executorServiceAccountName) {
+      problems.add({ path, field: 'executorServiceAccountName', value: this.executorServiceAccountName, message: 'equals serviceAccountName', fix: 'give the executor its own service account so step containers get no API token' });
+    }
+    problems.addIf(Quantity.check(this.quota.cpu, QuantityKind.CPU, { path, field: 'quota.cpu' }));
+    problems.addIf(Quantity.check(this.quota.memory, QuantityKind.BYTES, { path, field: 'quota.memory' }));
+    problems.addIf(Quantity.check(this.quota.memoryLimit, QuantityKind.BYTES, { path, field: 'quota.memoryLimit' }));
+    for (const [field, n] of [['quota.gpus', this.quota.gpus], ['quota.pods', this.quota.pods]] as const) {
+      if (!Number.isInteger(n) || n < 0) problems.add({ path, field, value: n, message: 'must be a whole number of at least 0', fix: `set ${field} to 0 or more` });
+    }
+    checkResources(problems, this.stepDefaults, path, 'stepDefaults');
+    if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the artifact bucket and the data bucket' });
+    if (props.gpu) {
+      const max = props.gpu.maxPerStep ?? this.quota.gpus;
+      if (this.quota.gpus < 1) problems.add({ path, field: 'quota.gpus', value: this.quota.gpus, message: 'is 0 while GPU scheduling is configured', fix: 'set quota.gpus to the GPUs pipelines may use at once' });
+      if (!Number.isInteger(max) || max < 1 || max > Math.max(this.quota.gpus, 1)) problems.add({ path, field: 'gpu.maxPerStep', value: max, message: 'must be a whole number from 1 to quota.gpus', fix: 'lower it to at most quota.gpus' });
+      const resourceName = props.gpu.resourceName ?? 'nvidia.com/gpu';
+      this.gpu = {
+        resourceName,
+        nodeSelector: { ...(props.gpu.nodeSelector ?? {}) },
+        tolerations: props.gpu.tolerations ?? [{ key: resourceName, operator: 'Exists', effect: 'NoSchedule' }],
+        maxPerStep: max,
+      };
+    }
+    problems.throwIfAny();
+
+    this.namespaceResource = new PlatformNamespace(this, 'Namespace', { name: this.namespace });
+    const labels = componentLabels('pipeline-runner', this.namespace, 'pipeline-runner');
+    this.connections = new Connections(this, 'Connections', { name: 'pipelines', namespace: this.namespace, podSelector: {}, labels });
+    this.connections.allowToKubeApi(props.kubeApi);
+    this.connections.allowTo(props.trackingServer, props.trackingServer.endpoint.port);
+    this.s3Credentials = props.objectStore.grantReadWrite(this, 'pipelines', props.buckets);
+
+    serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
+    serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });
+    new k8s.KubeRole(this, 'ExecutorRole', {
+      metadata: { name: this.executorServiceAccountName, namespace: this.namespace, labels },
+      // The emissary executor's documented minimum (argo-workflows docs/workflow-rbac.md).
+      rules: [{ apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'ExecutorRoleBinding', {
+      metadata: { name: this.executorServiceAccountName, namespace: this.namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.executorServiceAccountName },
+      subjects: [{ kind: 'ServiceAccount', name: this.executorServiceAccountName, namespace: this.namespace }],
+    });
+
+    const gpuResource = this.gpu?.resourceName ?? 'nvidia.com/gpu';
+    new k8s.KubeResourceQuota(this, 'Quota', {
+      metadata: { name: 'pipelines', namespace: this.namespace, labels },
+      spec: {
+        hard: {
+          'requests.cpu': k8s.Quantity.fromString(this.quota.cpu),
+          'requests.memory': k8s.Quantity.fromString(this.quota.memory),
+          'limits.memory': k8s.Quantity.fromString(this.quota.memoryLimit),
+          [`requests.${gpuResource}`]: k8s.Quantity.fromNumber(this.quota.gpus),
+          pods: k8s.Quantity.fromNumber(this.quota.pods),
+        },
+      },
+    });
+    const maxGpu = this.gpu ? { [gpuResource]: k8s.Quantity.fromNumber(this.gpu.maxPerStep) } : {};
+    new k8s.KubeLimitRange(this, 'Limits', {
+      metadata: { name: 'pipelines', namespace: this.namespace, labels },
+      spec: {
+        limits: [
+          {
+            type: 'Container',
+            defaultRequest: { cpu: k8s.Quantity.fromString(this.stepDefaults.cpu), memory: k8s.Quantity.fromString(this.stepDefaults.memory) },
+            default: { memory: k8s.Quantity.fromString(this.stepDefaults.memoryLimit), ...(this.stepDefaults.cpuLimit ? { cpu: k8s.Quantity.fromString(this.stepDefaults.cpuLimit) } : {}) },
+            ...(this.gpu ? { max: maxGpu } : {}),
+          },
+        ],
+      },
+    });
+    new k8s.KubeConfigMap(this, 'Defaults', {
+      metadata: { name: this.defaultsConfigMapName, namespace: this.namespace, labels },
+      data: this.defaultValues(props.buckets),
+    });
+  }
+
+  /**
+   * The environment every step inherits: the non-secret defaults by ConfigMap reference, the S3 credentials
+   * by Secret reference. (Values are never copied into a step.)
+   */
+  public stepEnv(): k8s.EnvVar[] {
+    const fromDefaults = (name: string): k8s.EnvVar => ({ name, valueFrom: { configMapKeyRef: { name: this.defaultsConfigMapName, key: name } } });
+    return [
+      fromDefaults('MLFLOW_TRACKING_URI'),
+      fromDefaults('MLFLOW_S3_ENDPOINT_URL'),
+      fromDefaults('AWS_DEFAULT_REGION'),
+      secretEnv('AWS_ACCESS_KEY_ID', this.s3Credentials, S3_ACCESS_KEY_ID),
+      secretEnv('AWS_SECRET_ACCESS_KEY', this.s3Credentials, S3_SECRET_ACCESS_KEY),
+    ];
+  }
+
+  private defaultValues(buckets: readonly Bucket[]): Record<string, string> {
+    const data: Record<string, string> = {
+      MLFLOW_TRACKING_URI: this.trackingServer.endpoint.url(),
+      MLFLOW_S3_ENDPOINT_URL: this.objectStore.endpoint.url(),
+      AWS_DEFAULT_REGION: this.objectStore.region,
+    };
+    for (const b of buckets) data[`CD4ML_BUCKET_${b.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = b.name;
+    return data;
+  }
+}

@@ -1,0 +1,256 @@
+import { ApiObject } from 'cdk8s';
+import { Construct, IConstruct } from 'constructs';
+import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../lib';
+import { ArgoCrds } from './argo-crds';
+import { CredentialsGenerator } from './credentials-generator';
+import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
+import { DefaultImages } from './images';
+import { PlatformNamespace } from './namespace';
+import { KubeApiAccess, NetworkPeer } from './network';
+import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
+import { GpuScheduling, PipelineRunner } from './pipeline-runner';
+import { TrackingServer } from './tracking-server';
+import { ArgoAuthMode, WorkflowEngine } from './workflow-engine';
+
+/** Where the platform keeps objects: MinIO in the cluster, or an external S3 endpoint. */
+export class ObjectStoreChoice {
+  /** MinIO in the platform namespace (the default). */
+  public static inCluster(): ObjectStoreChoice {
+    return new ObjectStoreChoice(undefined);
+  }
+
+  /** An S3 endpoint outside the cluster; its buckets must exist. */
+  public static external(props: ExternalObjectStoreProps): ObjectStoreChoice {
+    if (!props || props.endpoint === undefined || props.endpoint === '') {
+      fail({ path: 'ObjectStoreChoice.external', field: 'endpoint', value: props?.endpoint, message: 'is required for an external object store', fix: 'give the S3 endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com"' });
+    }
+    return new ObjectStoreChoice(props);
+  }
+
+  private constructor(public readonly external: ExternalObjectStoreProps | undefined) {}
+}
+
+/** Where the platform keeps its databases: Postgres in the cluster, or databases on an external server. */
+export class DatabaseChoice {
+  /** Postgres in the platform namespace (the default). */
+  public static inCluster(): DatabaseChoice {
+    return new DatabaseChoice(undefined);
+  }
+
+  /** Existing databases on an external server: one for MLflow, one for the Argo workflow archive. */
+  public static external(props: { readonly trackingServer: ExternalPostgresDatabaseProps; readonly workflowArchive: ExternalPostgresDatabaseProps }): DatabaseChoice {
+    return new DatabaseChoice(props);
+  }
+
+  private constructor(public readonly external: { readonly trackingServer: ExternalPostgresDatabaseProps; readonly workflowArchive: ExternalPostgresDatabaseProps } | undefined) {}
+}
+
+/** Images of every component; each one pinned. */
+export interface PlatformImages {
+  /** @default - {@link DefaultImages.MINIO} */
+  readonly minio?: string;
+  /** @default - {@link DefaultImages.MINIO_CLIENT} */
+  readonly minioClient?: string;
+  /** @default - {@link DefaultImages.POSTGRES} */
+  readonly postgres?: string;
+  /** @default - {@link DefaultImages.MLFLOW} */
+  readonly mlflow?: string;
+  /** @default - {@link DefaultImages.ARGO_CONTROLLER} */
+  readonly argoController?: string;
+  /** @default - {@link DefaultImages.ARGO_SERVER} */
+  readonly argoServer?: string;
+  /** @default - {@link DefaultImages.ARGO_EXECUTOR} */
+  readonly argoExecutor?: string;
+  /** @default - {@link DefaultImages.PYTHON} */
+  readonly python?: string;
+}
+
+/** Props of {@link Platform}. */
+export interface PlatformProps {
+  /** The environment whose preset sizes everything. @default EnvironmentName.SANDBOX */
+  readonly environment?: EnvironmentName;
+  /** Namespace of MinIO, Postgres, MLflow and the credentials Job. @default 'cd4ml' */
+  readonly namespace?: string;
+  /** Namespace of the Argo controller and server. @default 'argo' */
+  readonly workflowNamespace?: string;
+  /** Namespace where pipelines run. @default 'ml-pipelines' */
+  readonly pipelineNamespace?: string;
+  /** The object store. @default ObjectStoreChoice.inCluster() */
+  readonly objectStore?: ObjectStoreChoice;
+  /** The databases. @default DatabaseChoice.inCluster() */
+  readonly database?: DatabaseChoice;
+  /** Bucket names. @default - `mlflow-artifacts`, `argo-artifacts`, `data` */
+  readonly buckets?: { readonly trackingArtifacts?: string; readonly workflowArtifacts?: string; readonly data?: string };
+  /** Images. @default - {@link DefaultImages} */
+  readonly images?: PlatformImages;
+  /** StorageClass of the MinIO and Postgres volumes. @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
+  /** argo-server's auth mode; `SERVER` only for a throwaway sandbox. @default ArgoAuthMode.CLIENT */
+  readonly workflowAuthMode?: ArgoAuthMode;
+  /** GPU node pool scheduling for pipelines. @default - none: GPU steps are refused */
+  readonly gpu?: GpuScheduling;
+  /** Peers (an ingress controller) allowed to reach the MLflow and Argo UIs. @default [] (use `kubectl port-forward`) */
+  readonly uiIngressFrom?: NetworkPeer[];
+  /** How workloads reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  readonly kubeApi?: KubeApiAccess;
+}
+
+/**
+ * The whole MLOps platform of one environment: object store, database, MLflow tracking server and model
+ * registry, Argo Workflows, and the namespace where pipelines run, wired together through typed
+ * interfaces and sized by the environment's preset.
+ */
+export class Platform extends Construct {
+  /** The environment's preset. */
+  public readonly preset: EnvironmentPreset;
+  /** The object store. */
+  public readonly objectStore: IObjectStore;
+  /** Bucket of MLflow's artifacts. */
+  public readonly trackingArtifacts: Bucket;
+  /** Bucket of Argo's artifacts and logs. */
+  public readonly workflowArtifacts: Bucket;
+  /** Bucket of training data. */
+  public readonly dataBucket: Bucket;
+  /** The in-cluster Postgres server, when the databases are in the cluster. */
+  public readonly postgres?: PostgresServer;
+  /** The MLflow tracking server. */
+  public readonly trackingServer: TrackingServer;
+  /** The namespace where pipelines run. */
+  public readonly pipelineRunner: PipelineRunner;
+  /** Argo Workflows. */
+  public readonly workflowEngine: WorkflowEngine;
+  /** The Argo CRDs (every Argo object must depend on them). */
+  public readonly argoCrds: ArgoCrds;
+  /** The generator of in-cluster credentials. */
+  public readonly credentials: CredentialsGenerator;
+  /** The platform's namespaces, in order: platform, workflows, pipelines. */
+  public readonly namespaces: readonly string[];
+
+  public constructor(scope: Construct, id: string, props: PlatformProps = {}) {
+    super(scope, id);
+    const path = this.node.path;
+    const environment = props.environment ?? EnvironmentName.SANDBOX;
+    const problems = new Problems();
+    problems.addIf(checkEnvironmentName(environment, { path, field: 'environment' }));
+    const namespace = props.namespace ?? 'cd4ml';
+    const workflowNamespace = props.workflowNamespace ?? 'argo';
+    const pipelineNamespace = props.pipelineNamespace ?? 'ml-pipelines';
+    problems.addIf(checkDnsLabel(namespace, { path, field: 'namespace' }));
+    problems.addIf(checkDnsLabel(workflowNamespace, { path, field: 'workflowNamespace' }));
+    problems.addIf(checkDnsLabel(pipelineNamespace, { path, field: 'pipelineNamespace' }));
+    if (new Set([namespace, workflowNamespace, pipelineNamespace]).size < 3) {
+      problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
+    }
+    if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+    problems.throwIfAny();
+
+    this.preset = environmentPreset(environment);
+    this.namespaces = [namespace, workflowNamespace, pipelineNamespace];
+    const p = this.preset;
+    const images = props.images ?? {};
+    const platformNs = new PlatformNamespace(this, 'Namespace', { name: namespace });
+    const workflowNs = new PlatformNamespace(this, 'WorkflowNamespace', { name: workflowNamespace });
+
+    this.credentials = new CredentialsGenerator(this, 'Credentials', {
+      namespace,
+      image: images.python ?? DefaultImages.PYTHON,
+      resources: p.setupJob,
+      kubeApi: props.kubeApi,
+    });
+
+    const storeChoice = props.objectStore ?? ObjectStoreChoice.inCluster();
+    this.objectStore = storeChoice.external
+      ? new ExternalObjectStore(this, 'ObjectStore', storeChoice.external)
+      : new MinioObjectStore(this, 'ObjectStore', {
+        namespace,
+        credentials: this.credentials,
+        image: images.minio,
+        clientImage: images.minioClient,
+        resources: p.objectStore.resources,
+        setupResources: p.setupJob,
+        storage: p.objectStore.storage,
+        storageClassName: props.storageClassName,
+      });
+    const bucketNames = props.buckets ?? {};
+    this.trackingArtifacts = this.objectStore.addBucket(bucketNames.trackingArtifacts ?? 'mlflow-artifacts');
+    this.workflowArtifacts = this.objectStore.addBucket(bucketNames.workflowArtifacts ?? 'argo-artifacts');
+    this.dataBucket = this.objectStore.addBucket(bucketNames.data ?? 'data');
+
+    const dbChoice = props.database ?? DatabaseChoice.inCluster();
+    let trackingDb: IPostgresDatabase;
+    let archiveDb: IPostgresDatabase;
+    if (dbChoice.external) {
+      trackingDb = new ExternalPostgresDatabase(this, 'TrackingDatabase', dbChoice.external.trackingServer);
+      archiveDb = new ExternalPostgresDatabase(this, 'ArchiveDatabase', dbChoice.external.workflowArchive);
+    } else {
+      this.postgres = new PostgresServer(this, 'Database', {
+        namespace,
+        credentials: this.credentials,
+        image: images.postgres,
+        resources: p.database.resources,
+        setupResources: p.setupJob,
+        storage: p.database.storage,
+        storageClassName: props.storageClassName,
+      });
+      trackingDb = this.postgres.addDatabase('mlflow');
+      archiveDb = this.postgres.addDatabase('argo');
+    }
+
+    this.trackingServer = new TrackingServer(this, 'TrackingServer', {
+      namespace,
+      database: trackingDb,
+      artifactBucket: this.trackingArtifacts,
+      image: images.mlflow,
+      replicas: p.trackingServer.replicas,
+      workers: p.trackingServer.workers,
+      resources: p.trackingServer.resources,
+      ingressFrom: props.uiIngressFrom,
+    });
+
+    this.pipelineRunner = new PipelineRunner(this, 'PipelineRunner', {
+      namespace: pipelineNamespace,
+      objectStore: this.objectStore,
+      buckets: [this.workflowArtifacts, this.dataBucket],
+      trackingServer: this.trackingServer,
+      quota: props.gpu ? { ...p.pipelineQuota, gpus: Math.max(p.pipelineQuota.gpus, 1) } : p.pipelineQuota,
+      stepDefaults: p.stepDefaults,
+      gpu: props.gpu,
+      kubeApi: props.kubeApi,
+    });
+
+    this.argoCrds = new ArgoCrds(this, 'ArgoCrds');
+    this.workflowEngine = new WorkflowEngine(this, 'WorkflowEngine', {
+      namespace: workflowNamespace,
+      runner: this.pipelineRunner,
+      artifactBucket: this.workflowArtifacts,
+      archive: archiveDb,
+      authMode: props.workflowAuthMode,
+      controllerImage: images.argoController,
+      serverImage: images.argoServer,
+      executorImage: images.argoExecutor,
+      controllerResources: p.workflowController.resources,
+      serverResources: p.workflowServer.resources,
+      serverReplicas: p.workflowServer.replicas,
+      kubeApi: props.kubeApi,
+      ingressFrom: props.uiIngressFrom,
+    });
+
+    // Namespaces and CRDs before everything that lives in them or uses them.
+    const namespaceObjects = new Map<string, ApiObject>([
+      [namespace, platformNs.resource],
+      [workflowNamespace, workflowNs.resource],
+      [pipelineNamespace, this.pipelineRunner.namespaceResource.resource],
+    ]);
+    for (const obj of apiObjectsOf(this)) {
+      const ns = obj.metadata.namespace;
+      const nsObject = ns === undefined ? undefined : namespaceObjects.get(ns);
+      if (nsObject && nsObject !== obj) obj.node.addDependency(nsObject);
+    }
+    for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds.resources) obj.node.addDependency(crd);
+  }
+}
+
+/** Every ApiObject under a construct. */
+export function apiObjectsOf(root: IConstruct): ApiObject[] {
+  return root.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+}

@@ -1,0 +1,347 @@
+import { ApiObject } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  checkDnsLabel, checkResources, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
+} from '../lib';
+import { ARGO_GROUP } from './argo-crds';
+import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
+import { DefaultImages } from './images';
+import { componentLabels, selectorLabels } from './labels';
+import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from './network';
+import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
+import { PipelineRunner } from './pipeline-runner';
+import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
+import { clusterIpService, containerPorts, serviceAccount } from './workload';
+
+/**
+ * How argo-server authenticates API and UI calls.
+ * @see https://argo-workflows.readthedocs.io/en/latest/argo-server-auth-mode/
+ */
+export enum ArgoAuthMode {
+  /** Calls carry the caller's own Kubernetes bearer token (the default, and the safe one). */
+  CLIENT = 'client',
+  /** Single sign-on through the server's OIDC configuration. */
+  SSO = 'sso',
+  /** Every call runs as argo-server's service account, unauthenticated: only for a throwaway sandbox. */
+  SERVER = 'server',
+}
+
+/** Defaults applied to every workflow in the managed namespace. */
+export interface WorkflowDefaults {
+  /** Deadline of a whole workflow, in seconds. @default 86400 (one day) */
+  readonly activeDeadlineSeconds?: number;
+  /** Seconds a finished workflow object is kept before it is deleted (its record stays in the archive). @default 604800 (seven days) */
+  readonly ttlSecondsAfterCompletion?: number;
+  /**
+   * When to delete a workflow's pods (logs are archived to the artifact repository first).
+   * @default 'OnPodSuccess' (failed pods stay for debugging until the workflow is deleted)
+   */
+  readonly podGcStrategy?: 'OnPodCompletion' | 'OnPodSuccess' | 'OnWorkflowCompletion' | 'OnWorkflowSuccess';
+  /** uid/gid workflow pods run as. @default 1000 */
+  readonly runAsUser?: number;
+}
+
+/** Props of {@link WorkflowEngine}. */
+export interface WorkflowEngineProps {
+  /** Namespace of the controller and server (created by the caller). */
+  readonly namespace: string;
+  /** The namespace where workflows run; the engine manages exactly that namespace. */
+  readonly runner: PipelineRunner;
+  /** Bucket of the default artifact repository (logs, artifacts), read and written with the runner's S3 credentials. */
+  readonly artifactBucket: Bucket;
+  /** Database of the workflow archive. @default - no archive */
+  readonly archive?: IPostgresDatabase;
+  /** argo-server's auth mode. `SERVER` only by explicit opt-in for a throwaway sandbox. @default ArgoAuthMode.CLIENT */
+  readonly authMode?: ArgoAuthMode;
+  /** workflow-controller image, pinned. @default - {@link DefaultImages.ARGO_CONTROLLER} */
+  readonly controllerImage?: string;
+  /** argo-server image, pinned. @default - {@link DefaultImages.ARGO_SERVER} */
+  readonly serverImage?: string;
+  /** Executor image, pinned and non-root. @default - {@link DefaultImages.ARGO_EXECUTOR} */
+  readonly executorImage?: string;
+  /** Controller resources. @default - the sandbox preset's (100m / 128Mi, limit 512Mi) */
+  readonly controllerResources?: ContainerResources;
+  /** Server resources. @default - the sandbox preset's (50m / 96Mi, limit 256Mi) */
+  readonly serverResources?: ContainerResources;
+  /** Resources of the executor containers in every workflow pod. @default 10m / 64Mi, limit 256Mi */
+  readonly executorResources?: ContainerResources;
+  /** argo-server replicas. @default 1 */
+  readonly serverReplicas?: number;
+  /** Defaults for every workflow. @default - see {@link WorkflowDefaults} */
+  readonly workflowDefaults?: WorkflowDefaults;
+  /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  readonly kubeApi?: KubeApiAccess;
+  /** Peers allowed to reach the UI besides port-forwarding (an ingress controller). @default [] */
+  readonly ingressFrom?: NetworkPeer[];
+}
+
+const ARGO_UID = 8737;
+const CONFIGMAP = 'workflow-controller-configmap';
+
+/**
+ * Argo Workflows, namespace-scoped: the workflow-controller and argo-server run in their own namespace and
+ * manage exactly the pipeline runner's namespace (`--namespaced --managed-namespace`), so no ClusterRole is
+ * needed. The controller ConfigMap points the artifact repository at the object store (secret selectors, no
+ * inline keys), the archive at Postgres, and gives every workflow restricted, resource-bounded defaults.
+ */
+export class WorkflowEngine extends Construct {
+  /** The UI and API endpoint (HTTPS, self-signed). */
+  public readonly serverEndpoint: Endpoint;
+  /** Namespace of the controller and server. */
+  public readonly namespace: string;
+  /** argo-server's auth mode. */
+  public readonly authMode: ArgoAuthMode;
+  /** Name of the service account people use for tokens in `client` auth mode (`kubectl create token`). */
+  public readonly userServiceAccountName = 'argo-user';
+  /** The controller's network flows. */
+  public readonly controller: IConnectable;
+  /** The server's network flows. */
+  public readonly server: IConnectable;
+  /** The controller Deployment (escape hatch). */
+  public readonly controllerDeployment: ApiObject;
+  /** The server Deployment (escape hatch). */
+  public readonly serverDeployment: ApiObject;
+
+  public constructor(scope: Construct, id: string, props: WorkflowEngineProps) {
+    super(scope, id);
+    const path = this.node.path;
+    const preset = environmentPreset(EnvironmentName.SANDBOX);
+    this.namespace = props.namespace;
+    this.authMode = props.authMode ?? ArgoAuthMode.CLIENT;
+    const runner = props.runner;
+    const managed = runner.namespace;
+    const controllerResources = props.controllerResources ?? preset.workflowController.resources;
+    const serverResources = props.serverResources ?? preset.workflowServer.resources;
+    const executorResources = props.executorResources ?? { cpu: '10m', memory: '64Mi', memoryLimit: '256Mi' };
+    const serverReplicas = props.serverReplicas ?? preset.workflowServer.replicas;
+    const defaults = props.workflowDefaults ?? {};
+
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
+    if (this.namespace === managed) {
+      problems.add({ path, field: 'namespace', value: this.namespace, message: 'equals the runner\'s namespace', fix: 'run Argo in its own namespace: workflows there could reach the controller\'s secrets' });
+    }
+    checkResources(problems, controllerResources, path, 'controllerResources');
+    checkResources(problems, serverResources, path, 'serverResources');
+    checkResources(problems, executorResources, path, 'executorResources');
+    if (!Number.isInteger(serverReplicas) || serverReplicas < 1) problems.add({ path, field: 'serverReplicas', value: serverReplicas, message: 'must be a whole number of at least 1', fix: 'set 1 or more' });
+    for (const [field, n] of [['workflowDefaults.activeDeadlineSeconds', defaults.activeDeadlineSeconds], ['workflowDefaults.ttlSecondsAfterCompletion', defaults.ttlSecondsAfterCompletion], ['workflowDefaults.runAsUser', defaults.runAsUser]] as const) {
+      if (n !== undefined && (!Number.isInteger(n) || n < 1)) problems.add({ path, field, value: n, message: 'must be a whole number of at least 1', fix: `set ${field} to a positive whole number` });
+    }
+    if (props.artifactBucket.store !== runner.objectStore) {
+      problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
+    }
+    problems.throwIfAny();
+
+    const controllerName = 'workflow-controller';
+    const serverName = 'argo-server';
+    const controllerLabels = componentLabels('argo-workflows', controllerName, 'workflow-controller');
+    const serverLabels = componentLabels('argo-workflows', serverName, 'argo-server');
+    const controllerSelector = selectorLabels('argo-workflows', controllerName);
+    const serverSelector = selectorLabels('argo-workflows', serverName);
+    const serverPorts = [{ name: 'web', port: 2746 }];
+    this.serverEndpoint = Endpoint.ofService(serverName, this.namespace, 2746, Scheme.HTTPS);
+
+    const controllerConnections = new Connections(this, 'ControllerConnections', { name: controllerName, namespace: this.namespace, podSelector: controllerSelector, labels: controllerLabels });
+    const serverConnections = new Connections(this, 'ServerConnections', { name: serverName, namespace: this.namespace, podSelector: serverSelector, labels: serverLabels });
+    this.controller = { connections: controllerConnections };
+    this.server = { connections: serverConnections };
+    controllerConnections.allowToKubeApi(props.kubeApi);
+    serverConnections.allowToKubeApi(props.kubeApi);
+    runner.objectStore.connectFrom(this.server);
+    for (const peer of props.ingressFrom ?? []) serverConnections.allowIngress(peer, 2746);
+    if (props.archive) {
+      props.archive.grantConnect(this.controller);
+      props.archive.grantConnect(this.server);
+    }
+
+    // --- the controller's configuration -------------------------------------------------------------------
+    const store = runner.objectStore;
+    const config: Record<string, unknown> = {
+      executor: {
+        image: props.executorImage ?? DefaultImages.ARGO_EXECUTOR,
+        imagePullPolicy: 'IfNotPresent',
+        resources: plainResources(executorResources),
+        securityContext: restrictedContainerSecurityContext(),
+      },
+      mainContainer: {
+        imagePullPolicy: 'IfNotPresent',
+        resources: plainResources(runner.stepDefaults),
+        securityContext: restrictedContainerSecurityContext(),
+      },
+      artifactRepository: {
+        archiveLogs: true,
+        s3: {
+          endpoint: store.endpoint.hostPort,
+          bucket: props.artifactBucket.name,
+          region: store.region,
+          insecure: store.endpoint.scheme === Scheme.HTTP,
+          keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
+          accessKeySecret: { name: runner.s3Credentials.secretName, key: S3_ACCESS_KEY_ID },
+          secretKeySecret: { name: runner.s3Credentials.secretName, key: S3_SECRET_ACCESS_KEY },
+        },
+      },
+      workflowDefaults: {
+        spec: {
+          serviceAccountName: runner.serviceAccountName,
+          automountServiceAccountToken: false,
+          executor: { serviceAccountName: runner.executorServiceAccountName },
+          securityContext: restrictedPodSecurityContext({ uid: defaults.runAsUser ?? 1000 }),
+          activeDeadlineSeconds: defaults.activeDeadlineSeconds ?? 86400,
+          ttlStrategy: { secondsAfterCompletion: defaults.ttlSecondsAfterCompletion ?? 604800 },
+          podGC: { strategy: defaults.podGcStrategy ?? 'OnPodSuccess' },
+        },
+      },
+    };
+    if (props.archive) {
+      config.persistence = {
+        archive: true,
+        postgresql: {
+          host: props.archive.endpoint.host,
+          port: props.archive.endpoint.port,
+          database: props.archive.databaseName,
+          tableName: 'argo_workflows',
+          userNameSecret: { name: props.archive.credentials.secretName, key: PG_USERNAME_KEY },
+          passwordSecret: { name: props.archive.credentials.secretName, key: PG_PASSWORD_KEY },
+          ssl: false,
+        },
+      };
+    }
+    new k8s.KubeConfigMap(this, 'ControllerConfig', {
+      metadata: { name: CONFIGMAP, namespace: this.namespace, labels: controllerLabels },
+      // Each top-level key holds a YAML document; JSON is YAML.
+      data: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v, null, 2)])),
+    });
+
+    // --- RBAC: Roles only, in the two namespaces -------------------------------------------------------------
+    serviceAccount(this, 'ControllerServiceAccount', { name: controllerName, namespace: this.namespace, labels: controllerLabels, automountToken: true });
+    this.role('ControllerOwn', controllerName, this.namespace, controllerLabels, [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
+    ]);
+    // Upstream's namespace-install controller Role (manifests/namespace-install/workflow-controller-rbac), in the managed namespace.
+    this.role('ControllerManaged', controllerName, managed, controllerLabels, [
+      { apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
+      { apiGroups: [''], resources: ['persistentvolumeclaims', 'persistentvolumeclaims/finalizers'], verbs: ['create', 'update', 'delete', 'get'] },
+      { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflows/finalizers', 'workflowtasksets', 'workflowtasksets/finalizers', 'workflowartifactgctasks'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete', 'create'] },
+      { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates', 'workflowtemplates/finalizers'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['list', 'watch', 'deletecollection'] },
+      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      { apiGroups: [ARGO_GROUP], resources: ['cronworkflows', 'cronworkflows/finalizers'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
+    ], controllerName, this.namespace);
+
+    serviceAccount(this, 'ServerServiceAccount', { name: serverName, namespace: this.namespace, labels: serverLabels, automountToken: true });
+    this.role('ServerOwn', serverName, this.namespace, serverLabels, [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
+      ...(this.authMode === ArgoAuthMode.SSO ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] }] : []),
+    ]);
+    if (this.authMode !== ArgoAuthMode.CLIENT) {
+      // In server and sso mode every call runs as argo-server: it needs what its users may do.
+      this.role('ServerManaged', serverName, managed, serverLabels, userRules(), serverName, this.namespace);
+    }
+    // A service account people mint short-lived tokens from for the UI and CLI in client mode.
+    serviceAccount(this, 'UserServiceAccount', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels });
+    this.role('User', this.userServiceAccountName, managed, serverLabels, userRules(), this.userServiceAccountName, managed);
+
+    // --- the controller ------------------------------------------------------------------------------------
+    this.controllerDeployment = new k8s.KubeDeployment(this, 'Controller', {
+      metadata: { name: controllerName, namespace: this.namespace, labels: controllerLabels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: controllerSelector },
+        template: {
+          metadata: { labels: { ...controllerLabels, ...controllerSelector } },
+          spec: {
+            serviceAccountName: controllerName,
+            automountServiceAccountToken: true,
+            securityContext: restrictedPodSecurityContext({ uid: ARGO_UID }),
+            containers: [
+              hardenedContainer({
+                name: 'workflow-controller',
+                image: props.controllerImage ?? DefaultImages.ARGO_CONTROLLER,
+                resources: controllerResources,
+                command: ['workflow-controller'],
+                args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
+                env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }],
+                ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
+                readinessProbe: httpProbe('/healthz', 'healthz', { periodSeconds: 10 }),
+                livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
+              }),
+            ],
+          },
+        },
+      },
+    });
+
+    // --- the server ----------------------------------------------------------------------------------------
+    clusterIpService(this, 'ServerService', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector, ports: serverPorts });
+    this.serverDeployment = new k8s.KubeDeployment(this, 'Server', {
+      metadata: { name: serverName, namespace: this.namespace, labels: serverLabels },
+      spec: {
+        replicas: serverReplicas,
+        selector: { matchLabels: serverSelector },
+        template: {
+          metadata: { labels: { ...serverLabels, ...serverSelector } },
+          spec: {
+            serviceAccountName: serverName,
+            automountServiceAccountToken: true,
+            securityContext: restrictedPodSecurityContext({ uid: ARGO_UID }),
+            containers: [
+              hardenedContainer({
+                name: 'argo-server',
+                image: props.serverImage ?? DefaultImages.ARGO_SERVER,
+                resources: serverResources,
+                args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONFIGMAP],
+                ports: containerPorts(serverPorts),
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                readinessProbe: httpProbe('/', 'web', { https: true, initialDelaySeconds: 10, periodSeconds: 20 }),
+                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('web') }, periodSeconds: 30, failureThreshold: 4, timeoutSeconds: 5 },
+              }),
+            ],
+            volumes: [emptyDirVolume('tmp', '64Mi')],
+          },
+        },
+      },
+    });
+    if (serverReplicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, 'ServerBudget', {
+        metadata: { name: serverName, namespace: this.namespace, labels: serverLabels },
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: serverSelector } },
+      });
+    }
+  }
+
+  /** A Role and its RoleBinding to a service account (by default the Role's namesake in the Role's namespace). */
+  private role(id: string, name: string, namespace: string, labels: Record<string, string>, rules: k8s.PolicyRule[], subject = name, subjectNamespace = namespace): void {
+    new k8s.KubeRole(this, `${id}Role`, { metadata: { name, namespace, labels }, rules });
+    new k8s.KubeRoleBinding(this, `${id}RoleBinding`, {
+      metadata: { name, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: subject, namespace: subjectNamespace }],
+    });
+  }
+}
+
+/** What a pipeline user may do in the managed namespace: run and watch workflows, read logs. No secrets. */
+function userRules(): k8s.PolicyRule[] {
+  return [
+    { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows', 'workfloweventbindings'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
+    { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+  ];
+}
+
+/** Requests and limits as plain JSON (for the controller ConfigMap, which is not an L1 object). */
+function plainResources(r: ContainerResources): Record<string, Record<string, string>> {
+  return {
+    requests: { cpu: r.cpu, memory: r.memory },
+    limits: { memory: r.memoryLimit, ...(r.cpuLimit !== undefined ? { cpu: r.cpuLimit } : {}) },
+  };
+}
