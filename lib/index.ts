@@ -5,3 +5,4 @@ export * from './ports';
 export * from './environments';
 export * from './endpoint';
 export * from './resources';
+export * from './footprint';

@@ -1,0 +1,88 @@
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Platform } from '../constructs';
+import { EnvironmentName, ENVIRONMENT_NAMES, footprint } from '../lib';
+import { Manifests, synth } from './support/manifests';
+import { danglingReferences } from './support/references';
+import { securityViolations } from './support/security';
+
+const ROOT = join(__dirname, '..');
+
+interface SchemaReport {
+  validated: number;
+  kinds: Record<string, number>;
+  errors: Array<{ object: string; message: string }>;
+  strictErrors: Array<{ object: string; message: string }>;
+}
+
+/** Runs the ESM schema validator on the objects in a child process. */
+export function validateSchemas(objects: object[]): SchemaReport {
+  const dir = mkdtempSync(join(tmpdir(), 'cd4ml-objects-'));
+  try {
+    const file = join(dir, 'objects.json');
+    writeFileSync(file, JSON.stringify(objects));
+    return JSON.parse(execFileSync(process.execPath, [join(ROOT, 'test/schema/validate.mjs'), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const platforms: Record<string, Manifests> = Object.fromEntries(
+  ENVIRONMENT_NAMES.map((env) => [env, synth((chart) => new Platform(chart, 'platform', { environment: env }))]),
+);
+
+describe.each(ENVIRONMENT_NAMES)('the %s platform', (env) => {
+  const m = platforms[env];
+
+  test('every object validates against the Kubernetes and Argo Workflows schemas, unknown fields included', () => {
+    // when
+    const report = validateSchemas(m.objects);
+    // then
+    expect(report.errors).toEqual([]);
+    expect(report.strictErrors).toEqual([]);
+    expect(report.validated).toBe(m.objects.length);
+    expect(report.kinds).toMatchObject({ CustomResourceDefinition: 8, StatefulSet: 2, Deployment: 3, Job: 3, Namespace: 3 });
+  });
+
+  test('no reference dangles', () => {
+    expect(danglingReferences(m.objects)).toEqual([]);
+  });
+
+  test('every object meets the security bar', () => {
+    expect(securityViolations(m.objects)).toEqual([]);
+  });
+
+  test('namespaces come before what lives in them, CRDs before the workflow engine', () => {
+    for (const o of m.objects) {
+      if (o.metadata.namespace) expect(m.indexOf('Namespace', o.metadata.namespace)).toBeLessThan(m.objects.indexOf(o));
+    }
+    const lastCrd = Math.max(...m.all('CustomResourceDefinition').map((c) => m.objects.indexOf(c)));
+    expect(lastCrd).toBeLessThan(m.indexOf('Deployment', 'workflow-controller', 'argo'));
+  });
+});
+
+test('the validator itself rejects unknown fields and wrong types (so a green run means something)', () => {
+  // given a Deployment with a misspelt field and a Service with a named port number
+  const objects = JSON.parse(JSON.stringify(platforms.sandbox.objects));
+  const mlflow = objects.find((o: { kind: string; metadata: { name: string } }) => o.kind === 'Deployment' && o.metadata.name === 'mlflow');
+  mlflow.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+  const svc = objects.find((o: { kind: string; metadata: { name: string } }) => o.kind === 'Service' && o.metadata.name === 'minio');
+  svc.spec.ports[0].port = 'http';
+  // when
+  const report = validateSchemas(objects);
+  // then
+  expect(report.errors.map((e) => e.object)).toEqual([expect.stringContaining('Service cd4ml/minio')]);
+  expect(report.strictErrors.map((e) => e.message).join('\n')).toMatch(/imagePullPolicyy/);
+});
+
+test('the README states the sandbox footprint the sandbox really requests', () => {
+  // given
+  const totals = footprint(platforms[EnvironmentName.SANDBOX].objects);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  // then
+  expect(readme).toContain(`${totals.steadyText.cpu} CPU`);
+  expect(readme).toContain(`${totals.steadyText.memory} memory requested`);
+  expect(readme).toContain(`${totals.steadyText.memoryLimit} memory limit`);
+});

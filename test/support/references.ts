@@ -1,0 +1,174 @@
+import { matches, Obj, podTemplates, PodTemplate } from './manifests';
+
+/** A Secret that exists outside the output (supplied by the user). */
+export interface KnownSecret {
+  readonly namespace: string;
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
+const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io', 'coordination.k8s.io']);
+
+/**
+ * Every reference in the output that does not resolve inside it (one message each). Secrets count as
+ * present when the output renders them, when the credentials generator's spec creates them, or when
+ * listed in `known`.
+ */
+export function danglingReferences(objects: Obj[], known: readonly KnownSecret[] = []): string[] {
+  const out: string[] = [];
+  const pods = podTemplates(objects);
+  const byKey = (kind: string) => new Map(objects.filter((o) => o.kind === kind).map((o) => [`${o.metadata.namespace ?? ''}/${o.metadata.name}`, o]));
+  const configMaps = byKey('ConfigMap');
+  const services = byKey('Service');
+  const roles = byKey('Role');
+  const serviceAccounts = byKey('ServiceAccount');
+
+  // Secrets: rendered, generated in the cluster, or supplied.
+  const secrets = new Map<string, Set<string>>();
+  for (const o of objects.filter((x) => x.kind === 'Secret')) secrets.set(`${o.metadata.namespace}/${o.metadata.name}`, new Set(Object.keys({ ...o.data, ...o.stringData })));
+  for (const cm of configMaps.values()) {
+    const spec = cm.data?.['secrets.json'];
+    if (!spec) continue;
+    for (const s of JSON.parse(spec) as Array<{ name: string; namespaces: string[]; keys: Record<string, unknown> }>) {
+      for (const ns of s.namespaces) secrets.set(`${ns}/${s.name}`, new Set(Object.keys(s.keys)));
+    }
+  }
+  for (const s of known) secrets.set(`${s.namespace}/${s.name}`, new Set(s.keys));
+  const secretHas = (ns: string | undefined, name: string, key?: string) => {
+    const keys = secrets.get(`${ns}/${name}`);
+    return keys !== undefined && (key === undefined || keys.has(key));
+  };
+  const configMapHas = (ns: string | undefined, name: string, key?: string) => {
+    const cm = configMaps.get(`${ns}/${name}`);
+    return cm !== undefined && (key === undefined || key in (cm.data ?? {}));
+  };
+
+  for (const t of pods) {
+    const volumes = new Set<string>([...(t.spec.volumes ?? []).map((v: Obj) => v.name)]);
+    const owner = objects.find((o) => `${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}` === t.owner);
+    for (const c of owner?.spec?.volumeClaimTemplates ?? []) volumes.add(c.metadata.name);
+    for (const v of t.spec.volumes ?? []) {
+      if (v.configMap && !configMapHas(t.namespace, v.configMap.name)) out.push(`${t.owner}: volume ${v.name} reads missing ConfigMap ${v.configMap.name}`);
+      if (v.secret && !secretHas(t.namespace, v.secret.secretName)) out.push(`${t.owner}: volume ${v.name} reads missing Secret ${v.secret.secretName}`);
+    }
+    for (const c of [...(t.spec.initContainers ?? []), ...t.spec.containers]) {
+      const where = `${t.owner} container ${c.name}`;
+      for (const m of c.volumeMounts ?? []) if (!volumes.has(m.name)) out.push(`${where}: mounts unknown volume ${m.name}`);
+      for (const e of c.env ?? []) {
+        const s = e.valueFrom?.secretKeyRef;
+        if (s && !secretHas(t.namespace, s.name, s.key)) out.push(`${where}: env ${e.name} reads ${t.namespace}/${s.name}[${s.key}], which no one creates`);
+        const m = e.valueFrom?.configMapKeyRef;
+        if (m && !configMapHas(t.namespace, m.name, m.key)) out.push(`${where}: env ${e.name} reads missing ConfigMap key ${m.name}[${m.key}]`);
+      }
+      for (const f of c.envFrom ?? []) {
+        if (f.secretRef && !secretHas(t.namespace, f.secretRef.name)) out.push(`${where}: envFrom missing Secret ${f.secretRef.name}`);
+        if (f.configMapRef && !configMapHas(t.namespace, f.configMapRef.name)) out.push(`${where}: envFrom missing ConfigMap ${f.configMapRef.name}`);
+      }
+    }
+    if (t.spec.serviceAccountName && !serviceAccounts.has(`${t.namespace}/${t.spec.serviceAccountName}`)) out.push(`${t.owner}: service account ${t.spec.serviceAccountName} missing`);
+  }
+
+  for (const svc of services.values()) {
+    const id = `Service ${svc.metadata.namespace}/${svc.metadata.name}`;
+    const selected = pods.filter((t) => t.namespace === svc.metadata.namespace && matches(svc.spec.selector, t.labels));
+    if (selected.length === 0) out.push(`${id}: selector matches no pods`);
+    for (const p of svc.spec.ports ?? []) {
+      for (const t of selected) if (!exposes(t, p.targetPort ?? p.port)) out.push(`${id}: targetPort ${p.targetPort} is not a port of ${t.owner}`);
+    }
+  }
+
+  for (const rb of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+    const id = `${rb.kind} ${rb.metadata.namespace ?? '-'}/${rb.metadata.name}`;
+    if (rb.roleRef.kind === 'Role' && !roles.has(`${rb.metadata.namespace}/${rb.roleRef.name}`)) out.push(`${id}: Role ${rb.roleRef.name} missing`);
+    if (rb.roleRef.kind === 'ClusterRole' && !objects.some((o) => o.kind === 'ClusterRole' && o.metadata.name === rb.roleRef.name)) out.push(`${id}: ClusterRole ${rb.roleRef.name} missing`);
+    for (const s of rb.subjects ?? []) {
+      if (s.kind === 'ServiceAccount' && !serviceAccounts.has(`${s.namespace}/${s.name}`)) out.push(`${id}: subject ServiceAccount ${s.namespace}/${s.name} missing`);
+    }
+  }
+
+  for (const np of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const id = `NetworkPolicy ${np.metadata.namespace}/${np.metadata.name}`;
+    const sel = np.spec.podSelector?.matchLabels ?? {};
+    const selected = pods.filter((t) => t.namespace === np.metadata.namespace && matches(sel, t.labels));
+    if (Object.keys(sel).length > 0 && selected.length === 0) out.push(`${id}: selects no pod`);
+    for (const rule of np.spec.ingress ?? []) {
+      for (const p of rule.ports ?? []) for (const t of selected) if (!exposes(t, p.port)) out.push(`${id}: ingress port ${p.port} is not a port of ${t.owner}`);
+      for (const peer of rule.from ?? []) checkPeer(peer, id, 'from');
+    }
+    for (const rule of np.spec.egress ?? []) {
+      for (const peer of rule.to ?? []) {
+        checkPeer(peer, id, 'to');
+        const targets = peerPods(peer);
+        if (targets && Object.keys(peer.podSelector?.matchLabels ?? {}).length > 0) {
+          for (const p of rule.ports ?? []) for (const t of targets) if (!exposes(t, p.port)) out.push(`${id}: egress port ${p.port} is not a port of ${t.owner}`);
+        }
+      }
+    }
+  }
+  function peerPods(peer: Obj): PodTemplate[] | undefined {
+    if (peer.ipBlock) return undefined;
+    const ns = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+    return pods.filter((t) => (ns === undefined || t.namespace === ns) && matches(peer.podSelector?.matchLabels, t.labels));
+  }
+  function checkPeer(peer: Obj, id: string, side: string): void {
+    const ns = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+    if (ns === 'kube-system' || peer.ipBlock) return;
+    if (ns !== undefined && !objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns)) out.push(`${id}: ${side} namespace ${ns} is not in the output`);
+    const labels = peer.podSelector?.matchLabels ?? {};
+    if (Object.keys(labels).length > 0 && (peerPods(peer) ?? []).length === 0) out.push(`${id}: ${side} peer ${JSON.stringify(labels)} matches no pod`);
+  }
+
+  // In-cluster names anywhere in the output must be Services (and ports) that exist.
+  const dns = /\b([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?(:(\d+))?/g;
+  for (const o of objects) {
+    const id = `${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
+    for (const s of strings(o)) {
+      for (const m of s.matchAll(dns)) {
+        const svc = services.get(`${m[3]}/${m[1]}`);
+        if (!svc) out.push(`${id}: ${m[0]} names no Service`);
+        else if (m[7] !== undefined && !(svc.spec.ports ?? []).some((p: Obj) => p.port === Number(m[7]))) out.push(`${id}: ${m[0]} names a port the Service lacks`);
+      }
+    }
+  }
+
+  // Custom kinds need their CRDs in the output.
+  for (const o of objects) {
+    const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
+    if (BUILTIN_GROUPS.has(group)) continue;
+    if (!objects.some((c) => c.kind === 'CustomResourceDefinition' && c.spec.group === group && c.spec.names.kind === o.kind)) out.push(`${o.kind} ${o.metadata.name}: no CRD for ${o.apiVersion} ${o.kind}`);
+  }
+
+  // The Argo controller's secret selectors: artifact secrets in the managed namespace, archive secrets in its own.
+  for (const cm of configMaps.values()) {
+    if (cm.metadata.name !== 'workflow-controller-configmap') continue;
+    const controller = objects.find((o) => o.kind === 'Deployment' && o.metadata.namespace === cm.metadata.namespace && o.metadata.name === 'workflow-controller');
+    const args: string[] = controller?.spec.template.spec.containers[0].args ?? [];
+    const managed = args[args.indexOf('--managed-namespace') + 1];
+    const s3 = JSON.parse(cm.data.artifactRepository ?? '{}').s3 ?? {};
+    for (const ref of [s3.accessKeySecret, s3.secretKeySecret].filter(Boolean)) {
+      if (!secretHas(managed, ref.name, ref.key)) out.push(`workflow-controller-configmap: artifact secret ${managed}/${ref.name}[${ref.key}] missing`);
+    }
+    const pg = JSON.parse(cm.data.persistence ?? '{}').postgresql;
+    for (const ref of pg ? [pg.userNameSecret, pg.passwordSecret] : []) {
+      if (!secretHas(cm.metadata.namespace, ref.name, ref.key)) out.push(`workflow-controller-configmap: archive secret ${cm.metadata.namespace}/${ref.name}[${ref.key}] missing`);
+    }
+    const defaults = JSON.parse(cm.data.workflowDefaults ?? '{}').spec ?? {};
+    for (const sa of [defaults.serviceAccountName, defaults.executor?.serviceAccountName].filter(Boolean)) {
+      if (!serviceAccounts.has(`${managed}/${sa}`)) out.push(`workflow-controller-configmap: default service account ${managed}/${sa} missing`);
+    }
+  }
+  return out;
+}
+
+/** Whether a pod template exposes a port (by number or by name). */
+function exposes(t: PodTemplate, port: number | string): boolean {
+  return [...(t.spec.initContainers ?? []), ...t.spec.containers].some((c: Obj) => (c.ports ?? []).some((p: Obj) => p.containerPort === port || p.name === port));
+}
+
+/** Every string value in a JSON value. */
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.flatMap(strings);
+  if (v && typeof v === 'object') return Object.values(v).flatMap(strings);
+  return [];
+}
