@@ -121,8 +121,8 @@ export class Platform extends Construct {
   public readonly workflowEngine: WorkflowEngine;
   /** The Argo CRDs (every Argo object must depend on them). */
   public readonly argoCrds: ArgoCrds;
-  /** The generator of in-cluster credentials. */
-  public readonly credentials: CredentialsGenerator;
+  /** The generator of in-cluster credentials; absent when both stores are external. */
+  public readonly credentials?: CredentialsGenerator;
   /** The platform's namespaces, in order: platform, workflows, pipelines. */
   public readonly namespaces: readonly string[];
 
@@ -151,19 +151,22 @@ export class Platform extends Construct {
     const platformNs = new PlatformNamespace(this, 'Namespace', { name: namespace });
     const workflowNs = new PlatformNamespace(this, 'WorkflowNamespace', { name: workflowNamespace });
 
-    this.credentials = new CredentialsGenerator(this, 'Credentials', {
+    const storeChoice = props.objectStore ?? ObjectStoreChoice.inCluster();
+    const dbChoice = props.database ?? DatabaseChoice.inCluster();
+    // Only in-cluster stores need generated credentials; external ones come with the user's Secrets.
+    const credentials = storeChoice.external && dbChoice.external ? undefined : new CredentialsGenerator(this, 'Credentials', {
       namespace,
       image: images.python ?? DefaultImages.PYTHON,
       resources: p.setupJob,
       kubeApi: props.kubeApi,
     });
+    this.credentials = credentials;
 
-    const storeChoice = props.objectStore ?? ObjectStoreChoice.inCluster();
-    this.objectStore = storeChoice.external
-      ? new ExternalObjectStore(this, 'ObjectStore', storeChoice.external)
+    this.objectStore = storeChoice.external || !credentials
+      ? new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!)
       : new MinioObjectStore(this, 'ObjectStore', {
         namespace,
-        credentials: this.credentials,
+        credentials,
         image: images.minio,
         clientImage: images.minioClient,
         resources: p.objectStore.resources,
@@ -176,16 +179,15 @@ export class Platform extends Construct {
     this.workflowArtifacts = this.objectStore.addBucket(bucketNames.workflowArtifacts ?? 'argo-artifacts');
     this.dataBucket = this.objectStore.addBucket(bucketNames.data ?? 'data');
 
-    const dbChoice = props.database ?? DatabaseChoice.inCluster();
     let trackingDb: IPostgresDatabase;
     let archiveDb: IPostgresDatabase;
-    if (dbChoice.external) {
-      trackingDb = new ExternalPostgresDatabase(this, 'TrackingDatabase', dbChoice.external.trackingServer);
-      archiveDb = new ExternalPostgresDatabase(this, 'ArchiveDatabase', dbChoice.external.workflowArchive);
+    if (dbChoice.external || !credentials) {
+      trackingDb = new ExternalPostgresDatabase(this, 'TrackingDatabase', dbChoice.external!.trackingServer);
+      archiveDb = new ExternalPostgresDatabase(this, 'ArchiveDatabase', dbChoice.external!.workflowArchive);
     } else {
       this.postgres = new PostgresServer(this, 'Database', {
         namespace,
-        credentials: this.credentials,
+        credentials,
         image: images.postgres,
         resources: p.database.resources,
         setupResources: p.setupJob,

@@ -1,0 +1,35 @@
+import { CredentialsGenerator, SecretValue } from '../../constructs';
+import { synth } from '../support/manifests';
+
+const props = { namespace: 'ns', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } };
+
+describe('CredentialsGenerator', () => {
+  test('runs a Job with its own token and a Role limited to the secrets it manages, per namespace', () => {
+    const m = synth((chart) => {
+      const g = new CredentialsGenerator(chart, 'creds', props);
+      g.addSecret('db', { password: SecretValue.random() }).availableIn('other');
+    });
+    const job = m.find('Job', 'cd4ml-credentials', 'ns');
+    expect(job.spec).toMatchObject({ backoffLimit: 6, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 3600 });
+    expect(job.spec.template.spec).toMatchObject({ serviceAccountName: 'cd4ml-credentials', automountServiceAccountToken: true });
+    expect(m.find('ConfigMap', 'cd4ml-credentials', 'ns').data['generate-credentials.py']).toContain('def main()');
+    for (const ns of ['ns', 'other']) {
+      expect(m.find('Role', 'cd4ml-credentials', ns).rules).toEqual([
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: ['db'], verbs: ['get', 'update'] },
+      ]);
+      expect(m.find('RoleBinding', 'cd4ml-credentials', ns).subjects).toEqual([{ kind: 'ServiceAccount', name: 'cd4ml-credentials', namespace: 'ns' }]);
+    }
+    expect(JSON.parse(m.find('ConfigMap', 'cd4ml-credentials', 'ns').data['secrets.json'])).toEqual([{ name: 'db', namespaces: ['ns', 'other'], keys: { password: { random: 32 } } }]);
+  });
+
+  test('fails when a secret is declared twice, has no keys, or a key is not an env name', () => {
+    expect(() => synth((chart) => { const g = new CredentialsGenerator(chart, 'g', props); g.addSecret('a', { k: SecretValue.random() }); g.addSecret('a', { k: SecretValue.random() }); })).toThrow(/test\/g\/a: name = "a": is declared twice/);
+    expect(() => synth((chart) => new CredentialsGenerator(chart, 'g', props).addSecret('a', {}))).toThrow(/keys = \{\}: is empty/);
+    expect(() => synth((chart) => new CredentialsGenerator(chart, 'g', props).addSecret('a', { 'my-key': SecretValue.random() }))).toThrow(/keys.my-key = "my-key": is not a valid environment variable name/);
+  });
+
+  test('refuses short random values', () => {
+    expect(() => SecretValue.random(8)).toThrow(/8 is not a whole number from 16 to 256/);
+  });
+});

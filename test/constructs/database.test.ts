@@ -1,0 +1,75 @@
+import { Chart } from 'cdk8s';
+import { Connections, CredentialsGenerator, ExternalPostgresDatabase, PostgresServer, SecretRef } from '../../constructs';
+import { synth } from '../support/manifests';
+
+function postgres(chart: Chart, props: Partial<ConstructorParameters<typeof PostgresServer>[2]> = {}) {
+  const credentials = new CredentialsGenerator(chart, 'creds', { namespace: 'data', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } });
+  return new PostgresServer(chart, 'pg', { namespace: 'data', credentials, ...props });
+}
+
+describe('PostgresServer', () => {
+  test('runs as uid 70 with data in a PGDATA subdirectory of a retained PVC and writable runtime dirs on emptyDir', () => {
+    const m = synth((chart) => postgres(chart));
+    const sts = m.find('StatefulSet', 'postgres', 'data');
+    expect(sts.spec.template.spec.securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 70, fsGroup: 70, runAsNonRoot: true });
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('5Gi');
+    const c = m.container('StatefulSet', 'postgres', 'postgres');
+    expect(c.image).toBe('postgres:17.11-alpine3.24');
+    expect(m.env('StatefulSet', 'postgres', 'postgres', 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
+    expect(c.volumeMounts.map((v: { mountPath: string }) => v.mountPath)).toEqual(['/var/lib/postgresql/data', '/var/run/postgresql', '/tmp']);
+    expect(c.readinessProbe.exec.command).toEqual(['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432', '-U', 'postgres']);
+    expect(c.livenessProbe.tcpSocket.port).toBe('postgres');
+    expect(m.find('Service', 'postgres', 'data').spec.ports).toEqual([{ name: 'postgres', port: 5432, targetPort: 'postgres', protocol: 'TCP' }]);
+  });
+
+  test('creates one role and database per consumer, with passwords only by reference', () => {
+    // given
+    const m = synth((chart) => {
+      const pg = postgres(chart);
+      // when
+      pg.addDatabase('mlflow');
+      pg.addDatabase('argo');
+    });
+    // then
+    const script = m.find('ConfigMap', 'postgres-setup', 'data').data['setup.sh'];
+    expect(script).toContain(`SELECT 'CREATE DATABASE "mlflow" OWNER "mlflow"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mlflow')\\gexec`);
+    expect(script).toContain(`SELECT 'CREATE ROLE "argo" LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'argo')\\gexec`);
+    expect(script).toContain('\\getenv pw DB1_PASSWORD');
+    expect(m.env('Job', 'postgres-setup', 'setup', 'DB0_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-mlflow', key: 'password' });
+    expect(m.env('Job', 'postgres-setup', 'setup', 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'password' });
+  });
+
+  test('grantConnect opens the flow to the server and copies the credentials to the grantee\'s namespace', () => {
+    const m = synth((chart) => {
+      const db = postgres(chart).addDatabase('mlflow');
+      db.grantConnect({ connections: new Connections(chart, 'app', { name: 'app', namespace: 'apps', podSelector: { app: 'x' } }) });
+    });
+    expect(m.find('NetworkPolicy', 'postgres', 'data').spec.ingress).toEqual([{
+      from: expect.arrayContaining([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'apps' } }, podSelector: { matchLabels: { app: 'x' } } }]),
+      ports: [{ protocol: 'TCP', port: 5432 }],
+    }]);
+    const spec = JSON.parse(m.find('ConfigMap', 'cd4ml-credentials', 'data').data['secrets.json']);
+    expect(spec.find((s: { name: string }) => s.name === 'postgres-mlflow').namespaces).toEqual(['data', 'apps']);
+    expect(m.find('Role', 'cd4ml-credentials', 'apps').rules[1]).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-mlflow'], verbs: ['get', 'update'] });
+  });
+
+  test('fails when a database is declared twice, is reserved, or is not a plain identifier', () => {
+    expect(() => synth((chart) => { const pg = postgres(chart); pg.addDatabase('mlflow'); pg.addDatabase('mlflow'); })).toThrow(/test\/pg: addDatabase\(name\) = "mlflow": is declared twice/);
+    expect(() => synth((chart) => postgres(chart).addDatabase('postgres'))).toThrow(/is reserved by Postgres/);
+    expect(() => synth((chart) => postgres(chart).addDatabase('ml-flow'))).toThrow(/addDatabase\(name\) = "ml-flow": is not a plain Postgres identifier.*Fix: use a name like "ml_flow"/);
+  });
+
+  test('fails on a malformed storage size and bad resources', () => {
+    expect(() => synth((chart) => postgres(chart, { storage: 'lots', resources: { cpu: '1', memory: '1Gi', memoryLimit: '512Mi' } }))).toThrow(
+      /storage = "lots": is not a Kubernetes quantity[\s\S]*resources.memoryLimit = "512Mi": is below the memory request 1Gi/,
+    );
+  });
+});
+
+describe('ExternalPostgresDatabase', () => {
+  test('fails without host, with a bad port, or with credentials lacking keys, all at once', () => {
+    expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: '', port: 0, databaseName: 'mlflow', credentials: SecretRef.fromSecretName('pg', ['user']) }))).toThrow(
+      /host = "": is required[\s\S]*port = 0: is not a TCP port[\s\S]*lacks the key username[\s\S]*lacks the key password/,
+    );
+  });
+});

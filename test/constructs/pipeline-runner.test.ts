@@ -1,0 +1,57 @@
+import { Platform, PlatformProps } from '../../constructs';
+import { synth } from '../support/manifests';
+
+const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
+
+describe('PipelineRunner', () => {
+  const m = platform();
+
+  test('lets the Argo executor do exactly one thing: report task results', () => {
+    expect(m.find('Role', 'pipeline-executor', 'ml-pipelines').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }]);
+    expect(m.find('ServiceAccount', 'pipeline-executor', 'ml-pipelines').automountServiceAccountToken).toBe(true);
+    expect(m.find('ServiceAccount', 'pipeline-runner', 'ml-pipelines').automountServiceAccountToken).toBe(false);
+    expect(m.all('RoleBinding').filter((b) => b.metadata.namespace === 'ml-pipelines' && b.subjects.some((s: { name: string }) => s.name === 'pipeline-runner'))).toEqual([]);
+  });
+
+  test('bounds the namespace with a quota and gives steps default requests and limits', () => {
+    expect(m.find('ResourceQuota', 'pipelines', 'ml-pipelines').spec.hard).toEqual({
+      'requests.cpu': '4', 'requests.memory': '8Gi', 'limits.memory': '12Gi', 'requests.nvidia.com/gpu': 0, 'pods': 50,
+    });
+    expect(m.find('LimitRange', 'pipelines', 'ml-pipelines').spec.limits).toEqual([{ type: 'Container', defaultRequest: { cpu: '250m', memory: '512Mi' }, default: { memory: '1Gi' } }]);
+  });
+
+  test('publishes the step defaults: tracking URI and S3 endpoint by ConfigMap, credentials by Secret', () => {
+    expect(m.find('ConfigMap', 'pipeline-defaults', 'ml-pipelines').data).toEqual({
+      MLFLOW_TRACKING_URI: 'http://mlflow.cd4ml.svc.cluster.local:5000',
+      MLFLOW_S3_ENDPOINT_URL: 'http://minio.cd4ml.svc.cluster.local:9000',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      CD4ML_BUCKET_ARGO_ARTIFACTS: 'argo-artifacts',
+      CD4ML_BUCKET_DATA: 'data',
+    });
+    let env: unknown[] = [];
+    synth((chart) => { env = new Platform(chart, 'p').pipelineRunner.stepEnv(); });
+    expect(env).toEqual([
+      { name: 'MLFLOW_TRACKING_URI', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_TRACKING_URI' } } },
+      { name: 'MLFLOW_S3_ENDPOINT_URL', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_S3_ENDPOINT_URL' } } },
+      { name: 'AWS_DEFAULT_REGION', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'AWS_DEFAULT_REGION' } } },
+      { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
+      { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },
+    ]);
+  });
+
+  test('opens exactly the flows steps need: tracking server, object store and the API for the executor', () => {
+    const egress = m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.egress;
+    expect(egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0].port)).toEqual([443, 5000, 6443, 9000]);
+    expect(m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.ingress).toEqual([]);
+  });
+
+  test('with a GPU node pool, allows GPUs by quota and caps them per step', () => {
+    const gpu = platform({ gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 1 } });
+    expect(gpu.find('ResourceQuota', 'pipelines', 'ml-pipelines').spec.hard['requests.nvidia.com/gpu']).toBe(1);
+    expect(gpu.find('LimitRange', 'pipelines', 'ml-pipelines').spec.limits[0].max).toEqual({ 'nvidia.com/gpu': 1 });
+  });
+
+  test('fails when a GPU pool allows more GPUs per step than the quota holds', () => {
+    expect(() => platform({ gpu: { maxPerStep: 4 } })).toThrow(/platform\/PipelineRunner: gpu.maxPerStep = 4: must be a whole number from 1 to quota.gpus/);
+  });
+});

@@ -1,0 +1,80 @@
+import { DatabaseChoice, ObjectStoreChoice, Platform, PlatformProps, SecretRef } from '../../constructs';
+import { EnvironmentName } from '../../lib';
+import { Obj, synth } from '../support/manifests';
+import { danglingReferences } from '../support/references';
+import { securityViolations } from '../support/security';
+
+const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
+
+describe('Platform', () => {
+  test('the sandbox stands up the seed\'s components under readable names', () => {
+    const m = platform();
+    for (const [name, ns] of [['minio', 'cd4ml'], ['postgres', 'cd4ml'], ['mlflow', 'cd4ml'], ['argo-server', 'argo']]) expect(m.has('Service', name, ns)).toBe(true);
+    expect(m.all('Namespace').map((n) => n.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines']);
+    expect(m.find('Namespace', 'ml-pipelines').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.27' });
+  });
+
+  test('changing a namespace keeps every consumer right', () => {
+    // given other namespaces than the defaults
+    const m = platform({ namespace: 'mlops', workflowNamespace: 'workflows', pipelineNamespace: 'training' });
+    // then every URL, selector, secret copy and role follows
+    expect(m.find('ConfigMap', 'pipeline-defaults', 'training').data.MLFLOW_TRACKING_URI).toBe('http://mlflow.mlops.svc.cluster.local:5000');
+    const repo = JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap', 'workflows').data.artifactRepository);
+    expect(repo.s3.endpoint).toBe('minio.mlops.svc.cluster.local:9000');
+    expect(m.container('Deployment', 'workflow-controller', 'workflow-controller', 'workflows').args).toContain('training');
+    expect(m.has('Role', 'workflow-controller', 'training')).toBe(true);
+    expect(danglingReferences(m.objects)).toEqual([]);
+    expect(securityViolations(m.objects)).toEqual([]);
+  });
+
+  test('the environment preset sizes stores and servers', () => {
+    const prod = platform({ environment: EnvironmentName.PROD });
+    expect(prod.find('StatefulSet', 'postgres').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('100Gi');
+    expect(prod.find('Deployment', 'mlflow').spec.replicas).toBe(2);
+    expect(prod.find('Deployment', 'argo-server').spec.replicas).toBe(2);
+    expect(prod.has('PodDisruptionBudget', 'argo-server', 'argo')).toBe(true);
+    const sandbox = platform();
+    expect(sandbox.find('StatefulSet', 'minio').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+    expect(sandbox.all('PodDisruptionBudget')).toEqual([]);
+  });
+
+  test('an external S3 endpoint and external databases replace MinIO and Postgres without touching their consumers', () => {
+    // given
+    const s3 = SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+    const pgMlflow = SecretRef.fromSecretName('pg-mlflow', ['username', 'password']);
+    const pgArgo = SecretRef.fromSecretName('pg-argo', ['username', 'password']);
+    // when
+    const m = platform({
+      objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: s3 }),
+      database: DatabaseChoice.external({
+        trackingServer: { host: 'db.example.com', databaseName: 'mlflow', credentials: pgMlflow },
+        workflowArchive: { host: 'db.example.com', databaseName: 'argo', credentials: pgArgo },
+      }),
+    });
+    // then
+    expect(m.has('StatefulSet', 'minio')).toBe(false);
+    expect(m.has('StatefulSet', 'postgres')).toBe(false);
+    const args: string[] = m.container('Deployment', 'mlflow', 'mlflow').args;
+    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('postgresql+psycopg2://db.example.com:5432/mlflow');
+    expect(m.env('Deployment', 'mlflow', 'mlflow', 'MLFLOW_S3_ENDPOINT_URL').value).toBe('https://s3.eu-central-1.amazonaws.com:443');
+    expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.artifactRepository).s3).toMatchObject({ endpoint: 's3.eu-central-1.amazonaws.com:443', insecure: false, accessKeySecret: { name: 's3' } });
+    expect(s3.requiredIn).toEqual(['cd4ml', 'ml-pipelines']);
+    expect(pgArgo.requiredIn).toEqual(['argo']);
+    expect(danglingReferences(m.objects, [
+      ...s3.requiredIn.map((ns) => ({ namespace: ns, name: 's3', keys: s3.keys })),
+      ...pgMlflow.requiredIn.map((ns) => ({ namespace: ns, name: 'pg-mlflow', keys: pgMlflow.keys })),
+      ...pgArgo.requiredIn.map((ns) => ({ namespace: ns, name: 'pg-argo', keys: pgArgo.keys })),
+    ])).toEqual([]);
+    expect(securityViolations(m.objects)).toEqual([]);
+  });
+
+  test('opens the UIs to an ingress controller only when asked', () => {
+    const closed = platform();
+    expect(closed.find('NetworkPolicy', 'mlflow').spec.ingress.flatMap((r: Obj) => r.from).some((p: Obj) => p.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === 'ingress-nginx')).toBe(false);
+    const { NetworkPeer } = jest.requireActual('../../constructs');
+    const open = platform({ uiIngressFrom: [NetworkPeer.namespace('ingress-nginx')] });
+    const fromIngress = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } }, podSelector: { matchLabels: {} } };
+    expect(open.find('NetworkPolicy', 'mlflow').spec.ingress).toContainEqual({ from: expect.arrayContaining([fromIngress]), ports: [{ protocol: 'TCP', port: 5000 }] });
+    expect(open.find('NetworkPolicy', 'argo-server').spec.ingress).toEqual([{ from: [fromIngress], ports: [{ protocol: 'TCP', port: 2746 }] }]);
+  });
+});

@@ -1,0 +1,74 @@
+import { ArgoAuthMode, Platform, PlatformProps } from '../../constructs';
+import { Obj, synth } from '../support/manifests';
+
+const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
+const cfg = (m: ReturnType<typeof platform>, key: string): Obj => JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap', 'argo').data[key]);
+
+describe('WorkflowEngine', () => {
+  const m = platform();
+
+  test('runs namespace-scoped, managing only the pipeline namespace, with pinned images and the non-root executor', () => {
+    const controller = m.container('Deployment', 'workflow-controller', 'workflow-controller', 'argo');
+    expect(controller.image).toBe('quay.io/argoproj/workflow-controller:v4.1.4');
+    expect(controller.args).toEqual(['--configmap', 'workflow-controller-configmap', '--namespaced', '--managed-namespace', 'ml-pipelines', '--loglevel', 'info']);
+    expect(controller.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'healthz' });
+    expect(cfg(m, 'executor').image).toBe('quay.io/argoproj/argoexec:v4.1.4-nonroot');
+    expect(m.all('ClusterRole')).toEqual([]);
+    expect(m.all('ClusterRoleBinding')).toEqual([]);
+  });
+
+  test('serves the UI in client auth mode by default, behind Service "argo-server" on 2746', () => {
+    const server = m.container('Deployment', 'argo-server', 'argo-server', 'argo');
+    expect(server.args).toEqual(['server', '--namespaced', '--managed-namespace', 'ml-pipelines', '--auth-mode', 'client', '--configmap', 'workflow-controller-configmap']);
+    expect(server.readinessProbe.httpGet).toMatchObject({ path: '/', port: 'web', scheme: 'HTTPS' });
+    expect(m.find('Service', 'argo-server', 'argo').spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'web', port: 2746, targetPort: 'web', protocol: 'TCP' }] });
+    // in client mode argo-server acts with the caller's token: it holds no role in the pipeline namespace
+    expect(m.has('Role', 'argo-server', 'ml-pipelines')).toBe(false);
+    expect(m.find('Role', 'argo-server', 'argo').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] }]);
+  });
+
+  test('grants argo-server the users\' rights in the pipeline namespace only when server auth is opted into', () => {
+    const sandbox = platform({ workflowAuthMode: ArgoAuthMode.SERVER });
+    expect(sandbox.container('Deployment', 'argo-server', 'argo-server', 'argo').args).toContain('server');
+    const role = sandbox.find('Role', 'argo-server', 'ml-pipelines');
+    expect(role.rules.flatMap((r: Obj) => r.resources)).toEqual(expect.arrayContaining(['workflows', 'workflowtemplates', 'pods/log']));
+    expect(role.rules.flatMap((r: Obj) => r.resources)).not.toContain('secrets');
+  });
+
+  test('points the artifact repository at the object store through secret selectors, never inline keys', () => {
+    expect(cfg(m, 'artifactRepository')).toEqual({
+      archiveLogs: true,
+      s3: {
+        endpoint: 'minio.cd4ml.svc.cluster.local:9000',
+        bucket: 'argo-artifacts',
+        region: 'us-east-1',
+        insecure: true,
+        keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
+        accessKeySecret: { name: 'minio-pipelines', key: 'AWS_ACCESS_KEY_ID' },
+        secretKeySecret: { name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' },
+      },
+    });
+  });
+
+  test('archives workflows in Postgres with credentials from a secret in the controller namespace', () => {
+    expect(cfg(m, 'persistence')).toMatchObject({
+      archive: true,
+      postgresql: { host: 'postgres.cd4ml.svc.cluster.local', port: 5432, database: 'argo', userNameSecret: { name: 'postgres-argo', key: 'username' }, passwordSecret: { name: 'postgres-argo', key: 'password' } },
+    });
+    expect(m.find('Role', 'workflow-controller', 'argo').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-argo'], verbs: ['get'] });
+  });
+
+  test('gives every workflow a non-default service account, a token only for the executor, a deadline, a TTL and pod GC', () => {
+    expect(cfg(m, 'workflowDefaults').spec).toEqual({
+      serviceAccountName: 'pipeline-runner',
+      automountServiceAccountToken: false,
+      executor: { serviceAccountName: 'pipeline-executor' },
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } },
+      activeDeadlineSeconds: 86400,
+      ttlStrategy: { secondsAfterCompletion: 604800 },
+      podGC: { strategy: 'OnPodSuccess' },
+    });
+    expect(cfg(m, 'mainContainer').securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+  });
+});

@@ -1,0 +1,72 @@
+import { execFileSync, spawnSync } from 'child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { parseAllDocuments } from 'yaml';
+
+const ROOT = join(__dirname, '..', '..');
+const MAIN = join(ROOT, 'build', 'stacks', 'main.js');
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error('build/ is missing: run `npm test`, which builds first');
+});
+
+describe('the cdk8s app (what `npm run synth` runs)', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'cd4ml-app-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('writes the sandbox platform into dist/ as plain manifests', () => {
+    // when
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
+    // then
+    expect(readdirSync(join(dir, 'dist'))).toEqual(['sandbox.k8s.yaml']);
+    const docs = parseAllDocuments(readFileSync(join(dir, 'dist', 'sandbox.k8s.yaml'), 'utf8')).map((d) => d.toJSON());
+    expect(docs[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'cd4ml' } });
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['Service/minio', 'Service/postgres', 'Service/mlflow', 'Service/argo-server']));
+  });
+
+  test('fails on an unknown environment and writes nothing', () => {
+    const run = spawnSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: 'qa' }, encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('CD4ML_ENV: environment = "qa": is not a known environment preset. Fix: use one of sandbox, dev, staging, prod');
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+  });
+});
+
+describe('the npm package', () => {
+  test('a consumer stack outside this repository composes the platform from the packed package', () => {
+    // given the package as `npm pack` makes it, installed beside its peer dependencies
+    const dir = mkdtempSync(join(tmpdir(), 'cd4ml-consumer-'));
+    try {
+      const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+      const modules = join(dir, 'node_modules');
+      mkdirSync(join(modules, 'cd4ml'), { recursive: true });
+      execFileSync('tar', ['xzf', join(dir, tgz), '-C', join(modules, 'cd4ml'), '--strip-components=1']);
+      for (const peer of ['cdk8s', 'cdk8s-plus-27', 'constructs', '@types']) symlinkSync(join(ROOT, 'node_modules', peer), join(modules, peer));
+      const packed = execFileSync('tar', ['tzf', join(dir, tgz)], { encoding: 'utf8' });
+      expect(packed).toContain('package/build/index.d.ts');
+      expect(packed).toContain('package/build/constructs/scripts/generate-credentials.py');
+      expect(packed).not.toContain('package/test/');
+      // when a platform team writes a few lines against it
+      writeFileSync(join(dir, 'stack.ts'), [
+        "import { App, Chart } from 'cdk8s';",
+        "import { EnvironmentName, Platform } from 'cd4ml';",
+        "const app = new App({ outdir: 'out' });",
+        "const chart = new Chart(app, 'team-platform', { disableResourceNameHashes: true });",
+        "const platform = new Platform(chart, 'platform', { environment: EnvironmentName.DEV, namespace: 'team-ml' });",
+        "console.log(platform.trackingServer.endpoint.url());",
+        'app.synth();',
+      ].join('\n'));
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'commonjs', target: 'ES2022', moduleResolution: 'node', types: ['node'] }, files: ['stack.ts'] }));
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' });
+      const printed = execFileSync(process.execPath, ['stack.js'], { cwd: dir, encoding: 'utf8' });
+      // then it type-checks, runs and synthesizes
+      expect(printed.trim()).toBe('http://mlflow.team-ml.svc.cluster.local:5000');
+      const docs = parseAllDocuments(readFileSync(join(dir, 'out', 'team-platform.k8s.yaml'), 'utf8')).map((d) => d.toJSON());
+      expect(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'mlflow').metadata.namespace).toBe('team-ml');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
