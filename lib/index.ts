@@ -6,3 +6,4 @@ export * from './environments';
 export * from './endpoint';
 export * from './resources';
 export * from './footprint';
+export * from './graph';
