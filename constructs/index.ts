@@ -12,3 +12,5 @@ export * from './pod-security';
 export * from './secret';
 export * from './tracking-server';
 export * from './workflow-engine';
+export * from './pipeline';
+export * from './pipeline-values';

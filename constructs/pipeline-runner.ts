@@ -83,6 +83,10 @@ export class PipelineRunner extends Construct implements IConnectable {
   public readonly connections: Connections;
   /** The namespace construct (for dependencies). */
   public readonly namespaceResource: PlatformNamespace;
+  /** Name of the service account whose token may send events to trigger pipelines. */
+  public readonly triggerServiceAccountName = 'pipeline-trigger';
+  private readonly cacheMaps: string[] = [];
+  private triggerTokenSecret?: string;
 
   public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
     super(scope, id);
@@ -177,6 +181,49 @@ export class PipelineRunner extends Construct implements IConnectable {
       metadata: { name: this.defaultsConfigMapName, namespace: this.namespace, labels },
       data: this.defaultValues(props.buckets),
     });
+  }
+
+  /** Registers a memoization cache ConfigMap, which the workflow controller may then update (and no other). */
+  public addCacheConfigMap(name: string): void {
+    if (!this.cacheMaps.includes(name)) this.cacheMaps.push(name);
+  }
+
+  /** The memoization cache ConfigMaps of the pipelines (a copy). */
+  public get cacheConfigMaps(): readonly string[] {
+    return [...this.cacheMaps];
+  }
+
+  /**
+   * Creates, once, the service account event senders authenticate as (a bucket notification, a model monitor):
+   * it may list event bindings, read templates and create workflows in this namespace, nothing else. Kubernetes
+   * fills its token Secret; no value is rendered.
+   * @returns the name of the Secret holding the token (key `token`)
+   */
+  public enableEventTriggers(): string {
+    if (this.triggerTokenSecret) return this.triggerTokenSecret;
+    const labels = componentLabels('pipeline-runner', this.namespace, 'event-trigger');
+    const name = this.triggerServiceAccountName;
+    serviceAccount(this, 'TriggerServiceAccount', { name, namespace: this.namespace, labels });
+    new k8s.KubeRole(this, 'TriggerRole', {
+      metadata: { name, namespace: this.namespace, labels },
+      // argo-workflows manifests/quick-start/base/webhooks/submit-workflow-template-role.yaml
+      rules: [
+        { apiGroups: [ARGO_GROUP], resources: ['workfloweventbindings'], verbs: ['list'] },
+        { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates'], verbs: ['get'] },
+        { apiGroups: [ARGO_GROUP], resources: ['workflows'], verbs: ['create'] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, 'TriggerRoleBinding', {
+      metadata: { name, namespace: this.namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: this.namespace }],
+    });
+    this.triggerTokenSecret = `${name}-token`;
+    new k8s.KubeSecret(this, 'TriggerToken', {
+      metadata: { name: this.triggerTokenSecret, namespace: this.namespace, labels, annotations: { 'kubernetes.io/service-account.name': name } },
+      type: 'kubernetes.io/service-account-token',
+    });
+    return this.triggerTokenSecret;
   }
 
   /**

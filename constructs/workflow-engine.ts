@@ -5,6 +5,7 @@ import {
   checkDnsLabel, checkResources, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
 } from '../lib';
 import { ARGO_GROUP } from './argo-crds';
+import { lazy } from './lazy';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
 import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
@@ -236,6 +237,16 @@ export class WorkflowEngine extends Construct {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
     ], controllerName, this.namespace);
+    // Memoization: the controller writes the pipelines' cache ConfigMaps, and only those.
+    new k8s.KubeRole(this, 'ControllerCacheRole', {
+      metadata: { name: `${controllerName}-cache`, namespace: managed, labels: controllerLabels },
+      rules: lazy(() => (runner.cacheConfigMaps.length === 0 ? [] : [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [...runner.cacheConfigMaps], verbs: ['get', 'update', 'patch'] }])),
+    });
+    new k8s.KubeRoleBinding(this, 'ControllerCacheRoleBinding', {
+      metadata: { name: `${controllerName}-cache`, namespace: managed, labels: controllerLabels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${controllerName}-cache` },
+      subjects: [{ kind: 'ServiceAccount', name: controllerName, namespace: this.namespace }],
+    });
 
     serviceAccount(this, 'ServerServiceAccount', { name: serverName, namespace: this.namespace, labels: serverLabels, automountToken: true });
     this.role('ServerOwn', serverName, this.namespace, serverLabels, [

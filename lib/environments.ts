@@ -94,7 +94,7 @@ const DEV: EnvironmentPreset = {
   objectStore: { resources: { cpu: '250m', memory: '512Mi', memoryLimit: '1Gi' }, storage: '50Gi' },
   database: { resources: { cpu: '250m', memory: '512Mi', memoryLimit: '1Gi' }, storage: '20Gi' },
   trackingServer: { resources: { cpu: '250m', memory: '768Mi', memoryLimit: '1536Mi' }, replicas: 1, workers: 2 },
-  pipelineQuota: { cpu: '16', memory: '64Gi', memoryLimit: '96Gi', gpus: 0, pods: 200 },
+  pipelineQuota: { cpu: '16', memory: '64Gi', memoryLimit: '96Gi', gpus: 2, pods: 200 },
 };
 
 const STAGING: EnvironmentPreset = {
@@ -111,7 +111,7 @@ const PROD: EnvironmentPreset = {
   database: { resources: { cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' }, storage: '100Gi' },
   trackingServer: { resources: { cpu: '500m', memory: '1Gi', memoryLimit: '2Gi' }, replicas: 2, workers: 4 },
   workflowController: { resources: { cpu: '250m', memory: '256Mi', memoryLimit: '1Gi' }, replicas: 1 },
-  pipelineQuota: { cpu: '64', memory: '256Gi', memoryLimit: '384Gi', gpus: 0, pods: 500 },
+  pipelineQuota: { cpu: '64', memory: '256Gi', memoryLimit: '384Gi', gpus: 8, pods: 500 },
 };
 
 const PRESETS: Record<EnvironmentName, EnvironmentPreset> = {

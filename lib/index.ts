@@ -7,3 +7,5 @@ export * from './endpoint';
 export * from './resources';
 export * from './footprint';
 export * from './graph';
+export * from './duration';
+export * from './mermaid';

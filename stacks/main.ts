@@ -1,4 +1,4 @@
 import { buildApp, environmentFromEnv } from './app';
 
 // The entry point `cdk8s synth` runs (cdk8s.yaml). Synthesis validates everything first and writes nothing on error.
-buildApp(environmentFromEnv()).synth();
+buildApp(environmentFromEnv()).app.synth();

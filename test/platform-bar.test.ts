@@ -2,9 +2,10 @@ import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Platform } from '../constructs';
+import { Testing } from 'cdk8s';
 import { EnvironmentName, ENVIRONMENT_NAMES, footprint } from '../lib';
-import { Manifests, synth } from './support/manifests';
+import { buildApp } from '../stacks/app';
+import { Manifests } from './support/manifests';
 import { danglingReferences } from './support/references';
 import { securityViolations } from './support/security';
 
@@ -29,11 +30,15 @@ export function validateSchemas(objects: object[]): SchemaReport {
   }
 }
 
-const platforms: Record<string, Manifests> = Object.fromEntries(
-  ENVIRONMENT_NAMES.map((env) => [env, synth((chart) => new Platform(chart, 'platform', { environment: env }))]),
-);
+/** What `npm run synth` renders for an environment: the platform chart, then the pipelines chart. */
+function synthEnvironment(env: EnvironmentName): Manifests {
+  const { platform, pipelines } = buildApp(env, join(tmpdir(), 'cd4ml-unused'));
+  return new Manifests([...Testing.synth(platform), ...Testing.synth(pipelines)]);
+}
 
-describe.each(ENVIRONMENT_NAMES)('the %s platform', (env) => {
+const platforms: Record<string, Manifests> = Object.fromEntries(ENVIRONMENT_NAMES.map((env) => [env, synthEnvironment(env)]));
+
+describe.each(ENVIRONMENT_NAMES)('the %s platform and its pipelines', (env) => {
   const m = platforms[env];
 
   test('every object validates against the Kubernetes and Argo Workflows schemas, unknown fields included', () => {
@@ -43,7 +48,8 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform', (env) => {
     expect(report.errors).toEqual([]);
     expect(report.strictErrors).toEqual([]);
     expect(report.validated).toBe(m.objects.length);
-    expect(report.kinds).toMatchObject({ CustomResourceDefinition: 8, StatefulSet: 2, Deployment: 3, Job: 3, Namespace: 3 });
+    expect(report.kinds).toMatchObject({ CustomResourceDefinition: 8, StatefulSet: 2, Deployment: 3, Job: 3, Namespace: 3, CronWorkflow: 1, WorkflowEventBinding: 2 });
+    expect(report.kinds.WorkflowTemplate).toBe(env === EnvironmentName.SANDBOX ? 1 : 2);
   });
 
   test('no reference dangles', () => {
@@ -79,7 +85,7 @@ test('the validator itself rejects unknown fields and wrong types (so a green ru
 
 test('the README states the sandbox footprint the sandbox really requests', () => {
   // given
-  const totals = footprint(platforms[EnvironmentName.SANDBOX].objects);
+  const totals = footprint(platforms[EnvironmentName.SANDBOX].objects.filter((o) => o.metadata.namespace !== 'ml-pipelines'));
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   // then
   expect(readme).toContain(`${totals.steadyText.cpu} CPU`);

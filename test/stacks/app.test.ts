@@ -20,10 +20,13 @@ describe('the cdk8s app (what `npm run synth` runs)', () => {
     // when
     execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
     // then
-    expect(readdirSync(join(dir, 'dist'))).toEqual(['sandbox.k8s.yaml']);
-    const docs = parseAllDocuments(readFileSync(join(dir, 'dist', 'sandbox.k8s.yaml'), 'utf8')).map((d) => d.toJSON());
-    expect(docs[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'cd4ml' } });
-    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['Service/minio', 'Service/postgres', 'Service/mlflow', 'Service/argo-server']));
+    expect(readdirSync(join(dir, 'dist'))).toEqual(['0000-sandbox-platform.k8s.yaml', '0001-sandbox-pipelines.k8s.yaml']);
+    const read = (f: string) => parseAllDocuments(readFileSync(join(dir, 'dist', f), 'utf8')).map((d) => d.toJSON());
+    const platform = read('0000-sandbox-platform.k8s.yaml');
+    expect(platform[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'cd4ml' } });
+    expect(platform.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['Service/minio', 'Service/postgres', 'Service/mlflow', 'Service/argo-server']));
+    const pipelines = read('0001-sandbox-pipelines.k8s.yaml');
+    expect(pipelines.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['WorkflowTemplate/breast-cancer', 'CronWorkflow/breast-cancer-nightly']));
   });
 
   test('fails on an unknown environment and writes nothing', () => {

@@ -89,6 +89,21 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
     } else if (o.kind === 'CronJob') {
       const t = o.spec.jobTemplate.spec.template;
       out.push({ owner, kind: o.kind, namespace: ns, labels: t.metadata?.labels ?? {}, spec: t.spec, oneShot: true, replicas: 1 });
+    } else if (o.kind === 'WorkflowTemplate' || o.kind === 'Workflow') {
+      // Each container template becomes a pod: the workflow's pod-level settings plus that container.
+      const wf = o.spec;
+      for (const t of wf.templates ?? []) {
+        if (!t.container) continue;
+        out.push({
+          owner: `${owner} template ${t.name}`,
+          kind: o.kind,
+          namespace: ns,
+          labels: { ...(wf.podMetadata?.labels ?? {}), ...(t.metadata?.labels ?? {}) },
+          spec: { serviceAccountName: wf.serviceAccountName, automountServiceAccountToken: wf.automountServiceAccountToken, securityContext: wf.securityContext, volumes: wf.volumes, containers: [t.container] },
+          oneShot: true,
+          replicas: 1,
+        });
+      }
     }
   }
   return out;

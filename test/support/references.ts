@@ -138,6 +138,50 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
     if (!objects.some((c) => c.kind === 'CustomResourceDefinition' && c.spec.group === group && c.spec.names.kind === o.kind)) out.push(`${o.kind} ${o.metadata.name}: no CRD for ${o.apiVersion} ${o.kind}`);
   }
 
+  // Argo: templates, tasks, parameters, outputs, caches and template references resolve.
+  const workflowTemplates = byKey('WorkflowTemplate');
+  for (const wt of workflowTemplates.values()) {
+    const id = `WorkflowTemplate ${wt.metadata.namespace}/${wt.metadata.name}`;
+    const templates = new Map<string, Obj>((wt.spec.templates ?? []).map((t: Obj) => [t.name, t]));
+    const params = new Set((wt.spec.arguments?.parameters ?? []).map((p: Obj) => p.name));
+    if (!templates.has(wt.spec.entrypoint)) out.push(`${id}: entrypoint ${wt.spec.entrypoint} is not a template`);
+    for (const t of templates.values()) {
+      const inputs = new Set((t.inputs?.parameters ?? []).map((p: Obj) => p.name));
+      for (const s of strings(t.container ?? {})) for (const m of s.matchAll(/\{\{inputs\.parameters\.([\w-]+)\}\}/g)) if (!inputs.has(m[1])) out.push(`${id}: template ${t.name} uses undeclared input ${m[1]}`);
+      for (const s of strings(t.memoize ?? {})) for (const m of s.matchAll(/\{\{inputs\.parameters\.([\w-]+)\}\}/g)) if (!inputs.has(m[1])) out.push(`${id}: template ${t.name} memoizes on undeclared input ${m[1]}`);
+      const cache = t.memoize?.cache?.configMap?.name;
+      if (cache && !configMapHas(wt.metadata.namespace, cache)) out.push(`${id}: template ${t.name} caches in missing ConfigMap ${cache}`);
+      const tasks = new Map<string, Obj>((t.dag?.tasks ?? []).map((k: Obj) => [k.name, k]));
+      for (const task of tasks.values()) {
+        const target = templates.get(task.template);
+        if (!target) { out.push(`${id}: task ${task.name} runs missing template ${task.template}`); continue; }
+        for (const d of task.dependencies ?? []) if (!tasks.has(d)) out.push(`${id}: task ${task.name} depends on missing task ${d}`);
+        const declared = new Set((target.inputs?.parameters ?? []).map((p: Obj) => p.name));
+        const passed = new Set((task.arguments?.parameters ?? []).map((p: Obj) => p.name));
+        for (const n of declared) if (!passed.has(n)) out.push(`${id}: task ${task.name} does not pass input ${n}`);
+        for (const n of passed) if (!declared.has(n)) out.push(`${id}: task ${task.name} passes unknown input ${n}`);
+        for (const s of strings(task)) {
+          for (const m of s.matchAll(/workflow\.parameters(?:\.([\w]+)|\['([\w]+)'\])/g)) if (!params.has(m[1] ?? m[2])) out.push(`${id}: task ${task.name} reads undeclared parameter ${m[1] ?? m[2]}`);
+          for (const m of s.matchAll(/tasks(?:\.([\w-]+)|\['([\w-]+)'\])\.outputs\.(parameters|artifacts)(?:\.([\w]+)|\['([\w]+)'\])/g)) {
+            const producer = tasks.get(m[1] ?? m[2]);
+            const name = m[4] ?? m[5];
+            const outputs = producer ? (templates.get(producer.template)?.outputs?.[m[3]] ?? []).map((p: Obj) => p.name) : [];
+            if (!producer || !outputs.includes(name)) out.push(`${id}: task ${task.name} reads ${m[3]} ${name} of ${m[1] ?? m[2]}, which does not declare it`);
+            else if (!(task.dependencies ?? []).includes(producer.name)) out.push(`${id}: task ${task.name} reads ${producer.name} without depending on it`);
+          }
+        }
+      }
+    }
+  }
+  for (const o of objects.filter((x) => x.kind === 'CronWorkflow' || x.kind === 'WorkflowEventBinding')) {
+    const ref = o.kind === 'CronWorkflow' ? o.spec.workflowSpec?.workflowTemplateRef?.name : o.spec.submit?.workflowTemplateRef?.name;
+    const wt = workflowTemplates.get(`${o.metadata.namespace}/${ref}`);
+    if (!wt) { out.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name}: template ${ref} missing`); continue; }
+    const declared = new Set((wt.spec.arguments?.parameters ?? []).map((p: Obj) => p.name));
+    const args = o.kind === 'CronWorkflow' ? o.spec.workflowSpec.arguments?.parameters : o.spec.submit.arguments?.parameters;
+    for (const p of args ?? []) if (!declared.has(p.name)) out.push(`${o.kind} ${o.metadata.name}: passes unknown parameter ${p.name}`);
+  }
+
   // The Argo controller's secret selectors: artifact secrets in the managed namespace, archive secrets in its own.
   for (const cm of configMaps.values()) {
     if (cm.metadata.name !== 'workflow-controller-configmap') continue;

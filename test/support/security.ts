@@ -77,6 +77,17 @@ export function securityViolations(objects: Obj[]): string[] {
       if (!o.spec.selector || pods.length === 0) v.push(`${id}: selector matches no pod template (rule 22)`);
     }
     if (o.kind === 'Ingress' && !(o.spec.tls ?? []).length) v.push(`${id}: Ingress without TLS (rule 22)`);
+    if (o.kind === 'WorkflowTemplate' || o.kind === 'Workflow') {
+      const wf = o.spec;
+      if (!wf.serviceAccountName || wf.serviceAccountName === 'default') v.push(`${id}: no dedicated service account (rule 14)`);
+      if (wf.automountServiceAccountToken !== false || !wf.executor?.serviceAccountName) v.push(`${id}: step containers get an API token (rule 12/13)`);
+      if (wf.securityContext?.runAsNonRoot !== true) v.push(`${id}: pods not non-root (rule 14)`);
+      if (!wf.activeDeadlineSeconds) v.push(`${id}: no deadline (rule 14)`);
+      if (!wf.ttlStrategy) v.push(`${id}: no TTL (rule 14)`);
+      if (!wf.podGC?.strategy) v.push(`${id}: no pod GC (rule 14)`);
+      for (const t of wf.templates ?? []) for (const a of [...(t.inputs?.artifacts ?? []), ...(t.outputs?.artifacts ?? [])]) if (a.s3?.accessKeySecret === undefined && a.s3) v.push(`${id}: inline S3 artifact location in ${t.name} (rule 14)`);
+    }
+    if (o.kind === 'Secret' && o.type !== 'kubernetes.io/service-account-token' && !(o.data || o.stringData)) v.push(`${id}: an empty Secret of type ${o.type} (rule 11)`);
   }
   return v;
 }

@@ -1,0 +1,633 @@
+import { createHash } from 'crypto';
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  analyzeGraph, checkDnsLabel, checkDuration, checkEnvName, describeGraphProblem, fail, parseDuration, Problem, Problems,
+  Quantity, QuantityKind, toMermaidFlowchart,
+} from '../lib';
+import { ARGO_API_VERSION } from './argo-crds';
+import { componentLabels, PART_OF } from './labels';
+import { lazy } from './lazy';
+import { PipelineRunner } from './pipeline-runner';
+import {
+  FanOut, IStepValue, LiteralValue, ParameterType, PipelineParameter, Scalar, StepArtifact, StepOutput, typeMismatch,
+} from './pipeline-values';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENTRYPOINT = 'dag';
+/** Label on the nodes of a GPU pool that names the GPU model (NVIDIA GPU feature discovery). */
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+
+/** GPUs for one step. */
+export interface GpuRequest {
+  /** Whole number of GPUs (at least 1). */
+  readonly count: number;
+  /** GPU model, matched against the node label `nvidia.com/gpu.product` (e.g. `NVIDIA-A100-SXM4-40GB`). @default - any model */
+  readonly product?: string;
+}
+
+/** Compute a step asks for. Unset values come from the runner's step defaults. */
+export interface StepResources {
+  /** CPU request. @default - the runner's step default (sandbox: 250m) */
+  readonly cpu?: string;
+  /** Memory request. @default - the runner's step default (sandbox: 512Mi) */
+  readonly memory?: string;
+  /** Memory limit. @default - the larger of the memory request and the runner's default limit */
+  readonly memoryLimit?: string;
+  /** Ephemeral storage request and limit (for /tmp and image layers). @default - none */
+  readonly ephemeralStorage?: string;
+  /** GPUs; needs GPU scheduling on the runner. @default - none */
+  readonly gpu?: GpuRequest;
+}
+
+/**
+ * When a failed step is retried.
+ * @see https://argo-workflows.readthedocs.io/en/latest/retries/
+ */
+export enum RetryOn {
+  /** Failed (non-zero exit) or errored steps. */
+  ALWAYS = 'Always',
+  /** Only steps whose code failed. */
+  FAILURE = 'OnFailure',
+  /** Only steps that errored (pod deleted, node lost, ...). */
+  ERROR = 'OnError',
+  /** Only transient errors (Argo's list, plus `TRANSIENT_ERROR_PATTERN`). */
+  TRANSIENT = 'OnTransientError',
+}
+
+/** Retries of a step, with exponential backoff. */
+export interface RetryPolicy {
+  /** Retries after the first attempt (0 to 20). */
+  readonly limit: number;
+  /** What to retry. @default RetryOn.ALWAYS */
+  readonly on?: RetryOn;
+  /** Wait before the first retry. @default '30s' */
+  readonly backoff?: string;
+  /** Factor the wait grows by. @default 2 */
+  readonly factor?: number;
+  /** Longest total time spent retrying. @default - no cap */
+  readonly maxDuration?: string;
+}
+
+/**
+ * Caching of a step's outputs (Argo memoization), keyed by the step, its image, the cache version and the values
+ * of all its inputs. Bump `version` to invalidate.
+ * @see https://argo-workflows.readthedocs.io/en/latest/memoization/
+ */
+export interface CachePolicy {
+  /** Cache version, like flytekit's `cache_version` (letters, digits and '-'). */
+  readonly version: string;
+  /** Longest age of a reusable result. @default '168h' (seven days) */
+  readonly maxAge?: string;
+}
+
+/** Props of {@link Pipeline.addStep}. */
+export interface StepProps {
+  /** The step's image, pinned by tag (not `latest`) or digest. Required. */
+  readonly image: string;
+  /** Entrypoint. @default - the image's */
+  readonly command?: string[];
+  /** Arguments; each input is appended as `--<name> <value>`. @default [] */
+  readonly args?: string[];
+  /** Inputs by name: a parameter, another step's output (which creates the edge), a fan-out item, or a literal. @default {} */
+  readonly inputs?: Record<string, IStepValue | Scalar>;
+  /** Small output values the step writes to `/tmp/outputs/<name>`, with their types. @default {} */
+  readonly outputs?: Record<string, ParameterType>;
+  /** Artifacts of other steps to receive at `/inputs/<name>` (creates the edge). @default {} */
+  readonly inputArtifacts?: Record<string, StepArtifact>;
+  /** Artifacts the step writes to `/tmp/artifacts/<name>`, stored in the platform's object store. @default [] */
+  readonly outputArtifacts?: string[];
+  /** Further non-secret environment variables. @default {} */
+  readonly env?: Record<string, string>;
+  /** CPU, memory, ephemeral storage, GPUs. @default - the runner's step defaults */
+  readonly resources?: StepResources;
+  /** Retries. @default - none */
+  readonly retry?: RetryPolicy;
+  /** Deadline of one attempt, e.g. `30m`. @default - the pipeline's deadline */
+  readonly timeout?: string;
+  /** Output caching. @default - none */
+  readonly cache?: CachePolicy;
+  /** Steps to run after, besides those whose outputs this step reads. @default [] */
+  readonly after?: Step[];
+  /** Run several times in parallel. @default - once */
+  readonly fanOut?: FanOut;
+}
+
+/** A step of a pipeline: one container run (or several, fanned out). */
+export class Step {
+  /** The steps it runs after (explicit and through its inputs). */
+  public readonly dependencies: readonly Step[];
+  /** Its inputs, with literals wrapped. */
+  public readonly inputs: ReadonlyMap<string, IStepValue>;
+
+  public constructor(
+    /** The pipeline it belongs to. */
+    public readonly pipeline: Pipeline,
+    /** Step name (a DNS-1123 label). */
+    public readonly name: string,
+    /** What it runs. */
+    public readonly props: StepProps,
+  ) {
+    this.inputs = new Map(Object.entries(props.inputs ?? {}).map(([k, v]) => [k, isStepValue(v) ? v : new LiteralValue(v)]));
+    const deps: Step[] = [...(props.after ?? [])];
+    for (const v of this.inputs.values()) if (v.producer) deps.push(v.producer);
+    for (const a of Object.values(props.inputArtifacts ?? {})) deps.push(a.producer);
+    if (props.fanOut?.spec.output) deps.push(props.fanOut.spec.output.producer);
+    this.dependencies = [...new Set(deps)];
+  }
+
+  /** A small output value, to wire into another step's inputs. */
+  public output(name: string): StepOutput {
+    const type = this.props.outputs?.[name];
+    if (type === undefined) {
+      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'output', value: name, message: 'is not an output of this step', fix: `declare it in outputs, or use one of ${Object.keys(this.props.outputs ?? {}).join(', ') || '(none)'}` });
+    }
+    return new StepOutput(this, name, type);
+  }
+
+  /** An output artifact, to pass to another step's `inputArtifacts`. */
+  public artifact(name: string): StepArtifact {
+    if (!(this.props.outputArtifacts ?? []).includes(name)) {
+      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'artifact', value: name, message: 'is not an output artifact of this step', fix: `declare it in outputArtifacts, or use one of ${(this.props.outputArtifacts ?? []).join(', ') || '(none)'}` });
+    }
+    return new StepArtifact(this, name);
+  }
+}
+
+function isStepValue(v: unknown): v is IStepValue {
+  return typeof v === 'object' && v !== null && 'expression' in v;
+}
+
+/** Concurrency of scheduled runs. */
+export enum ConcurrencyPolicy {
+  /** Runs may overlap. */
+  ALLOW = 'Allow',
+  /** Skip a run while the previous one is still running. */
+  FORBID = 'Forbid',
+  /** Stop the running one and start the new one. */
+  REPLACE = 'Replace',
+}
+
+/** Props of {@link Pipeline.addSchedule}. */
+export interface ScheduleProps {
+  /** Cron expression with five fields, e.g. `0 3 * * *`, or `@daily`/`@hourly`/`@weekly`/`@monthly`. Required. */
+  readonly cron: string;
+  /** IANA time zone the schedule is read in. @default 'UTC' */
+  readonly timezone?: string;
+  /** What to do while a previous run is still running. @default ConcurrencyPolicy.FORBID */
+  readonly concurrencyPolicy?: ConcurrencyPolicy;
+  /** Parameter values for scheduled runs. @default - the parameters' defaults */
+  readonly arguments?: Record<string, Scalar>;
+  /** Create the schedule suspended. @default false */
+  readonly suspend?: boolean;
+}
+
+/** Props of {@link Pipeline.addEventTrigger}. */
+export interface EventTriggerProps {
+  /**
+   * Extra condition on the event, an Argo expression over `payload` and `metadata`, e.g. `payload.bucket == "data"`.
+   * @default - every event sent to this trigger's endpoint
+   * @see https://argo-workflows.readthedocs.io/en/latest/events/
+   */
+  readonly selector?: string;
+  /** Parameter values taken from the event, as expressions, e.g. `{ data_key: 'payload.key' }`. @default {} */
+  readonly arguments?: Record<string, string>;
+}
+
+/** What an event trigger exposes to its callers. */
+export interface EventTrigger {
+  /** The argo-server path to POST events to: `/api/v1/events/<namespace>/<discriminator>`. */
+  readonly path: string;
+  /** The Secret holding a token allowed to send events (key `token`). */
+  readonly tokenSecretName: string;
+  /** The WorkflowEventBinding. */
+  readonly binding: ApiObject;
+}
+
+/** Props of {@link Pipeline}. */
+export interface PipelineProps {
+  /** The runner whose namespace, service accounts and step defaults the pipeline uses. */
+  readonly runner: PipelineRunner;
+  /** Name of the WorkflowTemplate (a DNS-1123 label). @default - the construct id */
+  readonly name?: string;
+  /** What the pipeline does. @default - none */
+  readonly description?: string;
+  /** MLflow experiment every step logs to (`MLFLOW_EXPERIMENT_NAME`). @default - the pipeline's name */
+  readonly experiment?: string;
+  /** Deadline of a whole run. @default '24h' */
+  readonly timeout?: string;
+  /** How long a finished run is kept. @default '168h' */
+  readonly ttlAfterCompletion?: string;
+  /** Most steps running at once. @default - no limit besides the namespace quota */
+  readonly parallelism?: number;
+  /** uid/gid step containers run as. @default 1000 */
+  readonly runAsUser?: number;
+}
+
+/**
+ * A typed DAG of steps rendered to an Argo `WorkflowTemplate` in the runner's namespace, with the runner's service
+ * accounts, restricted security contexts, a deadline, a TTL and pod GC; its triggers (schedules, events) render beside it.
+ * Passing one step's output to another's input creates the edge.
+ */
+export class Pipeline extends Construct {
+  /** Name of the WorkflowTemplate. */
+  public readonly name: string;
+  /** The runner. */
+  public readonly runner: PipelineRunner;
+  /** MLflow experiment name. */
+  public readonly experiment: string;
+  /** The WorkflowTemplate. */
+  public readonly template: ApiObject;
+  private readonly stepMap = new Map<string, Step>();
+  private readonly params = new Map<string, PipelineParameter>();
+  private cacheConfigMap?: string;
+  private readonly props: PipelineProps;
+
+  public constructor(scope: Construct, id: string, props: PipelineProps) {
+    super(scope, id);
+    this.props = props;
+    this.runner = props.runner;
+    this.name = props.name ?? id;
+    this.experiment = props.experiment ?? this.name;
+    const path = this.node.path;
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    if (this.name.length > 50) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 50 characters (Argo appends a suffix to run names)', fix: 'shorten it' });
+    problems.addIf(checkDuration(props.timeout ?? '24h', { path, field: 'timeout' }));
+    problems.addIf(checkDuration(props.ttlAfterCompletion ?? '168h', { path, field: 'ttlAfterCompletion' }));
+    if (props.parallelism !== undefined && (!Number.isInteger(props.parallelism) || props.parallelism < 1)) problems.add({ path, field: 'parallelism', value: props.parallelism, message: 'must be a whole number of at least 1', fix: 'set 1 or more, or leave it unset' });
+    if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) problems.add({ path, field: 'runAsUser', value: props.runAsUser, message: 'is not a non-root uid', fix: 'use a uid of 1 or more' });
+    problems.throwIfAny();
+
+    this.template = new ApiObject(this, 'Template', {
+      apiVersion: ARGO_API_VERSION,
+      kind: 'WorkflowTemplate',
+      metadata: {
+        name: this.name,
+        namespace: this.runner.namespace,
+        labels: { ...componentLabels('pipeline', this.name, 'pipeline'), 'cd4ml.io/pipeline': this.name },
+        annotations: props.description ? { 'workflows.argoproj.io/description': props.description } : undefined,
+      },
+      spec: lazy(() => this.renderSpec()),
+    });
+    this.node.addValidation({ validate: () => this.validateGraph() });
+  }
+
+  /** Declares a typed parameter with its default; refuses a name declared before or a default of another type. */
+  public addParameter(name: string, options: { readonly type: ParameterType; readonly default: Scalar; readonly description?: string }): PipelineParameter {
+    const site = { path: this.node.path, field: `parameters.${name}` };
+    if (!IDENT.test(name)) fail({ ...site, value: name, message: 'is not a valid parameter name', fix: 'use letters, digits and "_", like "n_estimators"' });
+    if (this.params.has(name)) fail({ ...site, value: name, message: 'is declared twice', fix: 'declare each parameter once' });
+    const mismatch = typeMismatch(options.type, options.default);
+    if (mismatch) fail({ ...site, field: `${site.field}.default`, value: options.default, message: `${mismatch} (the parameter is declared ${options.type})`, fix: `give a ${options.type} default, or change the type` });
+    const p = new PipelineParameter(this.name, name, options.type, options.default, options.description);
+    this.params.set(name, p);
+    return p;
+  }
+
+  /** The parameters (a copy). */
+  public get parameters(): readonly PipelineParameter[] {
+    return [...this.params.values()];
+  }
+
+  /** Adds a step; refuses a duplicate name and reports every problem of its props together. */
+  public addStep(name: string, props: StepProps): Step {
+    const path = `${this.node.path}/${name}`;
+    const problems = new Problems();
+    const nameProblem = checkDnsLabel(name, { path, field: 'name' });
+    if (nameProblem) problems.add(nameProblem);
+    if (name === ENTRYPOINT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG template', fix: 'choose another step name' });
+    if (this.stepMap.has(name)) problems.add({ path, field: 'name', value: name, message: 'is a duplicate step name', fix: 'give each step of the pipeline its own name' });
+    this.checkStepProps(problems, path, props);
+    problems.throwIfAny();
+    const step = new Step(this, name, props);
+    this.stepMap.set(name, step);
+    if (props.cache && !this.cacheConfigMap) {
+      this.cacheConfigMap = `${this.name}-cache`;
+      new ApiObject(this, 'Cache', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: this.cacheConfigMap, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'cache'), 'workflows.argoproj.io/configmap-type': 'Cache' } },
+      });
+      this.runner.addCacheConfigMap(this.cacheConfigMap);
+    }
+    return step;
+  }
+
+  /** The steps (a copy), in declaration order. */
+  public get steps(): readonly Step[] {
+    return [...this.stepMap.values()];
+  }
+
+  /**
+   * Runs the pipeline on a schedule (an Argo CronWorkflow referring to the template).
+   * @returns the CronWorkflow
+   */
+  public addSchedule(id: string, props: ScheduleProps): ApiObject {
+    const path = `${this.node.path}/${id}`;
+    const problems = new Problems();
+    const name = `${this.name}-${id}`;
+    problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
+    problems.addIf(checkCron(props.cron, { path, field: 'cron' }));
+    const timezone = props.timezone ?? 'UTC';
+    if (!isTimeZone(timezone)) problems.add({ path, field: 'timezone', value: timezone, message: 'is not an IANA time zone', fix: 'use a name like "Europe/Berlin" or "UTC"' });
+    this.checkArguments(problems, path, props.arguments ?? {});
+    problems.throwIfAny();
+    return new ApiObject(this, `Schedule-${id}`, {
+      apiVersion: ARGO_API_VERSION,
+      kind: 'CronWorkflow',
+      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'schedule'), 'cd4ml.io/pipeline': this.name } },
+      spec: {
+        schedules: [props.cron],
+        timezone,
+        concurrencyPolicy: props.concurrencyPolicy ?? ConcurrencyPolicy.FORBID,
+        startingDeadlineSeconds: 300,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        suspend: props.suspend ?? false,
+        workflowMetadata: { labels: { 'cd4ml.io/pipeline': this.name, 'cd4ml.io/trigger': 'schedule' } },
+        workflowSpec: {
+          workflowTemplateRef: { name: this.name },
+          arguments: argumentsOf(props.arguments ?? {}),
+        },
+      },
+    });
+  }
+
+  /**
+   * Submits the pipeline when an event arrives at argo-server's events endpoint: new training data (a bucket
+   * notification), or a monitor reporting a degraded model. Callers authenticate with the runner's trigger token.
+   */
+  public addEventTrigger(id: string, props: EventTriggerProps = {}): EventTrigger {
+    const path = `${this.node.path}/${id}`;
+    const problems = new Problems();
+    const name = `${this.name}-${id}`;
+    problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
+    for (const [param, expr] of Object.entries(props.arguments ?? {})) {
+      if (!this.params.has(param)) problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is not a parameter of the pipeline', fix: `declare it with addParameter, or use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
+      if (expr.trim() === '') problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is empty', fix: 'give an expression over the event, like "payload.key"' });
+    }
+    problems.throwIfAny();
+    const tokenSecretName = this.runner.enableEventTriggers();
+    const selector = `discriminator == "${name}"${props.selector ? ` && (${props.selector})` : ''}`;
+    const binding = new ApiObject(this, `Event-${id}`, {
+      apiVersion: ARGO_API_VERSION,
+      kind: 'WorkflowEventBinding',
+      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'event-trigger'), 'cd4ml.io/pipeline': this.name } },
+      spec: {
+        event: { selector },
+        submit: {
+          workflowTemplateRef: { name: this.name },
+          metadata: { labels: { 'cd4ml.io/pipeline': this.name, 'cd4ml.io/trigger': id } },
+          arguments: Object.keys(props.arguments ?? {}).length === 0 ? undefined : {
+            parameters: Object.entries(props.arguments ?? {}).map(([n, expr]) => ({ name: n, valueFrom: { event: expr } })),
+          },
+        },
+      },
+    });
+    return { path: `/api/v1/events/${this.runner.namespace}/${name}`, tokenSecretName, binding };
+  }
+
+  /** The DAG as a Mermaid flowchart, steps in execution order. */
+  public toMermaid(): string {
+    const analysis = analyzeGraph(this.steps.map((s) => s.name), new Map(this.steps.map((s) => [s.name, s.dependencies.map((d) => d.name)])));
+    const order = analysis.problems.length === 0 ? analysis.order : this.steps.map((s) => s.name);
+    return toMermaidFlowchart(this.name, order.map((n) => {
+      const s = this.stepMap.get(n)!;
+      const extras = [s.props.resources?.gpu ? `${s.props.resources.gpu.count} GPU` : '', s.props.fanOut ? 'fan-out' : '', s.props.cache ? 'cached' : ''].filter(Boolean);
+      return { id: n, label: extras.length ? `${n} (${extras.join(', ')})` : n, dependsOn: s.dependencies.map((d) => d.name) };
+    }));
+  }
+
+  private checkStepProps(problems: Problems, path: string, props: StepProps): void {
+    if (!props.image || props.image.trim() === '') problems.add({ path, field: 'image', value: props.image, message: 'is missing', fix: 'give the image the step runs, pinned by tag or digest' });
+    else if (!/(:[\w][\w.-]*|@sha256:[a-f0-9]{64})$/.test(props.image) || /:latest$/.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not pinned', fix: 'add a version tag (not "latest") or a digest, e.g. "my-image:1.2.0"' });
+    for (const [name, value] of Object.entries(props.inputs ?? {})) {
+      const site = { path, field: `inputs.${name}` };
+      if (!IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid input name', fix: 'use letters, digits and "_"' });
+      if (value instanceof StepOutput && value.producer.pipeline !== this) problems.add({ ...site, value: `${value.producer.pipeline.name}/${value.producer.name}.${value.name}`, message: 'is an output of a step outside this pipeline', fix: 'wire outputs of this pipeline\'s own steps, or pass the value as a parameter' });
+      if (value instanceof PipelineParameter && this.params.get(value.name) !== value) problems.add({ ...site, value: `${value.pipelineName}.${value.name}`, message: 'is a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
+      if (value === FanOut.ITEM && !props.fanOut) problems.add({ ...site, value: '{{item}}', message: 'is the fan-out item of a step that does not fan out', fix: 'set fanOut on the step' });
+    }
+    for (const [name, type] of Object.entries(props.outputs ?? {})) {
+      if (!IDENT.test(name)) problems.add({ path, field: `outputs.${name}`, value: name, message: 'is not a valid output name', fix: 'use letters, digits and "_"' });
+      if (!Object.values(ParameterType).includes(type)) problems.add({ path, field: `outputs.${name}`, value: type, message: 'is not a ParameterType', fix: `use one of ${Object.values(ParameterType).join(', ')}` });
+    }
+    for (const [name, artifact] of Object.entries(props.inputArtifacts ?? {})) {
+      if (!IDENT.test(name)) problems.add({ path, field: `inputArtifacts.${name}`, value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
+      if (artifact.producer.pipeline !== this) problems.add({ path, field: `inputArtifacts.${name}`, value: `${artifact.producer.pipeline.name}/${artifact.producer.name}`, message: 'is an artifact of a step outside this pipeline', fix: 'pass artifacts between steps of one pipeline' });
+    }
+    for (const name of props.outputArtifacts ?? []) if (!IDENT.test(name)) problems.add({ path, field: 'outputArtifacts', value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
+    for (const name of Object.keys(props.env ?? {})) problems.addIf(checkEnvName(name, { path, field: `env.${name}` }));
+    for (const s of props.after ?? []) if (s.pipeline !== this) problems.add({ path, field: 'after', value: `${s.pipeline.name}/${s.name}`, message: 'is a step outside this pipeline', fix: 'order only steps of this pipeline' });
+    this.checkResources(problems, path, props.resources ?? {});
+    if (props.retry) {
+      const r = props.retry;
+      if (!Number.isInteger(r.limit) || r.limit < 0 || r.limit > 20) problems.add({ path, field: 'retry.limit', value: r.limit, message: 'must be a whole number from 0 to 20', fix: 'set how many times to retry' });
+      problems.addIf(checkDuration(r.backoff ?? '30s', { path, field: 'retry.backoff' }));
+      if (r.maxDuration !== undefined) problems.addIf(checkDuration(r.maxDuration, { path, field: 'retry.maxDuration' }));
+      if (r.factor !== undefined && (!Number.isInteger(r.factor) || r.factor < 1)) problems.add({ path, field: 'retry.factor', value: r.factor, message: 'must be a whole number of at least 1', fix: 'use 2 to double the wait each time' });
+    }
+    if (props.timeout !== undefined) problems.addIf(checkDuration(props.timeout, { path, field: 'timeout' }));
+    if (props.cache) {
+      if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(props.cache.version)) problems.add({ path, field: 'cache.version', value: props.cache.version, message: 'is not a short version of letters, digits and "-"', fix: 'use a version like "1" or "2024-06"' });
+      problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }));
+    }
+    const f = props.fanOut?.spec;
+    if (f?.items !== undefined && f.items.length === 0) problems.add({ path, field: 'fanOut', value: [], message: 'has no items', fix: 'give at least one item' });
+    if (f?.count !== undefined && (!Number.isInteger(f.count) || f.count < 1 || f.count > 1000)) problems.add({ path, field: 'fanOut', value: f.count, message: 'must be a whole number of workers from 1 to 1000', fix: 'give the number of parallel workers' });
+    if (f?.output && f.output.producer.pipeline !== this) problems.add({ path, field: 'fanOut', value: f.output.name, message: 'fans out over an output of a step outside this pipeline', fix: 'fan out over an output of this pipeline\'s own steps' });
+  }
+
+  private checkResources(problems: Problems, path: string, r: StepResources): void {
+    if (r.cpu !== undefined) problems.addIf(Quantity.check(r.cpu, QuantityKind.CPU, { path, field: 'resources.cpu' }));
+    if (r.memory !== undefined) problems.addIf(Quantity.check(r.memory, QuantityKind.BYTES, { path, field: 'resources.memory' }));
+    if (r.memoryLimit !== undefined) problems.addIf(Quantity.check(r.memoryLimit, QuantityKind.BYTES, { path, field: 'resources.memoryLimit' }));
+    if (r.ephemeralStorage !== undefined) problems.addIf(Quantity.check(r.ephemeralStorage, QuantityKind.BYTES, { path, field: 'resources.ephemeralStorage' }));
+    const req = Quantity.tryParse(r.memory ?? this.runner.stepDefaults.memory);
+    const lim = Quantity.tryParse(r.memoryLimit ?? '');
+    if (req && lim && lim.value < req.value) problems.add({ path, field: 'resources.memoryLimit', value: r.memoryLimit, message: `is below the memory request ${r.memory ?? this.runner.stepDefaults.memory}`, fix: 'raise the limit to at least the request' });
+    if (r.gpu) {
+      const n = r.gpu.count;
+      if (!Number.isInteger(n) || n < 1) {
+        problems.add({ path, field: 'resources.gpu.count', value: n, message: 'is not a whole number of GPUs of at least 1', fix: 'request whole GPUs (Kubernetes cannot share one between containers)' });
+      } else if (!this.runner.gpu) {
+        problems.add({ path, field: 'resources.gpu', value: r.gpu, message: `asks for GPUs, but runner ${this.runner.node.path} has no GPU scheduling, so the step could land on no node`, fix: 'configure the runner\'s (or platform\'s) gpu prop with the GPU node pool\'s labels and taints' });
+      } else if (n > this.runner.gpu.maxPerStep) {
+        problems.add({ path, field: 'resources.gpu.count', value: n, message: `exceeds the runner's ${this.runner.gpu.maxPerStep} GPUs per step`, fix: 'request fewer GPUs, or raise gpu.maxPerStep and the quota' });
+      }
+    }
+  }
+
+  private checkArguments(problems: Problems, path: string, args: Record<string, Scalar>): void {
+    for (const [name, value] of Object.entries(args)) {
+      const p = this.params.get(name);
+      if (!p) {
+        problems.add({ path, field: `arguments.${name}`, value, message: 'is not a parameter of the pipeline', fix: `use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
+        continue;
+      }
+      const mismatch = typeMismatch(p.type, value);
+      if (mismatch) problems.add({ path, field: `arguments.${name}`, value, message: `${mismatch} (the parameter is declared ${p.type})`, fix: `pass a ${p.type}` });
+    }
+  }
+
+  private validateGraph(): string[] {
+    const steps = this.steps;
+    const analysis = analyzeGraph(steps.map((s) => s.name), new Map(steps.map((s) => [s.name, s.dependencies.map((d) => (d.pipeline === this && this.stepMap.get(d.name) === d ? d.name : `${d.pipeline.name}/${d.name}`))])));
+    return analysis.problems.map((p) => {
+      const fix = p.kind === 'cycle' ? 'remove one of the edges on the cycle (an input wired to a later step\'s output, or an `after`)'
+        : p.kind === 'empty' ? 'add at least one step with addStep()'
+          : p.kind === 'unknown-dependency' ? 'add that step to this pipeline, or remove the dependency' : 'remove the step from its own `after`';
+      const problem: Problem = { path: this.node.path, field: 'steps', value: p.kind === 'cycle' ? p.cycle.join(' -> ') : undefined, message: describeGraphProblem(p), fix };
+      return `${problem.path}: ${problem.field}: ${problem.message}. Fix: ${problem.fix}`;
+    });
+  }
+
+  private renderSpec(): Record<string, unknown> {
+    const runner = this.runner;
+    const steps = this.steps;
+    const analysis = analyzeGraph(steps.map((s) => s.name), new Map(steps.map((s) => [s.name, s.dependencies.map((d) => d.name)])));
+    const ordered = analysis.problems.length === 0 ? analysis.order.map((n) => this.stepMap.get(n)!) : steps;
+    return {
+      entrypoint: ENTRYPOINT,
+      arguments: this.params.size === 0 ? undefined : {
+        parameters: this.parameters.map((p) => ({ name: p.name, value: String(p.defaultValue), description: p.description ?? `${p.type}` })),
+      },
+      serviceAccountName: runner.serviceAccountName,
+      automountServiceAccountToken: false,
+      executor: { serviceAccountName: runner.executorServiceAccountName },
+      securityContext: restrictedPodSecurityContext({ uid: this.props.runAsUser ?? 1000 }),
+      activeDeadlineSeconds: parseDuration(this.props.timeout ?? '24h'),
+      ttlStrategy: { secondsAfterCompletion: parseDuration(this.props.ttlAfterCompletion ?? '168h') },
+      podGC: { strategy: 'OnPodSuccess' },
+      parallelism: this.props.parallelism,
+      podMetadata: { labels: { 'app.kubernetes.io/part-of': PART_OF, 'cd4ml.io/pipeline': this.name } },
+      volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
+      templates: [
+        { name: ENTRYPOINT, dag: { tasks: ordered.map((s) => this.renderTask(s)) } },
+        ...ordered.map((s) => this.renderTemplate(s)),
+      ],
+    };
+  }
+
+  private renderTask(s: Step): Record<string, unknown> {
+    const params = [...s.inputs.entries()].map(([name, v]) => ({ name, value: v.expression }));
+    if (s.props.cache) params.push({ name: 'cache-key', value: this.cacheKey(s) });
+    const artifacts = Object.entries(s.props.inputArtifacts ?? {}).map(([name, a]) => ({ name, from: a.expression }));
+    const f = s.props.fanOut?.spec;
+    return {
+      name: s.name,
+      template: s.name,
+      dependencies: s.dependencies.length ? s.dependencies.map((d) => d.name) : undefined,
+      arguments: params.length || artifacts.length ? { parameters: params.length ? params : undefined, artifacts: artifacts.length ? artifacts : undefined } : undefined,
+      withItems: f?.items ? [...f.items] : undefined,
+      withSequence: f?.count !== undefined ? { count: String(f.count) } : undefined,
+      withParam: f?.output ? f.output.expression : undefined,
+    };
+  }
+
+  /**
+   * The memoization key: step, cache version and image as a prefix, then a hash of every input value. Argo accepts
+   * only `[a-zA-Z0-9-]` in keys and does not evaluate expressions in `memoize.key` (argo-workflows#6227), so the
+   * hash is computed here, in the task's arguments, where `{{=...}}` expressions are evaluated.
+   */
+  private cacheKey(s: Step): string {
+    const image = createHash('sha256').update(s.props.image).digest('hex').slice(0, 12);
+    const prefix = `${s.name}-v${s.props.cache!.version}-${image}`;
+    const refs = [...s.inputs.entries()].map(([name, v]) => `'${name}=' + string(${v.exprRef})`);
+    return refs.length === 0 ? prefix : `${prefix}-{{=sprig.sha256sum(${refs.join(" + '|' + ")})}}`;
+  }
+
+  private renderTemplate(s: Step): Record<string, unknown> {
+    const p = s.props;
+    const runner = this.runner;
+    const inputNames = [...s.inputs.keys()];
+    const inputParams = inputNames.map((name) => ({ name }));
+    if (p.cache) inputParams.push({ name: 'cache-key' });
+    const r = p.resources ?? {};
+    const d = runner.stepDefaults;
+    const memory = r.memory ?? d.memory;
+    const memoryLimit = r.memoryLimit ?? maxQuantity(memory, d.memoryLimit);
+    const requests: Record<string, string | number> = { cpu: r.cpu ?? d.cpu, memory };
+    const limits: Record<string, string | number> = { memory: memoryLimit };
+    if (r.ephemeralStorage) requests['ephemeral-storage'] = limits['ephemeral-storage'] = r.ephemeralStorage;
+    if (r.gpu && runner.gpu) requests[runner.gpu.resourceName] = limits[runner.gpu.resourceName] = r.gpu.count;
+    const env = [
+      ...runner.stepEnv(),
+      { name: 'MLFLOW_EXPERIMENT_NAME', value: this.experiment },
+      { name: 'HOME', value: '/tmp' },
+      { name: 'CD4ML_PIPELINE', value: this.name },
+      { name: 'CD4ML_STEP', value: s.name },
+      ...Object.entries(p.env ?? {}).map(([name, value]) => ({ name, value })),
+    ];
+    const gpu = r.gpu && runner.gpu ? runner.gpu : undefined;
+    const retry = p.retry;
+    return {
+      name: s.name,
+      inputs: inputParams.length || p.inputArtifacts ? {
+        parameters: inputParams.length ? inputParams : undefined,
+        artifacts: p.inputArtifacts ? Object.keys(p.inputArtifacts).map((name) => ({ name, path: `/inputs/${name}` })) : undefined,
+      } : undefined,
+      outputs: p.outputs || p.outputArtifacts ? {
+        parameters: p.outputs ? Object.keys(p.outputs).map((name) => ({ name, valueFrom: { path: `/tmp/outputs/${name}` } })) : undefined,
+        artifacts: p.outputArtifacts ? p.outputArtifacts.map((name) => ({ name, path: `/tmp/artifacts/${name}` })) : undefined,
+      } : undefined,
+      metadata: { labels: { 'cd4ml.io/step': s.name } },
+      container: {
+        name: 'main',
+        image: p.image,
+        imagePullPolicy: 'IfNotPresent',
+        command: p.command,
+        args: [...(p.args ?? []), ...inputNames.flatMap((n) => [`--${n}`, `{{inputs.parameters.${n}}}`])],
+        env,
+        resources: { requests, limits },
+        securityContext: restrictedContainerSecurityContext(),
+        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+      },
+      nodeSelector: gpu ? { ...gpu.nodeSelector, ...(r.gpu?.product ? { [GPU_PRODUCT_LABEL]: r.gpu.product } : {}) } : undefined,
+      tolerations: gpu ? gpu.tolerations : undefined,
+      activeDeadlineSeconds: p.timeout ? parseDuration(p.timeout) : undefined,
+      retryStrategy: retry ? {
+        limit: String(retry.limit),
+        retryPolicy: retry.on ?? RetryOn.ALWAYS,
+        backoff: { duration: retry.backoff ?? '30s', factor: String(retry.factor ?? 2), maxDuration: retry.maxDuration },
+      } : undefined,
+      memoize: p.cache ? {
+        key: '{{inputs.parameters.cache-key}}',
+        maxAge: p.cache.maxAge ?? '168h',
+        cache: { configMap: { name: this.cacheConfigMap } },
+      } : undefined,
+    };
+  }
+}
+
+function argumentsOf(args: Record<string, Scalar>): Record<string, unknown> | undefined {
+  const entries = Object.entries(args);
+  return entries.length === 0 ? undefined : { parameters: entries.map(([name, value]) => ({ name, value: String(value) })) };
+}
+
+function maxQuantity(a: string, b: string): string {
+  return Quantity.parse(a).value >= Quantity.parse(b).value ? a : b;
+}
+
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?$/;
+
+/** Checks a five-field cron expression or a descriptor like `@daily`. */
+export function checkCron(value: string | undefined, site: { path: string; field: string }): Problem | undefined {
+  if (typeof value === 'string') {
+    if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(value)) return undefined;
+    const fields = value.trim().split(/\s+/);
+    if (fields.length === 5 && fields.every((f) => CRON_FIELD.test(f))) return undefined;
+  }
+  return { ...site, value, message: 'is not a cron expression with five fields', fix: 'write it like "0 3 * * *" (03:00 every day) or "@daily"' };
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

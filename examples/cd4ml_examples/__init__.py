@@ -1,0 +1,1 @@
+"""Step code of the cd4ml example pipelines (the training seed's breast-cancer random forest)."""
