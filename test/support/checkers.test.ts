@@ -80,3 +80,49 @@ describe('securityViolations', () => {
     expect(v).toContainEqual(expect.stringMatching(/user:pass@ \(rule 11\)/));
   });
 });
+
+describe('the checkers on Argo pipelines', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { buildApp } = require('../../stacks/app');
+  const { Testing } = jest.requireActual('cdk8s');
+  const cleanApp = (): Obj[] => {
+    const { platform, pipelines } = buildApp('sandbox', '/tmp/cd4ml-unused');
+    return JSON.parse(JSON.stringify([...Testing.synth(platform), ...Testing.synth(pipelines)]));
+  };
+  const template = (objects: Obj[]) => find(objects, 'WorkflowTemplate', 'breast-cancer');
+
+  test('pass the clean pipelines', () => {
+    const objects = cleanApp();
+    expect(danglingReferences(objects)).toEqual([]);
+    expect(securityViolations(objects)).toEqual([]);
+  });
+
+  test('catch a task reading an output its producer does not declare, or without depending on it', () => {
+    const objects = cleanApp();
+    const tasks = template(objects).spec.templates[0].dag.tasks;
+    tasks.find((t: Obj) => t.name === 'deploy-model').arguments.parameters[0].value = '{{tasks.train-model.outputs.parameters.model}}';
+    delete tasks.find((t: Obj) => t.name === 'train-model').dependencies;
+    const problems = danglingReferences(objects);
+    expect(problems).toContainEqual(expect.stringMatching(/task deploy-model reads parameters model of train-model, which does not declare it/));
+    expect(problems).toContainEqual(expect.stringMatching(/task train-model reads prepare-data without depending on it/));
+  });
+
+  test('catch an undeclared workflow parameter and a schedule for a missing template', () => {
+    const objects = cleanApp();
+    template(objects).spec.arguments.parameters = template(objects).spec.arguments.parameters.filter((p: Obj) => p.name !== 'min_auc');
+    find(objects, 'CronWorkflow', 'breast-cancer-nightly').spec.workflowSpec.workflowTemplateRef.name = 'breast-cancr';
+    const problems = danglingReferences(objects);
+    expect(problems).toContainEqual(expect.stringMatching(/task train-model reads undeclared parameter min_auc/));
+    expect(problems).toContainEqual(expect.stringMatching(/CronWorkflow ml-pipelines\/breast-cancer-nightly: template breast-cancr missing/));
+  });
+
+  test('catch a workflow step container that keeps capabilities, and a workflow that mounts the API token everywhere', () => {
+    const objects = cleanApp();
+    const wt = template(objects);
+    delete wt.spec.templates[1].container.securityContext.capabilities;
+    wt.spec.automountServiceAccountToken = true;
+    const v = securityViolations(objects);
+    expect(v).toContainEqual(expect.stringMatching(/template prepare-data container main: capabilities do not drop ALL \(rule 3\)/));
+    expect(v).toContainEqual(expect.stringMatching(/WorkflowTemplate ml-pipelines\/breast-cancer: step containers get an API token/));
+  });
+});
