@@ -1,11 +1,13 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ContainerResources, checkDnsSubdomain, checkEnvName, Problems } from '../lib';
+import { checkDnsSubdomain, checkEnvName, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems } from '../lib';
+import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
 import { Connections, IConnectable, KubeApiAccess } from './network';
 import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from './pod-security';
 import { lazy } from './lazy';
 import { readScript } from './script';
+import { configHash, HashNamedJob } from './workload';
 import { ISecret } from './secret';
 
 /** How the generator fills one key of a Secret. */
@@ -13,7 +15,7 @@ export class SecretValue {
   /** A random alphanumeric string of `length` characters, drawn in the cluster. */
   public static random(length = 32): SecretValue {
     if (!Number.isInteger(length) || length < 16 || length > 256) {
-      throw new Error(`cd4ml: SecretValue.random(length): ${length} is not a whole number from 16 to 256`);
+      fail({ path: 'SecretValue.random', field: 'length', value: length, message: 'is not a whole number from 16 to 256', fix: 'use at least 16 characters (the default is 32)' });
     }
     return new SecretValue({ random: length });
   }
@@ -30,10 +32,10 @@ export class SecretValue {
 export interface CredentialsGeneratorProps {
   /** Namespace the Job runs in; every generated Secret's first copy lives here. */
   readonly namespace: string;
-  /** Image with Python 3 (standard library only). */
-  readonly image: string;
-  /** Container resources. */
-  readonly resources: ContainerResources;
+  /** Image with Python 3 (standard library only), pinned. @default - {@link DefaultImages.PYTHON} */
+  readonly image?: string;
+  /** Container resources. @default - the sandbox preset's setup Job resources (50m / 64Mi, limit 128Mi) */
+  readonly resources?: ContainerResources;
   /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} */
   readonly kubeApi?: KubeApiAccess;
   /** Name of the Job, ServiceAccount, Roles and ConfigMap. @default 'cd4ml-credentials' */
@@ -77,7 +79,8 @@ export class CredentialsGenerator extends Construct implements IConnectable {
       automountServiceAccountToken: true,
     });
 
-    new k8s.KubeJob(this, 'Job', {
+    // Named after its spec, so declaring another secret makes a new Job that runs (Job templates are immutable).
+    new HashNamedJob(this, 'Job', () => configHash(this.spec()), {
       metadata: { name: this.name, namespace: this.namespace, labels },
       spec: {
         backoffLimit: 6,
@@ -93,8 +96,8 @@ export class CredentialsGenerator extends Construct implements IConnectable {
             containers: [
               hardenedContainer({
                 name: 'generate',
-                image: props.image,
-                resources: props.resources,
+                image: props.image ?? DefaultImages.PYTHON,
+                resources: props.resources ?? environmentPreset(EnvironmentName.SANDBOX).setupJob,
                 command: ['python3', '/config/generate-credentials.py'],
                 env: [{ name: 'PYTHONDONTWRITEBYTECODE', value: '1' }],
                 volumeMounts: [
@@ -111,7 +114,9 @@ export class CredentialsGenerator extends Construct implements IConnectable {
 
     this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector });
     this.connections.allowToKubeApi(props.kubeApi);
-    this.node.addValidation({ validate: () => (this.secrets.size === 0 ? [`${this.node.path}: no secrets to generate; remove the generator or add a secret`] : []) });
+    this.node.addValidation({
+      validate: () => (this.secrets.size > 0 ? [] : [formatProblem({ path: this.node.path, field: 'secrets', value: [], message: 'is empty: the generator has nothing to create', fix: 'add a secret with addSecret(), or remove the generator' })]),
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, ContainerResources, Endpoint, EnvironmentName,
+  checkCidr, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
 } from '../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
@@ -98,7 +98,7 @@ export class PostgresServer extends Construct implements IConnectable {
     problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
     checkResources(problems, resources, path, 'resources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
-    if (!Number.isInteger(uid) || uid <= 0) problems.add({ path, field: 'uid', value: uid, message: 'is not a non-root uid', fix: 'use the image\'s postgres uid (70 on Alpine, 999 on Debian)' });
+    problems.addIf(checkUid(uid, { path, field: 'uid' }));
     problems.throwIfAny();
 
     this.generator = props.credentials;
@@ -110,7 +110,8 @@ export class PostgresServer extends Construct implements IConnectable {
       [PG_USERNAME_KEY]: SecretValue.literal('postgres'),
       [PG_PASSWORD_KEY]: SecretValue.random(32),
     });
-    const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'];
+    // pg_isready only asks whether the server accepts connections; the user name does not need to exist.
+    const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port)];
 
     serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
     clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
@@ -136,8 +137,8 @@ export class PostgresServer extends Construct implements IConnectable {
                 resources,
                 args: ['-c', `port=${port}`],
                 env: [
+                  secretEnv('POSTGRES_USER', this.superuserCredentials, PG_USERNAME_KEY),
                   secretEnv('POSTGRES_PASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
-                  { name: 'POSTGRES_USER', value: 'postgres' },
                   // initdb refuses a mount point that holds lost+found: keep the cluster in a subdirectory.
                   { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
                 ],
@@ -162,7 +163,7 @@ export class PostgresServer extends Construct implements IConnectable {
 
     const setupName = `${this.name}-setup`;
     const setupSelector = selectorLabels('postgres-setup', setupName);
-    setupJob(this, 'Setup', {
+    const setup = setupJob(this, 'Setup', {
       name: setupName,
       namespace: this.namespace,
       labels: componentLabels('postgres-setup', setupName, 'database-setup'),
@@ -174,8 +175,7 @@ export class PostgresServer extends Construct implements IConnectable {
       files: () => ({ 'setup.sh': this.setupScript() }),
       env: () => this.setupEnv(),
     });
-    const setupConnections = new Connections(this, 'SetupConnections', { name: setupName, namespace: this.namespace, podSelector: setupSelector });
-    setupConnections.allowTo(this, port);
+    setup.connections.allowTo(this, port);
   }
 
   /**
@@ -212,14 +212,18 @@ export class PostgresServer extends Construct implements IConnectable {
       secretEnv('PGUSER', this.superuserCredentials, PG_USERNAME_KEY),
       secretEnv('PGPASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
     ];
-    this.databaseList.forEach((db, i) => env.push(secretEnv(`DB${i}_PASSWORD`, db.credentials, PG_PASSWORD_KEY)));
+    this.databaseList.forEach((db, i) => env.push(
+      secretEnv(`DB${i}_USERNAME`, db.credentials, PG_USERNAME_KEY),
+      secretEnv(`DB${i}_PASSWORD`, db.credentials, PG_PASSWORD_KEY),
+    ));
     return env;
   }
 
   private setupScript(): string {
     const lines = [
       '#!/bin/sh',
-      '# Creates one role and one database per consumer; safe to run again. Passwords come from env (Secret refs).',
+      '# Creates one role and one database per consumer; safe to run again. Role names and passwords come from',
+      '# env (Secret refs), so Secrets supplied by the user may name the roles as they like.',
       'set -eu',
       'i=0',
       'until pg_isready -q; do',
@@ -229,14 +233,16 @@ export class PostgresServer extends Construct implements IConnectable {
       "psql -v ON_ERROR_STOP=1 -q <<'SQL'",
     ];
     this.databaseList.forEach((db, i) => {
-      const n = db.databaseName; // a checked identifier: safe to inline
+      const n = db.databaseName; // a checked identifier: safe to inline; role names are quoted by format(%I)
       lines.push(
+        `\\getenv u DB${i}_USERNAME`,
         `\\getenv pw DB${i}_PASSWORD`,
-        `SELECT 'CREATE ROLE "${n}" LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${n}')\\gexec`,
-        `ALTER ROLE "${n}" WITH LOGIN PASSWORD :'pw';`,
-        `SELECT 'CREATE DATABASE "${n}" OWNER "${n}"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${n}')\\gexec`,
+        `SELECT format('CREATE ROLE %I LOGIN', :'u') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'u')\\gexec`,
+        `SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'u', :'pw')\\gexec`,
+        `SELECT format('CREATE DATABASE %I OWNER %I', '${n}', :'u') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${n}')\\gexec`,
+        `SELECT format('ALTER DATABASE %I OWNER TO %I', '${n}', :'u')\\gexec`,
         `REVOKE ALL ON DATABASE "${n}" FROM PUBLIC;`,
-        `GRANT CONNECT, TEMPORARY ON DATABASE "${n}" TO "${n}";`,
+        `SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', '${n}', :'u')\\gexec`,
       );
     });
     lines.push('SQL', 'echo "databases and roles are in place"');
@@ -287,6 +293,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
     if (!props.host) problems.add({ path, field: 'host', value: props.host, message: 'is required', fix: 'give the server\'s host name' });
     problems.addIf(checkPort(port, { path, field: 'port' }));
     problems.addIf(checkPostgresIdentifier(props.databaseName, { path, field: 'databaseName' }));
+    if (props.egressCidr !== undefined) problems.addIf(checkCidr(props.egressCidr, { path, field: 'egressCidr' }));
     for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
       if (!props.credentials?.keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
     }

@@ -1,5 +1,6 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { checkCidr, checkPort, Problems } from '../lib';
 import { componentLabels } from './labels';
 
 /** One side of an allowed flow, as a NetworkPolicy peer. */
@@ -136,7 +137,12 @@ export class Connections extends Construct {
 
   /** Allows egress to the Kubernetes API server (for workloads that call it). */
   public allowToKubeApi(access: KubeApiAccess = {}): void {
-    for (const port of access.ports ?? [443, 6443]) this.allowEgress(NetworkPeer.cidr(access.cidr ?? '0.0.0.0/0'), port);
+    const problems = new Problems();
+    const cidr = access.cidr ?? '0.0.0.0/0';
+    problems.addIf(checkCidr(cidr, { path: this.node.path, field: 'kubeApi.cidr' }));
+    for (const port of access.ports ?? []) problems.addIf(checkPort(port, { path: this.node.path, field: 'kubeApi.ports' }));
+    problems.throwIfAny();
+    for (const port of access.ports ?? [443, 6443]) this.allowEgress(NetworkPeer.cidr(cidr), port);
   }
 }
 

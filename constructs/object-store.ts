@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkBucketName, checkResources, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
+  checkBucketName, checkCidr, checkResources, checkUid, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
 } from '../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
@@ -172,6 +172,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
     checkResources(problems, resources, path, 'resources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+    problems.addIf(checkUid(uid, { path, field: 'uid' }));
     problems.throwIfAny();
 
     this.generator = props.credentials;
@@ -182,7 +183,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     const ports = [{ name: 's3', port: apiPort }, { name: 'console', port: consolePort }];
 
     this.rootCredentials = props.credentials.addSecret(`${this.name}-root`, {
-      MINIO_ROOT_USER: SecretValue.literal('cd4ml-root'),
+      MINIO_ROOT_USER: SecretValue.random(16),
       MINIO_ROOT_PASSWORD: SecretValue.random(40),
     });
 
@@ -233,7 +234,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
 
     const setupName = `${this.name}-setup`;
     const setupSelector = selectorLabels('minio-setup', setupName);
-    setupJob(this, 'Setup', {
+    const setup = setupJob(this, 'Setup', {
       name: setupName,
       namespace: this.namespace,
       labels: componentLabels('minio-setup', setupName, 'object-store-setup'),
@@ -245,8 +246,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       files: () => this.setupFiles(),
       env: () => this.setupEnv(),
     });
-    const setupConnections = new Connections(this, 'SetupConnections', { name: setupName, namespace: this.namespace, podSelector: setupSelector });
-    setupConnections.allowTo(this, apiPort);
+    setup.connections.allowTo(this, apiPort);
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
@@ -360,15 +360,18 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
         fail({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
       }
     }
+    this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
+    const cidr = checkCidr(this.egressCidr, { path, field: 'egressCidr' });
+    if (cidr) fail(cidr);
     this.endpoint = url;
     this.region = props.region ?? 'us-east-1';
     this.credentials = props.credentials;
-    this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
     const problem = checkDnsLabel(user, { path: this.node.path, field: 'grantReadWrite(user)' });
     if (problem) fail(problem);
+    if (buckets.length === 0) fail({ path: this.node.path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
     this.credentials.availableIn(grantee.connections.namespace);
     this.connectFrom(grantee);

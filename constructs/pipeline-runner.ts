@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, PipelineQuota, Problems, Quantity, QuantityKind,
+  checkCount, checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, PipelineQuota, Problems, Quantity, QuantityKind,
 } from '../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { componentLabels } from './labels';
@@ -111,9 +111,8 @@ export class PipelineRunner extends Construct implements IConnectable {
     problems.addIf(Quantity.check(this.quota.cpu, QuantityKind.CPU, { path, field: 'quota.cpu' }));
     problems.addIf(Quantity.check(this.quota.memory, QuantityKind.BYTES, { path, field: 'quota.memory' }));
     problems.addIf(Quantity.check(this.quota.memoryLimit, QuantityKind.BYTES, { path, field: 'quota.memoryLimit' }));
-    for (const [field, n] of [['quota.gpus', this.quota.gpus], ['quota.pods', this.quota.pods]] as const) {
-      if (!Number.isInteger(n) || n < 0) problems.add({ path, field, value: n, message: 'must be a whole number of at least 0', fix: `set ${field} to 0 or more` });
-    }
+    problems.addIf(checkCount(this.quota.gpus, 0, { path, field: 'quota.gpus' }));
+    problems.addIf(checkCount(this.quota.pods, 1, { path, field: 'quota.pods' }));
     checkResources(problems, this.stepDefaults, path, 'stepDefaults');
     if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the artifact bucket and the data bucket' });
     if (props.gpu) {

@@ -13,6 +13,7 @@ import {
   FanOut, IStepValue, LiteralValue, ParameterType, PipelineParameter, Scalar, StepArtifact, StepOutput, typeMismatch,
 } from './pipeline-values';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
+import { PodGcStrategy } from './workflow-engine';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENTRYPOINT = 'dag';
@@ -500,7 +501,7 @@ export class Pipeline extends Construct {
       securityContext: restrictedPodSecurityContext({ uid: this.props.runAsUser ?? 1000 }),
       activeDeadlineSeconds: parseDuration(this.props.timeout ?? '24h'),
       ttlStrategy: { secondsAfterCompletion: parseDuration(this.props.ttlAfterCompletion ?? '168h') },
-      podGC: { strategy: 'OnPodSuccess' },
+      podGC: { strategy: PodGcStrategy.ON_POD_SUCCESS },
       parallelism: this.props.parallelism,
       podMetadata: { labels: { 'app.kubernetes.io/part-of': PART_OF, 'cd4ml.io/pipeline': this.name } },
       volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],

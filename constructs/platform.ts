@@ -47,21 +47,21 @@ export class DatabaseChoice {
 
 /** Images of every component; each one pinned. */
 export interface PlatformImages {
-  /** @default - {@link DefaultImages.MINIO} */
+  /** MinIO server. @default - {@link DefaultImages.MINIO} */
   readonly minio?: string;
-  /** @default - {@link DefaultImages.MINIO_CLIENT} */
+  /** MinIO client for the bucket setup Job. @default - {@link DefaultImages.MINIO_CLIENT} */
   readonly minioClient?: string;
-  /** @default - {@link DefaultImages.POSTGRES} */
+  /** Postgres (server and setup Job). @default - {@link DefaultImages.POSTGRES} */
   readonly postgres?: string;
-  /** @default - {@link DefaultImages.MLFLOW} */
+  /** MLflow tracking server, with psycopg2 and boto3. @default - {@link DefaultImages.MLFLOW} */
   readonly mlflow?: string;
-  /** @default - {@link DefaultImages.ARGO_CONTROLLER} */
+  /** Argo workflow-controller. @default - {@link DefaultImages.ARGO_CONTROLLER} */
   readonly argoController?: string;
-  /** @default - {@link DefaultImages.ARGO_SERVER} */
+  /** Argo server. @default - {@link DefaultImages.ARGO_SERVER} */
   readonly argoServer?: string;
-  /** @default - {@link DefaultImages.ARGO_EXECUTOR} */
+  /** Argo executor (non-root). @default - {@link DefaultImages.ARGO_EXECUTOR} */
   readonly argoExecutor?: string;
-  /** @default - {@link DefaultImages.PYTHON} */
+  /** Python for the credentials Job. @default - {@link DefaultImages.PYTHON} */
   readonly python?: string;
 }
 
@@ -89,6 +89,11 @@ export interface PlatformProps {
   readonly workflowAuthMode?: ArgoAuthMode;
   /** GPU node pool scheduling for pipelines. @default - none: GPU steps are refused */
   readonly gpu?: GpuScheduling;
+  /**
+   * Host names MLflow is reached by from outside the cluster (an Ingress host), added to its `--allowed-hosts`.
+   * @default [] (in-cluster names and `kubectl port-forward` only)
+   */
+  readonly trackingServerHosts?: string[];
   /** Peers (an ingress controller) allowed to reach the MLflow and Argo UIs. @default [] (use `kubectl port-forward`) */
   readonly uiIngressFrom?: NetworkPeer[];
   /** How workloads reach the Kubernetes API. @default - see {@link KubeApiAccess} */
@@ -207,6 +212,7 @@ export class Platform extends Construct {
       workers: p.trackingServer.workers,
       resources: p.trackingServer.resources,
       ingressFrom: props.uiIngressFrom,
+      extraAllowedHosts: props.trackingServerHosts,
     });
 
     this.pipelineRunner = new PipelineRunner(this, 'PipelineRunner', {

@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { ContainerResources } from '../lib';
+import { checkUid, ContainerResources, fail } from '../lib';
 
 /**
  * The one place where every pod and container cd4ml renders is hardened to the Pod Security Standard
@@ -22,8 +22,10 @@ export const NOBODY: RunAs = { uid: 65534, gid: 65534 };
 
 /** A pod-level security context: non-root, RuntimeDefault seccomp, fsGroup for volumes. */
 export function restrictedPodSecurityContext(runAs: RunAs): k8s.PodSecurityContext {
-  if (runAs.uid === 0 || runAs.gid === 0 || runAs.fsGroup === 0) {
-    throw new Error('cd4ml: pods never run as uid or gid 0');
+  for (const [field, value] of [['uid', runAs.uid], ['gid', runAs.gid], ['fsGroup', runAs.fsGroup]] as const) {
+    if (value === undefined && field !== 'uid') continue;
+    const problem = checkUid(value, { path: 'restrictedPodSecurityContext', field });
+    if (problem) fail(problem);
   }
   const gid = runAs.gid ?? runAs.uid;
   return {

@@ -24,7 +24,7 @@ export interface ISecret {
 export function secretEnv(envName: string, secret: ISecret, key: string): k8s.EnvVar {
   if (!secret.keys.includes(key)) {
     fail({
-      path: `secret ${secret.secretName}`,
+      path: `Secret ${secret.secretName} (read as ${envName})`,
       field: 'key',
       value: key,
       message: 'is not a key of this secret',

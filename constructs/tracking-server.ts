@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkPort, checkResources, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
+  checkCount, checkDnsLabel, checkHostPattern, checkPort, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
 } from '../lib';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
 import { DefaultImages } from './images';
@@ -12,7 +12,7 @@ import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedPodSecurityContext } from './pod-security';
 import { readScript } from './script';
 import { secretEnv } from './secret';
-import { clusterIpService, containerPorts, serviceAccount } from './workload';
+import { clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
 
 /** Props of {@link TrackingServer}. */
 export interface TrackingServerProps {
@@ -45,7 +45,7 @@ export interface TrackingServerProps {
   readonly resources?: ContainerResources;
   /**
    * Further Host headers to accept (an Ingress host, say), beyond the Service's in-cluster names and
-   * localhost for `kubectl port-forward`. Entries with `*` are globs; `*` alone is refused.
+   * localhost for `kubectl port-forward`: `host`, `host:port`, `host:*` or `*.domain.tld`; broader wildcards are refused.
    * @default []
    * @see https://mlflow.org/docs/latest/ml/tracking/server/security/configuration
    */
@@ -89,12 +89,10 @@ export class TrackingServer extends Construct implements IConnectable {
     problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
     problems.addIf(checkPort(port, { path, field: 'port' }));
     checkResources(problems, resources, path, 'resources');
-    for (const [field, n] of [['replicas', replicas], ['workers', workers]] as const) {
-      if (!Number.isInteger(n) || n < 1) problems.add({ path, field, value: n, message: 'must be a whole number of at least 1', fix: `set ${field} to 1 or more` });
-    }
-    extraHosts.forEach((h, i) => {
-      if (h.trim() === '*' || h.trim() === '') problems.add({ path, field: `extraAllowedHosts[${i}]`, value: h, message: 'would accept any Host header (DNS rebinding)', fix: 'list the exact host names clients use' });
-    });
+    problems.addIf(checkCount(replicas, 1, { path, field: 'replicas' }));
+    problems.addIf(checkCount(workers, 1, { path, field: 'workers' }));
+    problems.addIf(checkUid(uid, { path, field: 'uid' }));
+    extraHosts.forEach((h, i) => problems.addIf(checkHostPattern(h, { path, field: `extraAllowedHosts[${i}]` })));
     problems.throwIfAny();
 
     this.endpoint = Endpoint.ofService(this.name, this.namespace, port, Scheme.HTTP);
@@ -121,7 +119,7 @@ export class TrackingServer extends Construct implements IConnectable {
       { name: 'AWS_DEFAULT_REGION', value: store.region },
       secretEnv('AWS_ACCESS_KEY_ID', s3, S3_ACCESS_KEY_ID),
       secretEnv('AWS_SECRET_ACCESS_KEY', s3, S3_SECRET_ACCESS_KEY),
-      // Background job execution needs a writable /dev/shm and runs arbitrary job code: off for a shared server.
+      // Background job execution runs job code inside the tracking server: off for a shared server.
       { name: 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION', value: 'false' },
       { name: 'HOME', value: '/tmp' },
       { name: 'TMPDIR', value: '/tmp' },
@@ -192,11 +190,6 @@ export class TrackingServer extends Construct implements IConnectable {
         },
       },
     });
-    if (replicas > 1) {
-      new k8s.KubePodDisruptionBudget(this, 'Budget', {
-        metadata: { name: this.name, namespace: this.namespace, labels },
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
-      });
-    }
+    if (replicas > 1) disruptionBudget(this, 'Budget', { name: this.name, namespace: this.namespace, labels, selector });
   }
 }

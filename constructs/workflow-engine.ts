@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkResources, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
+  checkCount, checkDnsLabel, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
 } from '../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { lazy } from './lazy';
@@ -13,19 +13,32 @@ import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from './network
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
-import { clusterIpService, containerPorts, serviceAccount } from './workload';
+import { clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
 
 /**
  * How argo-server authenticates API and UI calls.
  * @see https://argo-workflows.readthedocs.io/en/latest/argo-server-auth-mode/
  */
 export enum ArgoAuthMode {
-  /** Calls carry the caller's own Kubernetes bearer token (the default, and the safe one). */
+  /** Calls carry the caller's own Kubernetes bearer token (the default, and the safe one). SSO needs an OIDC configuration cd4ml does not render yet. */
   CLIENT = 'client',
-  /** Single sign-on through the server's OIDC configuration. */
-  SSO = 'sso',
   /** Every call runs as argo-server's service account, unauthenticated: only for a throwaway sandbox. */
   SERVER = 'server',
+}
+
+/**
+ * When Argo deletes a workflow's pods.
+ * @see https://argo-workflows.readthedocs.io/en/latest/fields/#podgc
+ */
+export enum PodGcStrategy {
+  /** Each pod when it completes. */
+  ON_POD_COMPLETION = 'OnPodCompletion',
+  /** Each pod when it succeeds; failed pods stay. */
+  ON_POD_SUCCESS = 'OnPodSuccess',
+  /** All pods when the workflow completes. */
+  ON_WORKFLOW_COMPLETION = 'OnWorkflowCompletion',
+  /** All pods when the workflow succeeds. */
+  ON_WORKFLOW_SUCCESS = 'OnWorkflowSuccess',
 }
 
 /** Defaults applied to every workflow in the managed namespace. */
@@ -36,9 +49,9 @@ export interface WorkflowDefaults {
   readonly ttlSecondsAfterCompletion?: number;
   /**
    * When to delete a workflow's pods (logs are archived to the artifact repository first).
-   * @default 'OnPodSuccess' (failed pods stay for debugging until the workflow is deleted)
+   * @default PodGcStrategy.ON_POD_SUCCESS (failed pods stay for debugging until the workflow is deleted)
    */
-  readonly podGcStrategy?: 'OnPodCompletion' | 'OnPodSuccess' | 'OnWorkflowCompletion' | 'OnWorkflowSuccess';
+  readonly podGcStrategy?: PodGcStrategy;
   /** uid/gid workflow pods run as. @default 1000 */
   readonly runAsUser?: number;
 }
@@ -126,10 +139,11 @@ export class WorkflowEngine extends Construct {
     checkResources(problems, controllerResources, path, 'controllerResources');
     checkResources(problems, serverResources, path, 'serverResources');
     checkResources(problems, executorResources, path, 'executorResources');
-    if (!Number.isInteger(serverReplicas) || serverReplicas < 1) problems.add({ path, field: 'serverReplicas', value: serverReplicas, message: 'must be a whole number of at least 1', fix: 'set 1 or more' });
-    for (const [field, n] of [['workflowDefaults.activeDeadlineSeconds', defaults.activeDeadlineSeconds], ['workflowDefaults.ttlSecondsAfterCompletion', defaults.ttlSecondsAfterCompletion], ['workflowDefaults.runAsUser', defaults.runAsUser]] as const) {
-      if (n !== undefined && (!Number.isInteger(n) || n < 1)) problems.add({ path, field, value: n, message: 'must be a whole number of at least 1', fix: `set ${field} to a positive whole number` });
+    problems.addIf(checkCount(serverReplicas, 1, { path, field: 'serverReplicas' }));
+    for (const [field, n] of [['workflowDefaults.activeDeadlineSeconds', defaults.activeDeadlineSeconds], ['workflowDefaults.ttlSecondsAfterCompletion', defaults.ttlSecondsAfterCompletion]] as const) {
+      if (n !== undefined) problems.addIf(checkCount(n, 1, { path, field }));
     }
+    if (defaults.runAsUser !== undefined) problems.addIf(checkUid(defaults.runAsUser, { path, field: 'workflowDefaults.runAsUser' }));
     if (props.artifactBucket.store !== runner.objectStore) {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
@@ -166,10 +180,14 @@ export class WorkflowEngine extends Construct {
         resources: plainResources(executorResources),
         securityContext: restrictedContainerSecurityContext(),
       },
+      // Merged into every step's main container: the runner's defaults (tracking URI, S3 endpoint, credentials by
+      // reference), a writable /tmp as HOME under the read-only root, default resources, restricted context.
       mainContainer: {
         imagePullPolicy: 'IfNotPresent',
+        env: [...runner.stepEnv(), { name: 'HOME', value: '/tmp' }],
         resources: plainResources(runner.stepDefaults),
         securityContext: restrictedContainerSecurityContext(),
+        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
       },
       artifactRepository: {
         archiveLogs: true,
@@ -191,7 +209,8 @@ export class WorkflowEngine extends Construct {
           securityContext: restrictedPodSecurityContext({ uid: defaults.runAsUser ?? 1000 }),
           activeDeadlineSeconds: defaults.activeDeadlineSeconds ?? 86400,
           ttlStrategy: { secondsAfterCompletion: defaults.ttlSecondsAfterCompletion ?? 604800 },
-          podGC: { strategy: defaults.podGcStrategy ?? 'OnPodSuccess' },
+          podGC: { strategy: defaults.podGcStrategy ?? PodGcStrategy.ON_POD_SUCCESS },
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
         },
       },
     };
@@ -249,17 +268,21 @@ export class WorkflowEngine extends Construct {
     });
 
     serviceAccount(this, 'ServerServiceAccount', { name: serverName, namespace: this.namespace, labels: serverLabels, automountToken: true });
+    // argo-server opens the archive with its own identity and exits when it cannot read the archive Secret
+    // (server/apiserver/argoserver.go), whatever the auth mode.
     this.role('ServerOwn', serverName, this.namespace, serverLabels, [
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
-      ...(this.authMode === ArgoAuthMode.SSO ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] }] : []),
+      ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
     ]);
-    if (this.authMode !== ArgoAuthMode.CLIENT) {
-      // In server and sso mode every call runs as argo-server: it needs what its users may do.
-      this.role('ServerManaged', serverName, managed, serverLabels, userRules(), serverName, this.namespace);
-    }
+    // Its workflow and template caches also run as itself in every auth mode, and it serves nothing until they
+    // sync (server/workflowtemplate/informer.go): read access in the managed namespace. In server mode every
+    // call runs as argo-server, so it then needs what its users may do.
+    this.role('ServerManaged', serverName, managed, serverLabels, this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
+      { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
+    ], serverName, this.namespace);
     // A service account people mint short-lived tokens from for the UI and CLI in client mode.
     serviceAccount(this, 'UserServiceAccount', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels });
-    this.role('User', this.userServiceAccountName, managed, serverLabels, userRules(), this.userServiceAccountName, managed);
+    this.role('User', this.userServiceAccountName, managed, serverLabels, userRules(runner), this.userServiceAccountName, managed);
 
     // --- the controller ------------------------------------------------------------------------------------
     this.controllerDeployment = new k8s.KubeDeployment(this, 'Controller', {
@@ -282,7 +305,7 @@ export class WorkflowEngine extends Construct {
                 args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
                 env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }],
                 ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
-                readinessProbe: httpProbe('/healthz', 'healthz', { periodSeconds: 10 }),
+                readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
                 livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
               }),
             ],
@@ -321,12 +344,7 @@ export class WorkflowEngine extends Construct {
         },
       },
     });
-    if (serverReplicas > 1) {
-      new k8s.KubePodDisruptionBudget(this, 'ServerBudget', {
-        metadata: { name: serverName, namespace: this.namespace, labels: serverLabels },
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: serverSelector } },
-      });
-    }
+    if (serverReplicas > 1) disruptionBudget(this, 'ServerBudget', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector });
   }
 
   /** A Role and its RoleBinding to a service account (by default the Role's namesake in the Role's namespace). */
@@ -340,12 +358,17 @@ export class WorkflowEngine extends Construct {
   }
 }
 
-/** What a pipeline user may do in the managed namespace: run and watch workflows, read logs. No secrets. */
-function userRules(): k8s.PolicyRule[] {
+/**
+ * What a pipeline user may do in the managed namespace: run and watch workflows and read logs, and read the
+ * artifact repository's Secret, which argo-server reads with the caller's token to show artifacts and archived
+ * logs (server/artifacts/artifact_server.go). No other Secret.
+ */
+function userRules(runner: PipelineRunner): k8s.PolicyRule[] {
   return [
     { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows', 'workfloweventbindings'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [runner.s3Credentials.secretName], verbs: ['get'] },
   ];
 }
 

@@ -1,8 +1,10 @@
+import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ContainerResources } from '../lib';
 import { lazy } from './lazy';
+import { Connections, IConnectable } from './network';
 import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
 
 /** A dedicated ServiceAccount; no API token unless the workload calls the Kubernetes API. */
@@ -68,12 +70,14 @@ export interface SetupJobOptions {
 
 /**
  * A Job that runs an idempotent setup script (create buckets, users, databases) with a deadline,
- * retries and a TTL; safe to run again on every deploy.
+ * retries and a TTL; safe to run again on every deploy. Its name carries a hash of its script and spec,
+ * so a changed setup (a new bucket, a new database) is a new Job that `kubectl apply` starts.
+ * @returns the Job's network flows (it may only open what the caller allows)
  */
-export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ApiObject {
+export function setupJob(scope: Construct, id: string, o: SetupJobOptions): IConnectable {
   new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: lazy(o.files) });
   serviceAccount(scope, `${id}ServiceAccount`, { name: o.name, namespace: o.namespace, labels: o.labels });
-  return new k8s.KubeJob(scope, id, {
+  new HashNamedJob(scope, id, () => configHash(o.files(), o.env()), {
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
     spec: {
       backoffLimit: 10,
@@ -104,6 +108,29 @@ export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ApiO
       },
     },
   });
+  return { connections: new Connections(scope, `${id}Connections`, { name: o.name, namespace: o.namespace, podSelector: o.selector }) };
+}
+
+/**
+ * A Job whose name ends in a hash of its setup, computed at synth: its script is only complete once every
+ * bucket or database has been added, and a Job's template is immutable, so a changed setup must be a new Job.
+ */
+export class HashNamedJob extends k8s.KubeJob {
+  /** @param hash produces the suffix at synth */
+  public constructor(scope: Construct, id: string, private readonly hash: () => string, props: k8s.KubeJobProps) {
+    super(scope, id, props);
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  public override toJson(): any {
+    const json = super.toJson();
+    return { ...json, metadata: { ...json.metadata, name: `${json.metadata.name}-${this.hash()}` } };
+  }
+}
+
+/** A short hash of a setup Job's script and environment. */
+export function configHash(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 8);
 }
 
 /** A PersistentVolumeClaim template for a StatefulSet. */
@@ -116,4 +143,12 @@ export function volumeClaimTemplate(o: { name: string; storage: string; storageC
       resources: { requests: { storage: k8s.Quantity.fromString(o.storage) } },
     },
   };
+}
+
+/** A PodDisruptionBudget that lets one pod go at a time, so evictions never take every replica (nor block all). */
+export function disruptionBudget(scope: Construct, id: string, o: { name: string; namespace: string; labels: Record<string, string>; selector: Record<string, string> }): ApiObject {
+  return new k8s.KubePodDisruptionBudget(scope, id, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: o.selector } },
+  });
 }

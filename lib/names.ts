@@ -79,3 +79,35 @@ export function suggestName(value: unknown): string {
     .replace(/-+$/, '');
   return s === '' ? 'my-name' : s;
 }
+
+/** Checks a whole number within bounds (replicas, workers, counts). */
+export function checkCount(value: number | undefined, min: number, site: NameSite, max = Number.MAX_SAFE_INTEGER): Problem | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return undefined;
+  const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+  return { ...site, value, message: `must be a whole number ${range}`, fix: `set ${site.field} to a whole number ${range}` };
+}
+
+/** Checks a uid or gid a container may run as (not root). */
+export function checkUid(value: number | undefined, site: NameSite): Problem | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 2147483647) return undefined;
+  return { ...site, value, message: 'is not a non-root uid', fix: 'use a whole number from 1 (0 is root, which Pod Security "restricted" forbids)' };
+}
+
+/** Checks an IPv4 or IPv6 block in CIDR notation. */
+export function checkCidr(value: string | undefined, site: NameSite): Problem | undefined {
+  const v4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(3[0-2]|[12]?\d)$/;
+  const v6 = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+  if (typeof value === 'string' && (v4.test(value) || v6.test(value))) return undefined;
+  return { ...site, value, message: 'is not a CIDR block', fix: 'write it like "10.0.0.0/16" or "0.0.0.0/0"' };
+}
+
+/**
+ * Checks a Host header pattern for MLflow's `--allowed-hosts`: an exact host, `host:*` (any port), or `*.domain.tld`.
+ * Anything that would match every host (`*`, `*:*`, `**`, `*.*`) is refused.
+ */
+export function checkHostPattern(value: string | undefined, site: NameSite): Problem | undefined {
+  const host = '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
+  const ok = new RegExp(`^(${host}(:(\\d{1,5}|\\*))?|\\*\\.${host}\\.${host}(:(\\d{1,5}|\\*))?)$`);
+  if (typeof value === 'string' && ok.test(value)) return undefined;
+  return { ...site, value, message: 'is not a host, host:port, host:* or *.domain.tld pattern (a broader wildcard would accept any Host header)', fix: 'list the exact host names clients use, e.g. "mlflow.example.com"' };
+}

@@ -15,7 +15,8 @@ import urllib.error
 import urllib.request
 
 SA = "/var/run/secrets/kubernetes.io/serviceaccount"
-API = "https://{}:{}".format(os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"])
+HOST = os.environ["KUBERNETES_SERVICE_HOST"]
+API = "https://{}:{}".format("[{}]".format(HOST) if ":" in HOST else HOST, os.environ["KUBERNETES_SERVICE_PORT"])
 ALPHABET = string.ascii_letters + string.digits
 LABELS = {"app.kubernetes.io/part-of": "cd4ml", "app.kubernetes.io/managed-by": "cd4ml-credentials"}
 

@@ -9,7 +9,7 @@ describe('CredentialsGenerator', () => {
       const g = new CredentialsGenerator(chart, 'creds', props);
       g.addSecret('db', { password: SecretValue.random() }).availableIn('other');
     });
-    const job = m.find('Job', 'cd4ml-credentials', 'ns');
+    const job = m.findHashed('Job', 'cd4ml-credentials', 'ns');
     expect(job.spec).toMatchObject({ backoffLimit: 6, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 3600 });
     expect(job.spec.template.spec).toMatchObject({ serviceAccountName: 'cd4ml-credentials', automountServiceAccountToken: true });
     expect(m.find('ConfigMap', 'cd4ml-credentials', 'ns').data['generate-credentials.py']).toContain('def main()');
@@ -29,7 +29,15 @@ describe('CredentialsGenerator', () => {
     expect(() => synth((chart) => new CredentialsGenerator(chart, 'g', props).addSecret('a', { 'my-key': SecretValue.random() }))).toThrow(/keys.my-key = "my-key": is not a valid environment variable name/);
   });
 
+  test('names its Job after the secrets it creates, so declaring another one makes a new Job that runs', () => {
+    const names = [1, 2].map((n) => synth((chart) => {
+      const g = new CredentialsGenerator(chart, 'creds', props);
+      for (let i = 0; i < n; i++) g.addSecret(`s${i}`, { k: SecretValue.random() });
+    }).findHashed('Job', 'cd4ml-credentials').metadata.name);
+    expect(names[0]).not.toBe(names[1]);
+  });
+
   test('refuses short random values', () => {
-    expect(() => SecretValue.random(8)).toThrow(/8 is not a whole number from 16 to 256/);
+    expect(() => SecretValue.random(8)).toThrow('SecretValue.random: length = 8: is not a whole number from 16 to 256. Fix: use at least 16 characters');
   });
 });

@@ -17,7 +17,8 @@ describe('PostgresServer', () => {
     expect(c.image).toBe('postgres:17.11-alpine3.24');
     expect(m.env('StatefulSet', 'postgres', 'postgres', 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
     expect(c.volumeMounts.map((v: { mountPath: string }) => v.mountPath)).toEqual(['/var/lib/postgresql/data', '/var/run/postgresql', '/tmp']);
-    expect(c.readinessProbe.exec.command).toEqual(['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432', '-U', 'postgres']);
+    expect(c.readinessProbe.exec.command).toEqual(['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432']);
+    expect(m.env('StatefulSet', 'postgres', 'postgres', 'POSTGRES_USER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'username' });
     expect(c.livenessProbe.tcpSocket.port).toBe('postgres');
     expect(m.find('Service', 'postgres', 'data').spec.ports).toEqual([{ name: 'postgres', port: 5432, targetPort: 'postgres', protocol: 'TCP' }]);
   });
@@ -32,11 +33,13 @@ describe('PostgresServer', () => {
     });
     // then
     const script = m.find('ConfigMap', 'postgres-setup', 'data').data['setup.sh'];
-    expect(script).toContain(`SELECT 'CREATE DATABASE "mlflow" OWNER "mlflow"' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mlflow')\\gexec`);
-    expect(script).toContain(`SELECT 'CREATE ROLE "argo" LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'argo')\\gexec`);
+    expect(script).toContain(`SELECT format('CREATE DATABASE %I OWNER %I', 'mlflow', :'u') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mlflow')\\gexec`);
+    expect(script).toContain('\\getenv u DB1_USERNAME');
     expect(script).toContain('\\getenv pw DB1_PASSWORD');
-    expect(m.env('Job', 'postgres-setup', 'setup', 'DB0_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-mlflow', key: 'password' });
-    expect(m.env('Job', 'postgres-setup', 'setup', 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'password' });
+    const job = m.findHashed('Job', 'postgres-setup', 'data').metadata.name;
+    expect(m.env('Job', job, 'setup', 'DB0_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'postgres-mlflow', key: 'username' });
+    expect(m.env('Job', job, 'setup', 'DB0_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-mlflow', key: 'password' });
+    expect(m.env('Job', job, 'setup', 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'password' });
   });
 
   test('grantConnect opens the flow to the server and copies the credentials to the grantee\'s namespace', () => {

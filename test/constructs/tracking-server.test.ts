@@ -52,6 +52,16 @@ describe('TrackingServer', () => {
   });
 
   test('fails when it would accept any Host header or has no workers', () => {
-    expect(() => synth((chart) => mlflow(chart, { extraAllowedHosts: ['*'], workers: 0 }))).toThrow(/workers = 0: must be a whole number of at least 1[\s\S]*extraAllowedHosts\[0\] = "\*": would accept any Host header/);
+    expect(() => synth((chart) => mlflow(chart, { extraAllowedHosts: ['*'], workers: 0 }))).toThrow(/workers = 0: must be a whole number of at least 1[\s\S]*extraAllowedHosts\[0\] = "\*": is not a host, host:port, host:\* or \*\.domain\.tld pattern/);
+    for (const wildcard of ['*:*', '*.*', '**', ' *', 'mlflow.*']) {
+      expect(() => synth((chart) => mlflow(chart, { extraAllowedHosts: [wildcard] }))).toThrow(/would accept any Host header/);
+    }
+    for (const fine of ['mlflow.example.com', 'mlflow.example.com:443', 'mlflow:*', '*.ml.example.com']) {
+      expect(() => synth((chart) => mlflow(chart, { extraAllowedHosts: [fine] }))).not.toThrow();
+    }
+  });
+
+  test('fails when asked to run as root', () => {
+    expect(() => synth((chart) => mlflow(chart, { uid: 0 }))).toThrow(/test\/mlflow: uid = 0: is not a non-root uid/);
   });
 });

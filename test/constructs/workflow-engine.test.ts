@@ -22,9 +22,15 @@ describe('WorkflowEngine', () => {
     expect(server.args).toEqual(['server', '--namespaced', '--managed-namespace', 'ml-pipelines', '--auth-mode', 'client', '--configmap', 'workflow-controller-configmap']);
     expect(server.readinessProbe.httpGet).toMatchObject({ path: '/', port: 'web', scheme: 'HTTPS' });
     expect(m.find('Service', 'argo-server', 'argo').spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'web', port: 2746, targetPort: 'web', protocol: 'TCP' }] });
-    // in client mode argo-server acts with the caller's token: it holds no role in the pipeline namespace
-    expect(m.has('Role', 'argo-server', 'ml-pipelines')).toBe(false);
-    expect(m.find('Role', 'argo-server', 'argo').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] }]);
+    // in client mode calls carry the caller's token, but argo-server's own caches read workflows and templates,
+    // and it opens the archive as itself: read-only rights there, the archive secret in its namespace, nothing more
+    expect(m.find('Role', 'argo-server', 'ml-pipelines').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] }]);
+    expect(m.find('Role', 'argo-server', 'argo').rules).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-argo'], verbs: ['get'] },
+    ]);
+    // people read artifacts and archived logs through argo-server with their own token: that secret, no other
+    expect(m.find('Role', 'argo-user', 'ml-pipelines').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['minio-pipelines'], verbs: ['get'] });
   });
 
   test('grants argo-server the users\' rights in the pipeline namespace only when server auth is opted into', () => {
@@ -32,7 +38,7 @@ describe('WorkflowEngine', () => {
     expect(sandbox.container('Deployment', 'argo-server', 'argo-server', 'argo').args).toContain('server');
     const role = sandbox.find('Role', 'argo-server', 'ml-pipelines');
     expect(role.rules.flatMap((r: Obj) => r.resources)).toEqual(expect.arrayContaining(['workflows', 'workflowtemplates', 'pods/log']));
-    expect(role.rules.flatMap((r: Obj) => r.resources)).not.toContain('secrets');
+    expect(role.rules.find((r: Obj) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['minio-pipelines'], verbs: ['get'] });
   });
 
   test('points the artifact repository at the object store through secret selectors, never inline keys', () => {
@@ -67,8 +73,14 @@ describe('WorkflowEngine', () => {
       activeDeadlineSeconds: 86400,
       ttlStrategy: { secondsAfterCompletion: 604800 },
       podGC: { strategy: 'OnPodSuccess' },
+      volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
     });
-    expect(cfg(m, 'mainContainer').securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const main = cfg(m, 'mainContainer');
+    expect(main.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    // every step, even one submitted by hand, inherits the runner's defaults and a writable /tmp as HOME
+    expect(main.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'HOME']);
+    expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
   });
 });

@@ -18,6 +18,13 @@ export class Manifests {
     return hits[0];
   }
 
+  /** The one object of `kind` whose name is `prefix-<8 hex>` (Jobs named after a hash of their setup). */
+  public findHashed(kind: string, prefix: string, namespace?: string): Obj {
+    const hits = this.objects.filter((o) => o.kind === kind && new RegExp(`^${prefix}-[0-9a-f]{8}$`).test(o.metadata?.name) && (namespace === undefined || o.metadata?.namespace === namespace));
+    if (hits.length !== 1) throw new Error(`expected one ${kind} ${prefix}-<hash>, found ${hits.length}`);
+    return hits[0];
+  }
+
   /** Whether such an object exists. */
   public has(kind: string, name: string, namespace?: string): boolean {
     return this.objects.some((o) => o.kind === kind && o.metadata?.name === name && (namespace === undefined || o.metadata?.namespace === namespace));
