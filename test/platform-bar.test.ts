@@ -13,6 +13,7 @@ const ROOT = join(__dirname, '..');
 
 interface SchemaReport {
   validated: number;
+  derived: number;
   kinds: Record<string, number>;
   errors: Array<{ object: string; message: string }>;
   strictErrors: Array<{ object: string; message: string }>;
@@ -47,7 +48,9 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform and its pipelines', (env) => {
     // then
     expect(report.errors).toEqual([]);
     expect(report.strictErrors).toEqual([]);
-    expect(report.validated).toBe(m.objects.length);
+    // every object, plus the controller ConfigMap's workflow and container defaults checked as what they are
+    expect(report.derived).toBe(2);
+    expect(report.validated).toBe(m.objects.length + 2);
     expect(report.kinds).toMatchObject({ CustomResourceDefinition: 8, StatefulSet: 2, Deployment: 3, Job: 3, Namespace: 3, CronWorkflow: 1, WorkflowEventBinding: 2 });
     expect(report.kinds.WorkflowTemplate).toBe(env === EnvironmentName.SANDBOX ? 1 : 2);
   });

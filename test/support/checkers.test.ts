@@ -126,3 +126,37 @@ describe('the checkers on Argo pipelines', () => {
     expect(v).toContainEqual(expect.stringMatching(/WorkflowTemplate ml-pipelines\/breast-cancer: step containers get an API token/));
   });
 });
+
+describe('the checkers on platform-wide rules', () => {
+  test('catch a namespace without default deny, a wildcard role and a broader executor role (rules 10, 13)', () => {
+    const objects = copy().filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny' && o.metadata.namespace === 'argo'));
+    find(objects, 'Role', 'pipeline-executor').rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['get'] });
+    find(objects, 'Role', 'argo-user').rules[0].verbs = ['*'];
+    const v = securityViolations(objects);
+    expect(v).toContainEqual('Namespace argo: no default-deny NetworkPolicy (rule 10)');
+    expect(v).toContainEqual(expect.stringMatching(/Role ml-pipelines\/argo-user: wildcard rule \(rule 13\)/));
+    expect(v).toContainEqual(expect.stringMatching(/Role pipeline-executor: the workflow executor may do more than report task results/));
+  });
+
+  test('catch argo-server without authentication and MLflow open to any host (rules 15, 16)', () => {
+    const objects = copy();
+    const server = find(objects, 'Deployment', 'argo-server').spec.template.spec.containers[0];
+    server.args[server.args.indexOf('--auth-mode') + 1] = 'server';
+    const mlflow = find(objects, 'Deployment', 'mlflow').spec.template.spec.containers[0];
+    mlflow.args[mlflow.args.indexOf('--allowed-hosts') + 1] = '*';
+    mlflow.args.push('--disable-security-middleware');
+    const v = securityViolations(objects);
+    expect(v).toContainEqual('Deployment argo/argo-server: auth mode server (rule 15)');
+    expect(v).toContainEqual('Deployment cd4ml/mlflow: --allowed-hosts missing or open to any host (rule 16)');
+    expect(v).toContainEqual('Deployment cd4ml/mlflow: security middleware disabled (rule 16)');
+  });
+
+  test('catch an archive secret argo-server may not read, and a generated secret the credentials Job may not write', () => {
+    const objects = copy();
+    find(objects, 'Role', 'argo-server').rules = find(objects, 'Role', 'argo-server').rules.filter((r: Obj) => !r.resources.includes('secrets'));
+    objects.find((o) => o.kind === 'Role' && o.metadata.name === 'cd4ml-credentials' && o.metadata.namespace === 'argo')!.rules[1].resourceNames = [];
+    const problems = danglingReferences(objects);
+    expect(problems).toContainEqual('workflow-controller-configmap: argo-server may not read the archive secret postgres-argo');
+    expect(problems).toContainEqual('Role argo/cd4ml-credentials: the credentials Job may not read postgres-argo there');
+  });
+});

@@ -182,6 +182,19 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
     for (const p of args ?? []) if (!declared.has(p.name)) out.push(`${o.kind} ${o.metadata.name}: passes unknown parameter ${p.name}`);
   }
 
+  // The credentials Job may write every Secret it is to create, in every namespace it is to create it in.
+  for (const cm of configMaps.values()) {
+    const spec = cm.data?.['secrets.json'];
+    if (!spec) continue;
+    for (const sec of JSON.parse(spec) as Array<{ name: string; namespaces: string[] }>) {
+      for (const ns of sec.namespaces) {
+        const role = roles.get(`${ns}/${cm.metadata.name}`);
+        const named = (role?.rules ?? []).some((r: Obj) => (r.resourceNames ?? []).includes(sec.name) && r.verbs.includes('get'));
+        if (!named) out.push(`Role ${ns}/${cm.metadata.name}: the credentials Job may not read ${sec.name} there`);
+      }
+    }
+  }
+
   // The Argo controller's secret selectors: artifact secrets in the managed namespace, archive secrets in its own.
   for (const cm of configMaps.values()) {
     if (cm.metadata.name !== 'workflow-controller-configmap') continue;
@@ -195,6 +208,13 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
     const pg = JSON.parse(cm.data.persistence ?? '{}').postgresql;
     for (const ref of pg ? [pg.userNameSecret, pg.passwordSecret] : []) {
       if (!secretHas(cm.metadata.namespace, ref.name, ref.key)) out.push(`workflow-controller-configmap: archive secret ${cm.metadata.namespace}/${ref.name}[${ref.key}] missing`);
+      // The controller and argo-server read it as themselves: their Roles must allow it.
+      for (const sa of ['workflow-controller', 'argo-server']) {
+        const may = objects.filter((b) => b.kind === 'RoleBinding' && b.metadata.namespace === cm.metadata.namespace && (b.subjects ?? []).some((x: Obj) => x.name === sa))
+          .map((b) => roles.get(`${cm.metadata.namespace}/${b.roleRef.name}`))
+          .some((r) => (r?.rules ?? []).some((rule: Obj) => rule.resources.includes('secrets') && rule.verbs.includes('get') && (!rule.resourceNames || rule.resourceNames.includes(ref.name))));
+        if (!may) out.push(`workflow-controller-configmap: ${sa} may not read the archive secret ${ref.name}`);
+      }
     }
     const defaults = JSON.parse(cm.data.workflowDefaults ?? '{}').spec ?? {};
     for (const sa of [defaults.serviceAccountName, defaults.executor?.serviceAccountName].filter(Boolean)) {

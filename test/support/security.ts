@@ -89,5 +89,57 @@ export function securityViolations(objects: Obj[]): string[] {
     }
     if (o.kind === 'Secret' && o.type !== 'kubernetes.io/service-account-token' && !(o.data || o.stringData)) v.push(`${id}: an empty Secret of type ${o.type} (rule 11)`);
   }
+  v.push(...platformRuleViolations(objects));
+  return v;
+}
+
+/** Rules 10, 13, 15 and 16: default-deny networking, least-privilege Argo RBAC, argo-server auth, MLflow's server flags. */
+function platformRuleViolations(objects: Obj[]): string[] {
+  const v: string[] = [];
+  // 10: every namespace denies all traffic by default.
+  for (const ns of objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name)) {
+    const denies = objects.some((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === ns && Object.keys(o.spec.podSelector?.matchLabels ?? {}).length === 0
+      && ['Ingress', 'Egress'].every((t) => (o.spec.policyTypes ?? []).includes(t)) && !o.spec.ingress?.length && !o.spec.egress?.length);
+    if (!denies) v.push(`Namespace ${ns}: no default-deny NetworkPolicy (rule 10)`);
+  }
+  // 13: no wildcards anywhere; the executor's roles grant only workflowtaskresults create/patch; workflow pods' own SA holds nothing.
+  for (const r of objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')) {
+    for (const rule of r.rules ?? []) if ([...(rule.verbs ?? []), ...(rule.resources ?? []), ...(rule.apiGroups ?? [])].includes('*')) v.push(`${r.kind} ${r.metadata.namespace ?? '-'}/${r.metadata.name}: wildcard rule (rule 13)`);
+  }
+  for (const cm of objects.filter((o) => o.kind === 'ConfigMap' && o.data?.workflowDefaults)) {
+    const defaults = JSON.parse(cm.data.workflowDefaults).spec ?? {};
+    const controller = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'workflow-controller' && o.metadata.namespace === cm.metadata.namespace);
+    const args: string[] = controller?.spec.template.spec.containers[0].args ?? [];
+    const managed = args[args.indexOf('--managed-namespace') + 1];
+    const boundRoles = (sa: string) => objects
+      .filter((b) => (b.kind === 'RoleBinding' || b.kind === 'ClusterRoleBinding') && (b.subjects ?? []).some((s: Obj) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === managed))
+      .map((b) => ({ binding: b, role: objects.find((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name && (b.kind === 'ClusterRoleBinding' || r.metadata.namespace === b.metadata.namespace)) }));
+    for (const { binding, role } of boundRoles(defaults.executor?.serviceAccountName)) {
+      if (binding.kind === 'ClusterRoleBinding') v.push(`ClusterRoleBinding ${binding.metadata.name}: binds the workflow executor cluster-wide (rule 13)`);
+      const rules = JSON.stringify(role?.rules ?? []);
+      if (rules !== JSON.stringify([{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }])) v.push(`Role ${role?.metadata.name}: the workflow executor may do more than report task results: ${rules} (rule 13)`);
+    }
+    for (const { binding } of boundRoles(defaults.serviceAccountName)) v.push(`${binding.kind} ${binding.metadata.name}: binds the workflow pods' own service account (rule 13)`);
+  }
+  // 15: argo-server authenticates callers.
+  for (const d of objects.filter((o) => o.kind === 'Deployment' && o.metadata.name === 'argo-server')) {
+    const args: string[] = d.spec.template.spec.containers[0].args ?? [];
+    const mode = args[args.indexOf('--auth-mode') + 1];
+    if (!args.includes('--auth-mode') || mode === 'server') v.push(`Deployment ${d.metadata.namespace}/argo-server: auth mode ${mode ?? '(default)'} (rule 15)`);
+  }
+  // 16: MLflow's host check, security middleware, one artifact mode.
+  for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+    for (const c of d.spec.template.spec.containers) {
+      const args: string[] = c.args ?? [];
+      if (c.command?.[0] !== 'mlflow' || args[0] !== 'server') continue;
+      const where = `Deployment ${d.metadata.namespace}/${d.metadata.name}`;
+      const hosts = args.includes('--allowed-hosts') ? args[args.indexOf('--allowed-hosts') + 1].split(',') : [];
+      if (hosts.length === 0 || hosts.some((h) => /^\*+(:\*)?$|^\*\.\*$/.test(h.trim()))) v.push(`${where}: --allowed-hosts missing or open to any host (rule 16)`);
+      if (args.includes('--disable-security-middleware')) v.push(`${where}: security middleware disabled (rule 16)`);
+      if (!args.includes('--artifacts-destination') || args.includes('--no-serve-artifacts') || args.includes('--default-artifact-root')) v.push(`${where}: not in proxied artifact mode (rule 16)`);
+      const migrates = (d.spec.template.spec.initContainers ?? []).some((i: Obj) => JSON.stringify(i.command ?? []).includes('migrate'));
+      if (!migrates) v.push(`${where}: no schema migration before serving (rule 16)`);
+    }
+  }
   return v;
 }
