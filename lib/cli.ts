@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * `cd4ml graph [dist] [--out DIR]`: draws the DAG of every pipeline a stack synthesized, as Mermaid flowcharts.
+ * It reads the WorkflowTemplates in the synthesized manifests (`cdk8s synth` first), so it shows exactly what
+ * will be deployed, whichever stack declared it.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { parseAllDocuments } from 'yaml';
+import { MermaidNode, toMermaidFlowchart } from './mermaid';
+
+interface Task { name: string; template: string; dependencies?: string[]; withItems?: unknown[]; withParam?: string; withSequence?: unknown }
+interface WorkflowTemplate {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec: { entrypoint: string; templates: Array<{ name: string; dag?: { tasks: Task[] }; container?: { image?: string; resources?: { limits?: Record<string, unknown> } }; memoize?: unknown }> };
+}
+
+/** Renders the DAG of one WorkflowTemplate. */
+export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
+  const templates = new Map(wt.spec.templates.map((t) => [t.name, t]));
+  const dag = templates.get(wt.spec.entrypoint)?.dag;
+  if (!dag) throw new Error(`WorkflowTemplate ${wt.metadata.name}: its entrypoint ${wt.spec.entrypoint} is not a DAG`);
+  const nodes: MermaidNode[] = dag.tasks.map((task) => {
+    const t = templates.get(task.template);
+    const gpus = Object.entries(t?.container?.resources?.limits ?? {}).find(([k]) => k.endsWith('/gpu'))?.[1];
+    const extras = [gpus ? `${gpus} GPU` : '', task.withItems || task.withParam || task.withSequence ? 'fan-out' : '', t?.memoize ? 'cached' : ''].filter(Boolean);
+    return { id: task.name, label: extras.length ? `${task.name} (${extras.join(', ')})` : task.name, dependsOn: task.dependencies ?? [] };
+  });
+  return toMermaidFlowchart(wt.metadata.name, nodes);
+}
+
+/** Every WorkflowTemplate in the YAML files of a directory. */
+export function readWorkflowTemplates(dir: string): WorkflowTemplate[] {
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as WorkflowTemplate))
+    .filter((o) => o && o.kind === 'WorkflowTemplate');
+}
+
+/** Runs the CLI; returns the exit code. */
+export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number {
+  const [command, ...rest] = argv;
+  if (command !== 'graph') {
+    error('usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)');
+    return 2;
+  }
+  const outAt = rest.indexOf('--out');
+  const out = outAt >= 0 ? rest[outAt + 1] : undefined;
+  if (outAt >= 0 && !out) {
+    error('cd4ml graph: --out needs a directory. Fix: cd4ml graph dist --out graphs');
+    return 2;
+  }
+  const positional = outAt >= 0 ? [...rest.slice(0, outAt), ...rest.slice(outAt + 2)] : rest;
+  const dist = positional[0] ?? 'dist';
+  if (!exists(dist)) {
+    error(`cd4ml graph: ${dist} does not exist. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`);
+    return 1;
+  }
+  const templates = readWorkflowTemplates(dist);
+  if (templates.length === 0) {
+    error(`cd4ml graph: no WorkflowTemplate in ${dist}. Fix: declare a Pipeline in the stack and synthesize it`);
+    return 1;
+  }
+  if (out) mkdirSync(out, { recursive: true });
+  for (const wt of templates) {
+    const mermaid = workflowTemplateToMermaid(wt);
+    if (out) {
+      const file = join(out, `${wt.metadata.name}.mmd`);
+      writeFileSync(file, mermaid);
+      log(`wrote ${file}`);
+    } else {
+      log(mermaid);
+    }
+  }
+  return 0;
+}
+
+function exists(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
