@@ -49,8 +49,8 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
   });
 
   pipeline.addSchedule('nightly', { cron: '0 3 * * *', timezone: 'Europe/Berlin' });
-  // New training data: the object store's notification (or any uploader) posts an event naming the bucket.
-  pipeline.addEventTrigger('new-data', { selector: 'payload.bucket == "data"' });
+  // New training data: a MinIO bucket notification (its payload shape: EventName, Key), or any uploader posting the same.
+  pipeline.addEventTrigger('new-data', { selector: 'payload.EventName startsWith "s3:ObjectCreated" && payload.Key startsWith "data/"' });
   // A degraded model: a monitor posts an event with the min_auc the retrained model must reach.
   pipeline.addEventTrigger('model-degraded', { arguments: { min_auc: 'payload.min_auc' } });
   return pipeline;
