@@ -85,6 +85,14 @@ export interface PlatformProps {
   readonly images?: PlatformImages;
   /** StorageClass of the MinIO and Postgres volumes. @default - the cluster's default StorageClass */
   readonly storageClassName?: string;
+  /** Size of MinIO's volume. @default - the preset's (sandbox 10Gi, dev and staging 50Gi, prod 500Gi) */
+  readonly objectStoreStorage?: string;
+  /** Size of Postgres' volume. @default - the preset's (sandbox 5Gi, dev and staging 20Gi, prod 100Gi) */
+  readonly databaseStorage?: string;
+  /** MLflow replicas. @default - the preset's (1 in sandbox and dev, 2 in staging and prod) */
+  readonly trackingServerReplicas?: number;
+  /** argo-server replicas. @default - the preset's (1 in sandbox and dev, 2 in staging and prod) */
+  readonly workflowServerReplicas?: number;
   /** argo-server's auth mode; `SERVER` only for a throwaway sandbox. @default ArgoAuthMode.CLIENT */
   readonly workflowAuthMode?: ArgoAuthMode;
   /** GPU node pool scheduling for pipelines. @default - none: GPU steps are refused */
@@ -176,7 +184,7 @@ export class Platform extends Construct {
         clientImage: images.minioClient,
         resources: p.objectStore.resources,
         setupResources: p.setupJob,
-        storage: p.objectStore.storage,
+        storage: props.objectStoreStorage ?? p.objectStore.storage,
         storageClassName: props.storageClassName,
       });
     const bucketNames = props.buckets ?? {};
@@ -196,7 +204,7 @@ export class Platform extends Construct {
         image: images.postgres,
         resources: p.database.resources,
         setupResources: p.setupJob,
-        storage: p.database.storage,
+        storage: props.databaseStorage ?? p.database.storage,
         storageClassName: props.storageClassName,
       });
       trackingDb = this.postgres.addDatabase('mlflow');
@@ -208,7 +216,7 @@ export class Platform extends Construct {
       database: trackingDb,
       artifactBucket: this.trackingArtifacts,
       image: images.mlflow,
-      replicas: p.trackingServer.replicas,
+      replicas: props.trackingServerReplicas ?? p.trackingServer.replicas,
       workers: p.trackingServer.workers,
       resources: p.trackingServer.resources,
       ingressFrom: props.uiIngressFrom,
@@ -238,7 +246,7 @@ export class Platform extends Construct {
       executorImage: images.argoExecutor,
       controllerResources: p.workflowController.resources,
       serverResources: p.workflowServer.resources,
-      serverReplicas: p.workflowServer.replicas,
+      serverReplicas: props.workflowServerReplicas ?? p.workflowServer.replicas,
       kubeApi: props.kubeApi,
       ingressFrom: props.uiIngressFrom,
     });

@@ -1,7 +1,7 @@
 import { App, Chart, YamlOutputType } from 'cdk8s';
 import { Construct } from 'constructs';
 import { checkEnvironmentName, EnvironmentName, fail, GpuScheduling, Pipeline, Platform, PlatformProps } from '../index';
-import { breastCancerGpuSweepPipeline, breastCancerPipeline } from './pipelines';
+import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';
 
 /** What differs between the environments of this repository's own stack. */
 export interface StackSettings {
@@ -31,19 +31,60 @@ export class PlatformChart extends Chart {
   }
 }
 
+/** The example pipelines a stack may deploy, by name. */
+export const EXAMPLE_PIPELINES: Record<string, (scope: Construct, props: ExamplePipelineProps) => Pipeline> = {
+  'breast-cancer': breastCancerPipeline,
+  'breast-cancer-gpu-sweep': breastCancerGpuSweepPipeline,
+};
+
 /** One chart holding the pipelines that run on a platform; synthesized after it. */
 export class PipelinesChart extends Chart {
   /** The pipelines. */
   public readonly pipelines: readonly Pipeline[];
 
-  public constructor(scope: Construct, id: string, platform: PlatformChart, image = EXAMPLES_IMAGE) {
+  /**
+   * @param names the example pipelines to declare; by default the seed pipeline, and the GPU sweep where the
+   * platform has GPU scheduling
+   */
+  public constructor(scope: Construct, id: string, platform: PlatformChart, image = EXAMPLES_IMAGE, names?: readonly string[]) {
     super(scope, id, { disableResourceNameHashes: true });
     this.addDependency(platform);
     const runner = platform.platform.pipelineRunner;
-    const pipelines = [breastCancerPipeline(this, { runner, image })];
-    if (runner.gpu) pipelines.push(breastCancerGpuSweepPipeline(this, { runner, image }));
-    this.pipelines = pipelines;
+    const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
+    const unknown = chosen.filter((n) => !(n in EXAMPLE_PIPELINES));
+    if (unknown.length > 0) {
+      fail({ path: this.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` });
+    }
+    this.pipelines = chosen.map((n) => EXAMPLE_PIPELINES[n](this, { runner, image }));
   }
+}
+
+/** What a stack deploys, beyond the environment: platform settings, pipelines, their image. */
+export interface StackOptions extends PlatformProps {
+  /** The example pipelines to deploy. @default - the seed pipeline, plus the GPU sweep where there are GPUs */
+  readonly pipelines?: readonly string[];
+  /** Image of the example steps. @default - {@link EXAMPLES_IMAGE} */
+  readonly examplesImage?: string;
+}
+
+/** A stack synthesized in memory: validated, nothing written. */
+export interface SynthesizedStack {
+  /** The platform construct (for its endpoints and the Secrets it expects). */
+  readonly platform: Platform;
+  /** The platform's objects, in dependency order. */
+  readonly platformObjects: Array<Record<string, unknown>>;
+  /** The pipelines' objects, applied after the platform. */
+  readonly pipelineObjects: Array<Record<string, unknown>>;
+}
+
+/**
+ * Synthesizes an environment's stack in memory, validating everything first: what the Pulumi program deploys
+ * is exactly what `cdk8s synth` writes for the same options.
+ */
+export function synthesizeStack(environment: EnvironmentName, options: StackOptions = {}): SynthesizedStack {
+  const { app, platform, pipelines } = buildApp(environment, undefined, options);
+  app.synthYaml(); // runs every construct's validation; throws before anything is used
+  return { platform: platform.platform, platformObjects: platform.toJson(), pipelineObjects: pipelines.toJson() };
 }
 
 /** Reads the environment name (CD4ML_ENV, default sandbox), failing on an unknown one. */
@@ -58,9 +99,10 @@ export function environmentFromEnv(value = process.env.CD4ML_ENV): EnvironmentNa
  * Builds the app `cdk8s synth` renders for an environment: `dist/0000-<env>-platform.k8s.yaml` and
  * `dist/0001-<env>-pipelines.k8s.yaml`, in the order they are applied.
  */
-export function buildApp(environment: EnvironmentName, outdir = 'dist'): { app: App; platform: PlatformChart; pipelines: PipelinesChart } {
+export function buildApp(environment: EnvironmentName, outdir = 'dist', options: StackOptions = {}): { app: App; platform: PlatformChart; pipelines: PipelinesChart } {
   const app = new App({ outdir, outputFileExtension: '.k8s.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
-  const platform = new PlatformChart(app, `${environment}-platform`, { environment, gpu: STACK_SETTINGS[environment].gpu });
-  const pipelines = new PipelinesChart(app, `${environment}-pipelines`, platform);
+  const { pipelines: names, examplesImage, ...platformProps } = options;
+  const platform = new PlatformChart(app, `${environment}-platform`, { gpu: STACK_SETTINGS[environment].gpu, ...platformProps, environment });
+  const pipelines = new PipelinesChart(app, `${environment}-pipelines`, platform, examplesImage ?? EXAMPLES_IMAGE, names);
   return { app, platform, pipelines };
 }

@@ -1,0 +1,189 @@
+import {
+  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, Cd4mlValidationError, EnvironmentName, GpuScheduling,
+  PlatformImages, Problem, Problems, Quantity, QuantityKind,
+} from '../index';
+
+/** An external S3 endpoint, from config. */
+export interface ExternalObjectStoreConfig {
+  readonly endpoint: string;
+  readonly region?: string;
+  readonly egressCidr?: string;
+}
+
+/** External databases (one server), from config. */
+export interface ExternalDatabaseConfig {
+  readonly host: string;
+  readonly port?: number;
+  readonly trackingDatabase?: string;
+  readonly archiveDatabase?: string;
+  readonly egressCidr?: string;
+}
+
+/** Everything a stack's config says (the `cd4ml:` namespace of `Pulumi.<stack>.yaml`), checked. */
+export interface StackConfig {
+  readonly environment: EnvironmentName;
+  readonly namespacePrefix: string;
+  readonly storageClassName?: string;
+  readonly objectStoreStorage?: string;
+  readonly databaseStorage?: string;
+  readonly trackingServerReplicas?: number;
+  readonly workflowServerReplicas?: number;
+  readonly images?: PlatformImages;
+  readonly examplesImage?: string;
+  readonly pipelines?: string[];
+  readonly gpu?: GpuScheduling;
+  readonly objectStore?: ExternalObjectStoreConfig;
+  readonly database?: ExternalDatabaseConfig;
+  readonly allowInClusterDatabase: boolean;
+  readonly workflowAuthMode?: ArgoAuthMode;
+  readonly kubeApiCidr?: string;
+  readonly trackingServerHosts?: string[];
+  /** Secret values by name (never logged): S3 and database credentials of external stores, and overrides of generated ones. */
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
+/** The settings a stack may set, and which of them must be secret. */
+export const SETTINGS = {
+  environment: 'sandbox, dev, staging or prod (default: the stack name)',
+  namespacePrefix: 'prefix of the three namespaces, e.g. "team-a-" (default: none)',
+  storageClassName: 'StorageClass of the MinIO and Postgres volumes',
+  objectStoreStorage: 'size of the MinIO volume, e.g. "50Gi"',
+  databaseStorage: 'size of the Postgres volume, e.g. "20Gi"',
+  trackingServerReplicas: 'MLflow replicas',
+  workflowServerReplicas: 'argo-server replicas',
+  images: 'object of image overrides (minio, minioClient, postgres, mlflow, argoController, argoServer, argoExecutor, python)',
+  examplesImage: 'image of the example pipelines\' steps',
+  pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
+  gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
+  objectStore: 'external S3 instead of MinIO: { endpoint, region, egressCidr } (secrets s3AccessKeyId, s3SecretAccessKey)',
+  database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
+  allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
+  workflowAuthMode: 'client (default) or server (sandbox only)',
+  kubeApiCidr: 'CIDR of the Kubernetes API server, to narrow egress NetworkPolicies',
+  trackingServerHosts: 'list of external host names MLflow answers to (an Ingress host)',
+  s3AccessKeyId: 'secret: S3 access key of the external object store',
+  s3SecretAccessKey: 'secret: S3 secret key of the external object store',
+  trackingDbUsername: 'secret: role of the external MLflow database',
+  trackingDbPassword: 'secret: password of the external MLflow database',
+  archiveDbUsername: 'secret: role of the external Argo archive database',
+  archiveDbPassword: 'secret: password of the external Argo archive database',
+  credentials: 'secret: object { "<secret name>": { "<key>": "<value>" } } overriding credentials the cluster would generate',
+} as const;
+
+const SECRET_SETTINGS = ['s3AccessKeyId', 's3SecretAccessKey', 'trackingDbUsername', 'trackingDbPassword', 'archiveDbUsername', 'archiveDbPassword', 'credentials'];
+
+/**
+ * Reads and checks a stack's config, given as Pulumi's flat map (`cd4ml:<key>` -> string, objects as JSON),
+ * reporting every problem at once. Nothing is deployed before this passes.
+ * @param secretKeys the config keys Pulumi holds as secrets
+ */
+export function parseStackConfig(stack: string, all: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): StackConfig {
+  const path = `Pulumi stack ${stack}`;
+  const problems = new Problems();
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (!key.startsWith('cd4ml:')) continue;
+    const name = key.slice('cd4ml:'.length);
+    if (!(name in SETTINGS)) {
+      problems.add({ path, field: `cd4ml:${name}`, value: SECRET_SETTINGS.includes(name) ? '(secret)' : value, message: 'is not a cd4ml setting', fix: `remove it, or use one of ${Object.keys(SETTINGS).join(', ')}` });
+      continue;
+    }
+    raw[name] = value;
+  }
+  const site = (field: string) => ({ path, field: `cd4ml:${field}` });
+  const json = <T>(name: string): T | undefined => {
+    if (raw[name] === undefined) return undefined;
+    try {
+      return JSON.parse(raw[name]) as T;
+    } catch {
+      problems.add({ ...site(name), value: SECRET_SETTINGS.includes(name) ? '(secret)' : raw[name], message: 'is not valid JSON/YAML structure', fix: 'give it as a YAML object or list in Pulumi.<stack>.yaml' });
+      return undefined;
+    }
+  };
+  const num = (name: string): number | undefined => {
+    if (raw[name] === undefined) return undefined;
+    const n = Number(raw[name]);
+    problems.addIf(checkCount(n, 1, site(name)));
+    return n;
+  };
+  const quantity = (name: string): string | undefined => {
+    if (raw[name] !== undefined) problems.addIf(Quantity.check(raw[name], QuantityKind.BYTES, site(name)));
+    return raw[name];
+  };
+  for (const name of SECRET_SETTINGS) {
+    if (raw[name] !== undefined && !secretKeys.includes(`cd4ml:${name}`)) {
+      problems.add({ ...site(name), value: '(redacted)', message: 'holds a credential in plain text', fix: `set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
+    }
+  }
+
+  const environment = (raw.environment ?? stack) as EnvironmentName;
+  problems.addIf(checkEnvironmentName(environment, site('environment')));
+  const namespacePrefix = raw.namespacePrefix ?? '';
+  if (namespacePrefix !== '') problems.addIf(checkDnsLabel(`${namespacePrefix}ml-pipelines`, site('namespacePrefix')));
+  const objectStore = json<ExternalObjectStoreConfig>('objectStore');
+  const database = json<ExternalDatabaseConfig>('database');
+  const authMode = raw.workflowAuthMode;
+  if (authMode !== undefined && !(Object.values(ArgoAuthMode) as string[]).includes(authMode)) {
+    problems.add({ ...site('workflowAuthMode'), value: authMode, message: 'is not an auth mode', fix: 'use client (or server, for a throwaway sandbox)' });
+  } else if (authMode === ArgoAuthMode.SERVER && environment !== EnvironmentName.SANDBOX) {
+    problems.add({ ...site('workflowAuthMode'), value: authMode, message: `lets anyone who reaches argo-server act as it, in ${environment}`, fix: 'use client auth outside the sandbox' });
+  }
+  const allowInClusterDatabase = raw.allowInClusterDatabase === 'true';
+  if (raw.allowInClusterDatabase !== undefined && !['true', 'false'].includes(raw.allowInClusterDatabase)) {
+    problems.add({ ...site('allowInClusterDatabase'), value: raw.allowInClusterDatabase, message: 'is not true or false', fix: 'set true or false' });
+  }
+  if (environment === EnvironmentName.PROD && !database && !allowInClusterDatabase) {
+    problems.add({ ...site('database'), value: undefined, message: 'is missing: prod would keep its runs and registry in the in-cluster Postgres', fix: 'configure cd4ml:database (an external, backed-up server), or opt in with cd4ml:allowInClusterDatabase: "true"' });
+  }
+  const secrets: Record<string, string> = {};
+  const requireSecret = (name: string, because: string) => {
+    if (raw[name] === undefined) problems.add({ ...site(name), value: undefined, message: `is missing (${because})`, fix: `set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
+    else secrets[name] = raw[name];
+  };
+  if (objectStore) {
+    if (!objectStore.endpoint) problems.add({ ...site('objectStore'), value: objectStore, message: 'has no endpoint', fix: 'give objectStore.endpoint, e.g. https://s3.eu-central-1.amazonaws.com' });
+    requireSecret('s3AccessKeyId', 'the external object store needs credentials');
+    requireSecret('s3SecretAccessKey', 'the external object store needs credentials');
+  }
+  if (database) {
+    if (!database.host) problems.add({ ...site('database'), value: database, message: 'has no host', fix: 'give database.host' });
+    for (const s of ['trackingDbUsername', 'trackingDbPassword', 'archiveDbUsername', 'archiveDbPassword']) requireSecret(s, 'the external database needs credentials');
+  }
+  const credentials = json<Record<string, Record<string, string>>>('credentials');
+  if (raw.credentials !== undefined) secrets.credentials = raw.credentials;
+  if (credentials) {
+    for (const [name, keys] of Object.entries(credentials)) {
+      if (typeof keys !== 'object' || keys === null || Object.values(keys).some((v) => typeof v !== 'string')) problems.add({ ...site(`credentials.${name}`), value: '(secret)', message: 'is not a map of key to string value', fix: 'give { "<key>": "<value>" }' });
+    }
+  }
+  const config: StackConfig = {
+    environment,
+    namespacePrefix,
+    storageClassName: raw.storageClassName,
+    objectStoreStorage: quantity('objectStoreStorage'),
+    databaseStorage: quantity('databaseStorage'),
+    trackingServerReplicas: num('trackingServerReplicas'),
+    workflowServerReplicas: num('workflowServerReplicas'),
+    images: json<PlatformImages>('images'),
+    examplesImage: raw.examplesImage,
+    pipelines: json<string[]>('pipelines'),
+    gpu: json<GpuScheduling>('gpu'),
+    objectStore,
+    database,
+    allowInClusterDatabase,
+    workflowAuthMode: authMode as ArgoAuthMode | undefined,
+    kubeApiCidr: raw.kubeApiCidr,
+    trackingServerHosts: json<string[]>('trackingServerHosts'),
+    secrets,
+  };
+  problems.throwIfAny();
+  return config;
+}
+
+/** True when an error is cd4ml's own input error (as opposed to a bug). */
+export function isInputError(e: unknown): e is Cd4mlValidationError {
+  return e instanceof Cd4mlValidationError;
+}
+
+/** Re-exported for tests of messages. */
+export type { Problem };

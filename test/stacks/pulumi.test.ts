@@ -1,0 +1,186 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { Testing } from 'cdk8s';
+import { parse } from 'yaml';
+import { EnvironmentName, ENVIRONMENT_NAMES } from '../../lib';
+import { buildApp } from '../../stacks/app';
+import { Obj } from '../support/manifests';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** What the mock monitor saw of one resource registration. */
+interface Registration {
+  type: string;
+  name: string;
+  inputs: Obj;
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependsOn: string[];
+}
+
+/** A stack's config as Pulumi hands it to the program: `cd4ml:key` -> string, structured values as JSON. */
+function stackConfig(stack: string, extra: Record<string, unknown> = {}): Record<string, string> {
+  const file = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries({ ...file.config, ...extra }).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+const PROD_SECRETS = {
+  'cd4ml:s3AccessKeyId': 'AKIA-test', 'cd4ml:s3SecretAccessKey': 's3-secret-test',
+  'cd4ml:trackingDbUsername': 'mlflow', 'cd4ml:trackingDbPassword': 'tracking-pw-test',
+  'cd4ml:archiveDbUsername': 'argo', 'cd4ml:archiveDbPassword': 'archive-pw-test',
+};
+
+/** Runs the Pulumi program under Pulumi's own unit-test mocks and returns what it registered. */
+async function deploy(stack: string, config: Record<string, string>, secretKeys: string[] = []): Promise<{ registered: Registration[]; error?: Error; outputs?: Record<string, unknown>; secretOutputs?: Record<string, boolean> }> {
+  jest.resetModules();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pulumi = require('@pulumi/pulumi');
+  const inputs = new Map<string, Obj>();
+  await pulumi.runtime.setMocks({
+    newResource: (a: { type: string; name: string; inputs: Obj }) => { inputs.set(`${a.type}::${a.name}`, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
+    call: (a: { inputs: Obj }) => a.inputs,
+  }, 'cd4ml', stack, false);
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  // The mock hook does not see resource options; the register requests it answers do.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const monitor = require('@pulumi/pulumi/runtime/settings').getMonitor();
+  const requests: Array<Omit<Registration, 'inputs'>> = [];
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: Obj, cb: unknown) => {
+    requests.push({ type: req.getType(), name: req.getName(), protect: req.getProtect(), retainOnDelete: req.getRetainondelete?.() ?? false, dependsOn: req.getDependenciesList().map((u: string) => u.split('::').pop()) });
+    return register(req, cb);
+  };
+  let program;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    program = require('../../stacks/pulumi-program').run();
+  } catch (error) {
+    await new Promise((r) => setTimeout(r, 20));
+    return { registered: requests.map((r) => ({ ...r, inputs: {} })), error: error as Error };
+  }
+  const resources = [...program.platform.resources.values()];
+  await Promise.all(resources.map((r: { urn: { apply: (f: (u: string) => void) => void } }) => new Promise<void>((resolve) => r.urn.apply(() => resolve()))));
+  const outputs: Record<string, unknown> = {};
+  const secretOutputs: Record<string, boolean> = {};
+  for (const [k, v] of Object.entries<{ apply: (f: (x: unknown) => void) => void }>(program.outputs)) outputs[k] = await new Promise((resolve) => v.apply(resolve));
+  for (const [id, r] of program.platform.resources as Map<string, Obj>) if (/\/Secret\/cd4ml-/.test(id)) secretOutputs[id] = await r.stringData.isSecret;
+  await new Promise((r) => setTimeout(r, 20));
+  return { registered: requests.map((r) => ({ ...r, inputs: inputs.get(`${r.type}::${r.name}`) ?? {} })), outputs, secretOutputs };
+}
+
+const kube = (rs: Registration[]) => rs.filter((r) => r.type.startsWith('kubernetes:'));
+const key = (o: Obj) => `${o.metadata?.namespace ?? 'cluster'}/${o.kind}/${o.metadata?.name}`;
+
+describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) => {
+  const secretKeys = stack === 'prod' ? Object.keys(PROD_SECRETS) : [];
+  const config = () => ({ ...stackConfig(stack), ...(stack === 'prod' ? PROD_SECRETS : {}) });
+
+  test('registers the platform component and one Kubernetes resource per synthesized object, in order', async () => {
+    const { registered, error, outputs } = await deploy(stack, config(), secretKeys);
+    expect(error).toBeUndefined();
+    expect(registered[0]).toMatchObject({ type: 'cd4ml:index:Platform', name: 'cd4ml' });
+    const resources = kube(registered);
+    const byName = new Map(resources.map((r) => [r.name, r]));
+    // namespaces and CRDs depend on nothing; every namespaced object waits for its namespace, Argo objects for the CRDs
+    for (const r of resources.filter((x) => ['Namespace', 'CustomResourceDefinition'].includes(x.inputs.kind))) expect(r.dependsOn).toEqual([]);
+    const crds = resources.filter((r) => r.inputs.kind === 'CustomResourceDefinition').map((r) => r.name);
+    expect(crds).toHaveLength(8);
+    for (const r of resources) {
+      const ns = r.inputs.metadata?.namespace;
+      if (ns) expect(r.dependsOn).toContain(`cluster/Namespace/${ns}`);
+      if (String(r.inputs.apiVersion).startsWith('argoproj.io/')) expect(r.dependsOn).toEqual(expect.arrayContaining(crds));
+    }
+    // pipelines come after the platform's workflow controller
+    const template = resources.find((r) => r.inputs.kind === 'WorkflowTemplate')!;
+    expect(template.dependsOn.some((d) => d.endsWith('/Deployment/workflow-controller'))).toBe(true);
+    expect(byName.size).toBe(resources.length);
+    expect(outputs!.trackingUri).toMatch(/^http:\/\/mlflow\.[a-z-]*cd4ml\.svc\.cluster\.local:5000$/);
+    expect(Object.keys(outputs!.portForward as object)).toEqual(expect.arrayContaining(['mlflow', 'argo']));
+  });
+
+  test('protects the stateful stores and their namespace from deletion and replacement, and nothing else', async () => {
+    const { registered } = await deploy(stack, config(), secretKeys);
+    const protectedOnes = kube(registered).filter((r) => r.protect).map((r) => r.name).sort();
+    const ns = stack === 'staging' ? 'staging-cd4ml' : 'cd4ml';
+    const stores = stack === 'prod' ? [] : [`${ns}/StatefulSet/minio`, `${ns}/StatefulSet/postgres`];
+    expect(protectedOnes).toEqual([`cluster/Namespace/${ns}`, ...stores].sort());
+    for (const r of kube(registered).filter((x) => x.protect)) expect(r.retainOnDelete).toBe(true);
+  });
+});
+
+test('parity: the sandbox stack deploys exactly the objects `cdk8s synth` writes', async () => {
+  // given what npm run synth renders for the sandbox
+  const { platform, pipelines } = buildApp(EnvironmentName.SANDBOX, '/tmp/cd4ml-unused');
+  const synthesized = [...Testing.synth(platform), ...Testing.synth(pipelines)];
+  // when the sandbox stack runs
+  const { registered } = await deploy('sandbox', stackConfig('sandbox'));
+  const deployed = kube(registered).map((r) => r.inputs);
+  // then the same objects, with the same content
+  expect(deployed.map(key).sort()).toEqual(synthesized.map(key).sort());
+  const byKey = new Map(deployed.map((o) => [key(o), o]));
+  for (const o of synthesized) expect(byKey.get(key(o))).toEqual(o);
+});
+
+test('prod takes credentials of its external stores from secret config, as Secrets marked secret in state', async () => {
+  const { registered, secretOutputs, error } = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
+  expect(error).toBeUndefined();
+  const secrets = kube(registered).filter((r) => r.inputs.kind === 'Secret').map((r) => r.name).sort();
+  expect(secrets).toEqual(['argo/Secret/cd4ml-archive-db', 'cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db', 'ml-pipelines/Secret/cd4ml-s3', 'ml-pipelines/Secret/pipeline-trigger-token'].sort());
+  expect(Object.values(secretOutputs!)).toEqual([true, true, true, true]);
+  const s3 = kube(registered).find((r) => r.name === 'cd4ml/Secret/cd4ml-s3')!;
+  // the values reach the provider wrapped as Pulumi secrets (so state holds them encrypted)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { specialSigKey, specialSecretSig } = require('@pulumi/pulumi/runtime/rpc');
+  expect(s3.inputs.stringData).toEqual({ [specialSigKey]: specialSecretSig, value: { AWS_ACCESS_KEY_ID: 'AKIA-test', AWS_SECRET_ACCESS_KEY: 's3-secret-test' } });
+  // consumers wait for their Secrets
+  expect(kube(registered).find((r) => r.name === 'cd4ml/Deployment/mlflow')!.dependsOn).toEqual(expect.arrayContaining(['cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db']));
+  // no in-cluster stores in prod
+  expect(kube(registered).some((r) => r.inputs.kind === 'StatefulSet')).toBe(false);
+});
+
+test('credentials overrides from secret config replace generated Secrets in every namespace they are copied to', async () => {
+  const credentials = { 'minio-pipelines': { AWS_ACCESS_KEY_ID: 'pipelines', AWS_SECRET_ACCESS_KEY: 'chosen-by-ops' } };
+  const { registered, error } = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify(credentials) }, ['cd4ml:credentials']);
+  expect(error).toBeUndefined();
+  expect(kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.name.endsWith('/minio-pipelines')).map((r) => r.name).sort()).toEqual(['cd4ml/Secret/minio-pipelines', 'ml-pipelines/Secret/minio-pipelines']);
+  const bad = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify({ 'minio-root': { MINIO_ROOT_USER: 'x' } }) }, ['cd4ml:credentials']);
+  expect(bad.error?.message).toMatch(/cd4ml:credentials.minio-root = "\(secret\)": lacks the keys MINIO_ROOT_PASSWORD/);
+  expect(bad.registered).toEqual([]);
+});
+
+describe('bad config fails with a clear message before any resource is registered', () => {
+  test('an unknown setting', async () => {
+    const { registered, error } = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:replica': '3' });
+    expect(error?.message).toMatch(/Pulumi stack sandbox: cd4ml:replica = "3": is not a cd4ml setting. Fix: remove it, or use one of environment,/);
+    expect(registered).toEqual([]);
+  });
+
+  test('prod on the in-cluster database without an explicit opt-in', async () => {
+    const config = stackConfig('prod');
+    delete config['cd4ml:database'];
+    const { registered, error } = await deploy('prod', { ...config, ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
+    expect(error?.message).toMatch(/cd4ml:database = \(missing\): is missing: prod would keep its runs and registry in the in-cluster Postgres. Fix: configure cd4ml:database .* or opt in with cd4ml:allowInClusterDatabase/);
+    expect(registered).toEqual([]);
+    const optedIn = await deploy('prod', { ...config, 'cd4ml:allowInClusterDatabase': 'true', 'cd4ml:s3AccessKeyId': 'k', 'cd4ml:s3SecretAccessKey': 's' }, ['cd4ml:s3AccessKeyId', 'cd4ml:s3SecretAccessKey']);
+    expect(optedIn.error).toBeUndefined();
+    expect(kube(optedIn.registered).find((r) => r.name === 'cd4ml/StatefulSet/postgres')).toMatchObject({ protect: true, retainOnDelete: true });
+  });
+
+  test('a missing secret, and a credential set in plain text', async () => {
+    const { trackingDbPassword: _omitted, ...rest } = Object.fromEntries(Object.entries(PROD_SECRETS).map(([k, v]) => [k.slice(6), v]));
+    const missing = await deploy('prod', { ...stackConfig('prod'), ...Object.fromEntries(Object.entries(rest).map(([k, v]) => [`cd4ml:${k}`, v])) }, Object.keys(rest).map((k) => `cd4ml:${k}`));
+    expect(missing.error?.message).toMatch(/cd4ml:trackingDbPassword = \(missing\): is missing \(the external database needs credentials\). Fix: set it with `pulumi config set --secret cd4ml:trackingDbPassword/);
+    expect(missing.registered).toEqual([]);
+    const plain = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, []);
+    expect(plain.error?.message).toMatch(/cd4ml:s3SecretAccessKey = "\(redacted\)": holds a credential in plain text/);
+    expect(plain.error?.message).not.toMatch(/s3-secret-test/);
+  });
+
+  test('server auth outside the sandbox, and an unknown pipeline', async () => {
+    const server = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:workflowAuthMode': 'server' });
+    expect(server.error?.message).toMatch(/cd4ml:workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);
+    const pipelines = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:pipelines': '["fraud"]' });
+    expect(pipelines.error?.message).toMatch(/pipelines = \["fraud"\]: names pipelines this stack does not have/);
+    expect(pipelines.registered).toEqual([]);
+  });
+});
