@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# End to end on a real cluster: k3d (k3s enforces NetworkPolicies), `pulumi up --stack sandbox`, smoke checks,
+# then `pulumi destroy` keeping the protected stores. Needs: docker, k3d, kubectl, pulumi, node 20, python3.
+# Used by .github/workflows/e2e.yml and docs/e2e.md. Run from the repository root.
+set -euo pipefail
+
+CLUSTER=${CLUSTER:-cd4ml}
+export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE:-e2e-only}
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}
+mkdir -p .pulumi-state
+step() { printf '\n=== %s\n' "$*"; }
+pf_pids=()
+cleanup() { for p in "${pf_pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+port_forward() { kubectl -n "$1" port-forward "svc/$2" "$3" >/dev/null 2>&1 & pf_pids+=($!); sleep 3; }
+
+step "cluster"
+k3d cluster list "$CLUSTER" >/dev/null 2>&1 || k3d cluster create "$CLUSTER" --agents 1 --wait
+kubectl cluster-info
+
+step "build"
+npm ci --no-audit --no-fund
+npm run build
+docker build -t cd4ml-examples:0.1.0 examples/
+k3d image import cd4ml-examples:0.1.0 -c "$CLUSTER"
+
+step "pulumi up --stack sandbox"
+pulumi stack select sandbox 2>/dev/null || pulumi stack init sandbox
+pulumi up --stack sandbox --yes --skip-preview
+pulumi stack output --stack sandbox --json
+
+step "the platform comes up"
+kubectl -n cd4ml wait --for=condition=complete job -l app.kubernetes.io/part-of=cd4ml --timeout=10m
+for r in statefulset/minio statefulset/postgres deployment/mlflow; do kubectl -n cd4ml rollout status "$r" --timeout=10m; done
+for r in deployment/workflow-controller deployment/argo-server; do kubectl -n argo rollout status "$r" --timeout=10m; done
+
+step "MLflow answers and logs a run"
+port_forward cd4ml mlflow 5000:5000
+curl -sf http://localhost:5000/health
+run_id=$(curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/create -H 'Content-Type: application/json' \
+  -d '{"experiment_id":"0","run_name":"e2e-smoke"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
+curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/log-metric -H 'Content-Type: application/json' \
+  -d "{\"run_id\":\"$run_id\",\"key\":\"foo\",\"value\":1,\"timestamp\":$(date +%s000)}"
+curl -sf "http://localhost:5000/api/2.0/mlflow/runs/get?run_id=$run_id" | grep -q '"key": *"foo"'
+echo "logged run $run_id"
+
+step "the buckets exist"
+python3 -m pip install --quiet boto3
+port_forward cd4ml minio 9000:9000
+export AWS_ACCESS_KEY_ID=$(kubectl -n cd4ml get secret minio-root -o jsonpath='{.data.MINIO_ROOT_USER}' | base64 -d)
+export AWS_SECRET_ACCESS_KEY=$(kubectl -n cd4ml get secret minio-root -o jsonpath='{.data.MINIO_ROOT_PASSWORD}' | base64 -d)
+python3 - <<'PY'
+import boto3
+names = {b["Name"] for b in boto3.client("s3", endpoint_url="http://localhost:9000", region_name="us-east-1").list_buckets()["Buckets"]}
+missing = {"mlflow-artifacts", "argo-artifacts", "data"} - names
+assert not missing, f"missing buckets: {missing}"
+print("buckets:", sorted(names))
+PY
+
+step "the seed pipeline runs to a deployed model"
+wf=$(kubectl -n ml-pipelines create -o jsonpath='{.metadata.name}' -f - <<'YAML'
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: breast-cancer-e2e-
+spec:
+  workflowTemplateRef:
+    name: breast-cancer
+YAML
+)
+echo "submitted $wf"
+if ! kubectl -n ml-pipelines wait --for=jsonpath='{.status.phase}'=Succeeded "workflow/$wf" --timeout=30m; then
+  kubectl -n ml-pipelines get workflow "$wf" -o yaml | tail -60
+  exit 1
+fi
+curl -sf "http://localhost:5000/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion" | grep -q '"version"'
+echo "sklearn-random-forest@champion is deployed"
+
+step "pulumi destroy keeps the protected stores"
+pulumi destroy --stack sandbox --yes --skip-preview --exclude-protected
+kubectl get namespace cd4ml
+kubectl -n cd4ml get statefulset minio postgres
+kubectl -n cd4ml get pvc data-minio-0 data-postgres-0
+echo "the stores, their namespace and their volumes survived"
+
+step "teardown on purpose"
+pulumi state unprotect --stack sandbox --all --yes
+pulumi destroy --stack sandbox --yes --skip-preview
+# retainOnDelete left the stores in the cluster: deleting their namespace deletes them and their volumes.
+kubectl delete namespace cd4ml --wait=true --timeout=5m
+echo "e2e passed"
