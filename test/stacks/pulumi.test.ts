@@ -184,3 +184,10 @@ describe('bad config fails with a clear message before any resource is registere
     expect(pipelines.registered).toEqual([]);
   });
 });
+
+test('the README documents every setting a stack may use', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { SETTINGS } = require('../../stacks/pulumi-config');
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const key of Object.keys(SETTINGS)) expect(readme).toContain(`cd4ml:${key}`);
+});
