@@ -9,9 +9,9 @@ import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
 import { Connections, IConnectable, NetworkPeer } from './network';
-import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from './pod-security';
+import { emptyDirVolume, execProbe, hardenedContainer } from './pod-security';
 import { ISecret, secretEnv } from './secret';
-import { clusterIpService, containerPorts, serviceAccount, setupJob, volumeClaimTemplate } from './workload';
+import { containerPorts, setupJob, statefulStore } from './workload';
 
 /** The Secret key holding a database role's name. */
 export const PG_USERNAME_KEY = 'username';
@@ -113,53 +113,41 @@ export class PostgresServer extends Construct implements IConnectable {
     // pg_isready only asks whether the server accepts connections; the user name does not need to exist.
     const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port)];
 
-    serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
-    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
-      metadata: { name: this.name, namespace: this.namespace, labels },
-      spec: {
-        serviceName: this.name,
-        replicas: 1,
-        selector: { matchLabels: selector },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        updateStrategy: { type: 'RollingUpdate' },
-        template: {
-          metadata: { labels: { ...labels, ...selector } },
-          spec: {
-            serviceAccountName: this.name,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext({ uid }),
-            terminationGracePeriodSeconds: 60,
-            containers: [
-              hardenedContainer({
-                name: 'postgres',
-                image: props.image ?? DefaultImages.POSTGRES,
-                resources,
-                args: ['-c', `port=${port}`],
-                env: [
-                  secretEnv('POSTGRES_USER', this.superuserCredentials, PG_USERNAME_KEY),
-                  secretEnv('POSTGRES_PASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
-                  // initdb refuses a mount point that holds lost+found: keep the cluster in a subdirectory.
-                  { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
-                ],
-                ports: containerPorts(ports),
-                volumeMounts: [
-                  { name: 'data', mountPath: '/var/lib/postgresql/data' },
-                  { name: 'run', mountPath: '/var/run/postgresql' },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
-                startupProbe: execProbe(isReady, { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 }),
-                readinessProbe: execProbe(isReady, { periodSeconds: 10, timeoutSeconds: 5 }),
-                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 },
-              }),
-            ],
-            volumes: [emptyDirVolume('run', '16Mi'), emptyDirVolume('tmp', '256Mi')],
-          },
-        },
-        volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage, storageClassName: props.storageClassName, labels })],
-      },
+    const store = statefulStore(this, {
+      name: this.name,
+      namespace: this.namespace,
+      labels,
+      selector,
+      uid,
+      ports,
+      storage,
+      storageClassName: props.storageClassName,
+      terminationGracePeriodSeconds: 60,
+      container: hardenedContainer({
+        name: 'postgres',
+        image: props.image ?? DefaultImages.POSTGRES,
+        resources,
+        args: ['-c', `port=${port}`],
+        env: [
+          secretEnv('POSTGRES_USER', this.superuserCredentials, PG_USERNAME_KEY),
+          secretEnv('POSTGRES_PASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
+          // initdb refuses a mount point that holds lost+found: keep the cluster in a subdirectory.
+          { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+        ],
+        ports: containerPorts(ports),
+        volumeMounts: [
+          { name: 'data', mountPath: '/var/lib/postgresql/data' },
+          { name: 'run', mountPath: '/var/run/postgresql' },
+          { name: 'tmp', mountPath: '/tmp' },
+        ],
+        startupProbe: execProbe(isReady, { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 }),
+        readinessProbe: execProbe(isReady, { periodSeconds: 10, timeoutSeconds: 5 }),
+        livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 },
+      }),
+      volumes: [emptyDirVolume('run', '16Mi'), emptyDirVolume('tmp', '256Mi')],
     });
-    this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector, labels });
+    this.statefulSet = store.statefulSet;
+    this.connections = store.connections;
 
     const setupName = `${this.name}-setup`;
     const setupSelector = selectorLabels('postgres-setup', setupName);

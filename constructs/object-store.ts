@@ -9,9 +9,9 @@ import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
 import { Connections, IConnectable, NetworkPeer } from './network';
-import { emptyDirVolume, hardenedContainer, httpProbe, restrictedPodSecurityContext } from './pod-security';
+import { emptyDirVolume, hardenedContainer, httpProbe } from './pod-security';
 import { ISecret, secretEnv } from './secret';
-import { clusterIpService, containerPorts, serviceAccount, setupJob, volumeClaimTemplate } from './workload';
+import { containerPorts, setupJob, statefulStore } from './workload';
 
 /** The Secret keys every S3 credential holds: the names boto3, MLflow and the AWS CLI read. */
 export const S3_ACCESS_KEY_ID = 'AWS_ACCESS_KEY_ID';
@@ -187,50 +187,38 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       MINIO_ROOT_PASSWORD: SecretValue.random(40),
     });
 
-    serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
-    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'StatefulSet', {
-      metadata: { name: this.name, namespace: this.namespace, labels },
-      spec: {
-        serviceName: this.name,
-        replicas: 1,
-        selector: { matchLabels: selector },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        updateStrategy: { type: 'RollingUpdate' },
-        template: {
-          metadata: { labels: { ...labels, ...selector } },
-          spec: {
-            serviceAccountName: this.name,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext({ uid }),
-            containers: [
-              hardenedContainer({
-                name: 'minio',
-                image: props.image ?? DefaultImages.MINIO,
-                resources,
-                command: ['minio'],
-                args: ['server', '/data', '--address', `:${apiPort}`, '--console-address', `:${consolePort}`],
-                env: [
-                  secretEnv('MINIO_ROOT_USER', this.rootCredentials, 'MINIO_ROOT_USER'),
-                  secretEnv('MINIO_ROOT_PASSWORD', this.rootCredentials, 'MINIO_ROOT_PASSWORD'),
-                  { name: 'MINIO_REGION', value: this.region },
-                  // A uid without a passwd entry has HOME=/, where MinIO would create its config dir (minio/minio#14763).
-                  { name: 'HOME', value: '/tmp' },
-                ],
-                ports: containerPorts(ports),
-                volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }],
-                readinessProbe: httpProbe('/minio/health/ready', 's3', { periodSeconds: 10 }),
-                livenessProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 20, failureThreshold: 3 }),
-                startupProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 5, failureThreshold: 60 }),
-              }),
-            ],
-            volumes: [emptyDirVolume('tmp', '256Mi')],
-          },
-        },
-        volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage, storageClassName: props.storageClassName, labels })],
-      },
+    const store = statefulStore(this, {
+      name: this.name,
+      namespace: this.namespace,
+      labels,
+      selector,
+      uid,
+      ports,
+      storage,
+      storageClassName: props.storageClassName,
+      container: hardenedContainer({
+        name: 'minio',
+        image: props.image ?? DefaultImages.MINIO,
+        resources,
+        command: ['minio'],
+        args: ['server', '/data', '--address', `:${apiPort}`, '--console-address', `:${consolePort}`],
+        env: [
+          secretEnv('MINIO_ROOT_USER', this.rootCredentials, 'MINIO_ROOT_USER'),
+          secretEnv('MINIO_ROOT_PASSWORD', this.rootCredentials, 'MINIO_ROOT_PASSWORD'),
+          { name: 'MINIO_REGION', value: this.region },
+          // A uid without a passwd entry has HOME=/, where MinIO would create its config dir (minio/minio#14763).
+          { name: 'HOME', value: '/tmp' },
+        ],
+        ports: containerPorts(ports),
+        volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }],
+        readinessProbe: httpProbe('/minio/health/ready', 's3', { periodSeconds: 10 }),
+        livenessProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 20, failureThreshold: 3 }),
+        startupProbe: httpProbe('/minio/health/live', 's3', { periodSeconds: 5, failureThreshold: 60 }),
+      }),
+      volumes: [emptyDirVolume('tmp', '256Mi')],
     });
-    this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector, labels });
+    this.statefulSet = store.statefulSet;
+    this.connections = store.connections;
 
     const setupName = `${this.name}-setup`;
     const setupSelector = selectorLabels('minio-setup', setupName);

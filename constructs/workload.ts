@@ -152,3 +152,63 @@ export function disruptionBudget(scope: Construct, id: string, o: { name: string
     spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: o.selector } },
   });
 }
+
+/** What a single-node stateful store runs. */
+export interface StatefulStoreOptions {
+  /** Name of the ServiceAccount, Service and StatefulSet. */
+  readonly name: string;
+  /** Namespace. */
+  readonly namespace: string;
+  /** Labels of every object. */
+  readonly labels: Record<string, string>;
+  /** Pod selector labels. */
+  readonly selector: Record<string, string>;
+  /** uid/gid the pod runs as. */
+  readonly uid: number;
+  /** The store's ports (the Service exposes them, the container declares them). */
+  readonly ports: NamedPort[];
+  /** The store's container; its data volume is called `data`. */
+  readonly container: k8s.Container;
+  /** Further volumes (emptyDirs for runtime dirs). */
+  readonly volumes: k8s.Volume[];
+  /** Size of the data volume. */
+  readonly storage: string;
+  /** StorageClass of the data volume. */
+  readonly storageClassName?: string;
+  /** Seconds the store gets to shut down cleanly. @default 30 */
+  readonly terminationGracePeriodSeconds?: number;
+}
+
+/**
+ * A single-replica store: dedicated ServiceAccount (no token), a ClusterIP Service with a readable name, and a
+ * StatefulSet whose `data` volume comes from a claim template retained when the StatefulSet is deleted or scaled.
+ * @returns the StatefulSet and the store's network flows
+ */
+export function statefulStore(scope: Construct, o: StatefulStoreOptions): { statefulSet: ApiObject; connections: Connections } {
+  serviceAccount(scope, 'ServiceAccount', { name: o.name, namespace: o.namespace, labels: o.labels });
+  clusterIpService(scope, 'Service', { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector, ports: o.ports });
+  const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: {
+      serviceName: o.name,
+      replicas: 1,
+      selector: { matchLabels: o.selector },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      updateStrategy: { type: 'RollingUpdate' },
+      template: {
+        metadata: { labels: { ...o.labels, ...o.selector } },
+        spec: {
+          serviceAccountName: o.name,
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext({ uid: o.uid }),
+          terminationGracePeriodSeconds: o.terminationGracePeriodSeconds,
+          containers: [o.container],
+          volumes: o.volumes,
+        },
+      },
+      volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage: o.storage, storageClassName: o.storageClassName, labels: o.labels })],
+    },
+  });
+  const connections = new Connections(scope, 'Connections', { name: o.name, namespace: o.namespace, podSelector: o.selector, labels: o.labels });
+  return { statefulSet, connections };
+}

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { FanOut, ParameterType, Pipeline, PipelineRunner, RetryOn } from '../index';
+import { FanOut, ParameterType, Pipeline, PipelineParameter, PipelineRunner, RetryOn, Step } from '../index';
 
 /** Where the example step code runs: the image built from `examples/`. */
 export interface ExamplePipelineProps {
@@ -7,6 +7,19 @@ export interface ExamplePipelineProps {
   readonly runner: PipelineRunner;
   /** The examples image (built from `examples/Dockerfile`), pinned. */
   readonly image: string;
+}
+
+/** The seed's prepare_data step, shared by both pipelines: cached for a day, retried on infrastructure errors. */
+function prepareData(pipeline: Pipeline, image: string, testSize: PipelineParameter): Step {
+  return pipeline.addStep('prepare-data', {
+    image,
+    command: ['python', '-m', 'cd4ml_examples.prepare_data'],
+    inputs: { test_size: testSize },
+    outputs: { data_uri: ParameterType.STRING },
+    cache: { version: '1', maxAge: '24h' },
+    retry: { limit: 2, on: RetryOn.ERROR },
+    resources: { cpu: '250m', memory: '512Mi' },
+  });
 }
 
 /**
@@ -23,15 +36,7 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
   const nEstimators = pipeline.addParameter('n_estimators', { type: ParameterType.INTEGER, default: 100, description: 'trees in the forest' });
   const minAuc = pipeline.addParameter('min_auc', { type: ParameterType.NUMBER, default: 0.95, description: 'least ROC AUC to deploy' });
 
-  const prepare = pipeline.addStep('prepare-data', {
-    image: props.image,
-    command: ['python', '-m', 'cd4ml_examples.prepare_data'],
-    inputs: { test_size: testSize },
-    outputs: { data_uri: ParameterType.STRING },
-    cache: { version: '1', maxAge: '24h' },
-    retry: { limit: 2, on: RetryOn.ERROR },
-    resources: { cpu: '250m', memory: '512Mi' },
-  });
+  const prepare = prepareData(pipeline, props.image, testSize);
   const train = pipeline.addStep('train-model', {
     image: props.image,
     command: ['python', '-m', 'cd4ml_examples.train_model'],
@@ -68,13 +73,7 @@ export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePip
   });
   const testSize = pipeline.addParameter('test_size', { type: ParameterType.NUMBER, default: 0.3 });
   const minAuc = pipeline.addParameter('min_auc', { type: ParameterType.NUMBER, default: 0.95 });
-  const prepare = pipeline.addStep('prepare-data', {
-    image: props.image,
-    command: ['python', '-m', 'cd4ml_examples.prepare_data'],
-    inputs: { test_size: testSize },
-    outputs: { data_uri: ParameterType.STRING },
-    cache: { version: '1', maxAge: '24h' },
-  });
+  const prepare = prepareData(pipeline, props.image, testSize);
   const candidates = pipeline.addStep('train-candidate', {
     image: props.image,
     command: ['python', '-m', 'cd4ml_examples.train_model'],
