@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  analyzeGraph, checkDnsLabel, checkDuration, checkEnvName, describeGraphProblem, fail, parseDuration, Problem, Problems,
+  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
   Quantity, QuantityKind, toMermaidFlowchart,
 } from '../lib';
 import { ARGO_API_VERSION } from './argo-crds';
@@ -257,8 +257,8 @@ export class Pipeline extends Construct {
     if (this.name.length > 50) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 50 characters (Argo appends a suffix to run names)', fix: 'shorten it' });
     problems.addIf(checkDuration(props.timeout ?? '24h', { path, field: 'timeout' }));
     problems.addIf(checkDuration(props.ttlAfterCompletion ?? '168h', { path, field: 'ttlAfterCompletion' }));
-    if (props.parallelism !== undefined && (!Number.isInteger(props.parallelism) || props.parallelism < 1)) problems.add({ path, field: 'parallelism', value: props.parallelism, message: 'must be a whole number of at least 1', fix: 'set 1 or more, or leave it unset' });
-    if (props.runAsUser !== undefined && (!Number.isInteger(props.runAsUser) || props.runAsUser < 1)) problems.add({ path, field: 'runAsUser', value: props.runAsUser, message: 'is not a non-root uid', fix: 'use a uid of 1 or more' });
+    if (props.parallelism !== undefined) problems.addIf(checkCount(props.parallelism, 1, { path, field: 'parallelism' }));
+    if (props.runAsUser !== undefined) problems.addIf(checkUid(props.runAsUser, { path, field: 'runAsUser' }));
     problems.throwIfAny();
 
     this.template = new ApiObject(this, 'Template', {
@@ -425,10 +425,10 @@ export class Pipeline extends Construct {
     this.checkResources(problems, path, props.resources ?? {});
     if (props.retry) {
       const r = props.retry;
-      if (!Number.isInteger(r.limit) || r.limit < 0 || r.limit > 20) problems.add({ path, field: 'retry.limit', value: r.limit, message: 'must be a whole number from 0 to 20', fix: 'set how many times to retry' });
+      problems.addIf(checkCount(r.limit, 0, { path, field: 'retry.limit' }, 20));
       problems.addIf(checkDuration(r.backoff ?? '30s', { path, field: 'retry.backoff' }));
       if (r.maxDuration !== undefined) problems.addIf(checkDuration(r.maxDuration, { path, field: 'retry.maxDuration' }));
-      if (r.factor !== undefined && (!Number.isInteger(r.factor) || r.factor < 1)) problems.add({ path, field: 'retry.factor', value: r.factor, message: 'must be a whole number of at least 1', fix: 'use 2 to double the wait each time' });
+      if (r.factor !== undefined) problems.addIf(checkCount(r.factor, 1, { path, field: 'retry.factor' }));
     }
     if (props.timeout !== undefined) problems.addIf(checkDuration(props.timeout, { path, field: 'timeout' }));
     if (props.cache) {
@@ -437,7 +437,7 @@ export class Pipeline extends Construct {
     }
     const f = props.fanOut?.spec;
     if (f?.items !== undefined && f.items.length === 0) problems.add({ path, field: 'fanOut', value: [], message: 'has no items', fix: 'give at least one item' });
-    if (f?.count !== undefined && (!Number.isInteger(f.count) || f.count < 1 || f.count > 1000)) problems.add({ path, field: 'fanOut', value: f.count, message: 'must be a whole number of workers from 1 to 1000', fix: 'give the number of parallel workers' });
+    if (f?.count !== undefined) problems.addIf(checkCount(f.count, 1, { path, field: 'fanOut' }, 1000));
     if (f?.output && f.output.producer.pipeline !== this) problems.add({ path, field: 'fanOut', value: f.output.name, message: 'fans out over an output of a step outside this pipeline', fix: 'fan out over an output of this pipeline\'s own steps' });
   }
 

@@ -61,10 +61,12 @@ describe('securityViolations', () => {
     const c = find(objects, 'StatefulSet', 'minio').spec.template.spec.containers[0];
     delete c.securityContext.capabilities;
     c.image = 'quay.io/minio/minio:latest';
+    find(objects, 'Deployment', 'argo-server').spec.template.spec.containers[0].image = 'registry.local:5000/argocli';
     c.env.push({ name: 'MINIO_ROOT_PASSWORD', value: 'minioadmin' });
     const v = securityViolations(objects);
     expect(v).toContainEqual(expect.stringMatching(/container minio: capabilities do not drop ALL \(rule 3\)/));
     expect(v).toContainEqual(expect.stringMatching(/image quay.io\/minio\/minio:latest is not pinned \(rule 8\)/));
+    expect(v).toContainEqual(expect.stringMatching(/image registry.local:5000\/argocli is not pinned \(rule 8\)/));
     expect(v).toContainEqual(expect.stringMatching(/env MINIO_ROOT_PASSWORD is a literal \(rule 11\)/));
   });
 

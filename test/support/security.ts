@@ -33,7 +33,8 @@ export function securityViolations(objects: Obj[]): string[] {
       if (sc.readOnlyRootFilesystem !== true) v.push(`${where}: root filesystem not read-only (rule 6)`);
       const r = c.resources ?? {};
       if (!r.requests?.cpu || !r.requests?.memory || !r.limits?.memory) v.push(`${where}: missing cpu/memory request or memory limit (rule 7)`);
-      if (!/[:@]/.test(c.image) || /:latest$/.test(c.image)) v.push(`${where}: image ${c.image} is not pinned (rule 8)`);
+      const lastPart = String(c.image).split('/').pop() ?? '';
+      if (!(/@sha256:[a-f0-9]{64}$/.test(c.image) || /:[\w][\w.-]*$/.test(lastPart)) || /:latest$/.test(c.image)) v.push(`${where}: image ${c.image} is not pinned (rule 8)`);
       const isInit = (s.initContainers ?? []).includes(c);
       if (!t.oneShot && !isInit) {
         if (!c.readinessProbe || !c.livenessProbe) v.push(`${where}: long-running container lacks readiness or liveness probe (rule 9)`);
