@@ -12,6 +12,11 @@ import { ISecret, secretEnv } from './secret';
 import { TrackingServer } from './tracking-server';
 import { serviceAccount } from './workload';
 
+/** The variable a bucket's name reaches steps in: `CD4ML_BUCKET_<NAME>` (e.g. `CD4ML_BUCKET_DATA`). */
+export function bucketEnvName(b: Bucket): string {
+  return `CD4ML_BUCKET_${b.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
 /** Where GPU steps may run: the node labels and taints of a GPU node pool. */
 export interface GpuScheduling {
   /**
@@ -76,6 +81,8 @@ export class PipelineRunner extends Construct implements IConnectable {
   public readonly defaultsConfigMapName: string;
   /** Resources of a step that sets none. */
   public readonly stepDefaults: ContainerResources;
+  /** The buckets pipelines may use (their names reach steps as `CD4ML_BUCKET_<NAME>`). */
+  public readonly buckets: readonly Bucket[];
   /** The namespace's quota. */
   public readonly quota: PipelineQuota;
   /** GPU scheduling, when configured. */
@@ -100,6 +107,7 @@ export class PipelineRunner extends Construct implements IConnectable {
     this.objectStore = props.objectStore;
     this.trackingServer = props.trackingServer;
     this.defaultsConfigMapName = 'pipeline-defaults';
+    this.buckets = [...props.buckets];
 
     const problems = new Problems();
     problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
@@ -235,6 +243,7 @@ export class PipelineRunner extends Construct implements IConnectable {
       fromDefaults('MLFLOW_TRACKING_URI'),
       fromDefaults('MLFLOW_S3_ENDPOINT_URL'),
       fromDefaults('AWS_DEFAULT_REGION'),
+      ...this.buckets.map((b) => fromDefaults(bucketEnvName(b))),
       secretEnv('AWS_ACCESS_KEY_ID', this.s3Credentials, S3_ACCESS_KEY_ID),
       secretEnv('AWS_SECRET_ACCESS_KEY', this.s3Credentials, S3_SECRET_ACCESS_KEY),
     ];
@@ -246,7 +255,7 @@ export class PipelineRunner extends Construct implements IConnectable {
       MLFLOW_S3_ENDPOINT_URL: this.objectStore.endpoint.url(),
       AWS_DEFAULT_REGION: this.objectStore.region,
     };
-    for (const b of buckets) data[`CD4ML_BUCKET_${b.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = b.name;
+    for (const b of buckets) data[bucketEnvName(b)] = b.name;
     return data;
   }
 }

@@ -16,6 +16,8 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import { PodGcStrategy } from './workflow-engine';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An OCI image reference: optional registry host[:port], a lowercase path, then a tag and/or digest. */
+const IMAGE_REFERENCE = /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENTRYPOINT = 'dag';
 /** Label on the nodes of a GPU pool that names the GPU model (NVIDIA GPU feature discovery). */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -73,7 +75,8 @@ export interface RetryPolicy {
 
 /**
  * Caching of a step's outputs (Argo memoization), keyed by the step, its image, the cache version and the values
- * of all its inputs. Bump `version` to invalidate.
+ * of all its inputs (and its fan-out item). Bump `version` to invalidate, also after changing the step's command,
+ * args or env, which the key does not cover. A cached step cannot also retry (Argo does not write the cache then).
  * @see https://argo-workflows.readthedocs.io/en/latest/memoization/
  */
 export interface CachePolicy {
@@ -330,6 +333,7 @@ export class Pipeline extends Construct {
     const problems = new Problems();
     const name = `${this.name}-${id}`;
     problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
+    if (name.length > 52) problems.add({ path, field: 'id', value: id, message: `makes the CronWorkflow name "${name}" longer than the 52 characters Argo accepts`, fix: 'shorten the schedule id or the pipeline name' });
     problems.addIf(checkCron(props.cron, { path, field: 'cron' }));
     const timezone = props.timezone ?? 'UTC';
     if (!isTimeZone(timezone)) problems.add({ path, field: 'timezone', value: timezone, message: 'is not an IANA time zone', fix: 'use a name like "Europe/Berlin" or "UTC"' });
@@ -403,7 +407,8 @@ export class Pipeline extends Construct {
 
   private checkStepProps(problems: Problems, path: string, props: StepProps): void {
     if (!props.image || props.image.trim() === '') problems.add({ path, field: 'image', value: props.image, message: 'is missing', fix: 'give the image the step runs, pinned by tag or digest' });
-    else if (!/(:[\w][\w.-]*|@sha256:[a-f0-9]{64})$/.test(props.image) || /:latest$/.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not pinned', fix: 'add a version tag (not "latest") or a digest, e.g. "my-image:1.2.0"' });
+    else if (!IMAGE_REFERENCE.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not a valid image reference', fix: 'write it like "registry.example/team/image:1.2.0" (lowercase path, no spaces)' });
+    else if (!/(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/.test(props.image.split('/').pop() ?? '') || /:latest$/.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not pinned', fix: 'add a version tag (not "latest") or a digest, e.g. "my-image:1.2.0"' });
     for (const [name, value] of Object.entries(props.inputs ?? {})) {
       const site = { path, field: `inputs.${name}` };
       if (!IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid input name', fix: 'use letters, digits and "_"' });
@@ -420,7 +425,11 @@ export class Pipeline extends Construct {
       if (artifact.producer.pipeline !== this) problems.add({ path, field: `inputArtifacts.${name}`, value: `${artifact.producer.pipeline.name}/${artifact.producer.name}`, message: 'is an artifact of a step outside this pipeline', fix: 'pass artifacts between steps of one pipeline' });
     }
     for (const name of props.outputArtifacts ?? []) if (!IDENT.test(name)) problems.add({ path, field: 'outputArtifacts', value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
-    for (const name of Object.keys(props.env ?? {})) problems.addIf(checkEnvName(name, { path, field: `env.${name}` }));
+    for (const name of Object.keys(props.env ?? {})) {
+      problems.addIf(checkEnvName(name, { path, field: `env.${name}` }));
+      if (/^(MLFLOW_|AWS_|CD4ML_)/.test(name) || name === 'HOME') problems.add({ path, field: `env.${name}`, value: name, message: 'would override a value the runner or pipeline sets', fix: 'configure it on the runner or pipeline instead' });
+      else if (/(PASSWORD|SECRET|TOKEN|PRIVATE|ACCESS_KEY|CREDENTIAL)/i.test(name)) problems.add({ path, field: `env.${name}`, value: name, message: 'looks like a credential, and env values are written into the manifests in plain text', fix: 'read credentials from a Secret (the runner passes S3 credentials by reference)' });
+    }
     for (const s of props.after ?? []) if (s.pipeline !== this) problems.add({ path, field: 'after', value: `${s.pipeline.name}/${s.name}`, message: 'is a step outside this pipeline', fix: 'order only steps of this pipeline' });
     this.checkResources(problems, path, props.resources ?? {});
     if (props.retry) {
@@ -431,6 +440,9 @@ export class Pipeline extends Construct {
       if (r.factor !== undefined) problems.addIf(checkCount(r.factor, 1, { path, field: 'retry.factor' }));
     }
     if (props.timeout !== undefined) problems.addIf(checkDuration(props.timeout, { path, field: 'timeout' }));
+    if (props.cache && props.retry) {
+      problems.add({ path, field: 'cache', value: props.cache, message: 'is set together with retry, and Argo never writes the cache of a template with a retry strategy (argo-workflows#10426)', fix: 'drop retry from the cached step, or drop cache' });
+    }
     if (props.cache) {
       if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(props.cache.version)) problems.add({ path, field: 'cache.version', value: props.cache.version, message: 'is not a short version of letters, digits and "-"', fix: 'use a version like "1" or "2024-06"' });
       problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }));
@@ -529,15 +541,21 @@ export class Pipeline extends Construct {
   }
 
   /**
-   * The memoization key: step, cache version and image as a prefix, then a hash of every input value. Argo accepts
-   * only `[a-zA-Z0-9-]` in keys and does not evaluate expressions in `memoize.key` (argo-workflows#6227), so the
-   * hash is computed here, in the task's arguments, where `{{=...}}` expressions are evaluated.
+   * The memoization key: step, cache version and image as a prefix, then every input value (and the fan-out item)
+   * base64-encoded with `+`, `/` and `=` mapped into `[a-zA-Z0-9-]`, the only characters Argo accepts in keys. Argo
+   * does not evaluate expressions in `memoize.key` (argo-workflows#6227), so the key is computed in the task's
+   * arguments, where `{{=...}}` is evaluated; it uses expr-lang builtins only (`toBase64`, `replace`, `string`),
+   * not sprig, whose functions Argo has curated (argo-workflows#14446). Keys grow with the inputs (a ConfigMap key
+   * holds at most 253 characters): cache steps whose inputs are short values and URIs, not documents.
    */
   private cacheKey(s: Step): string {
     const image = createHash('sha256').update(s.props.image).digest('hex').slice(0, 12);
     const prefix = `${s.name}-v${s.props.cache!.version}-${image}`;
     const refs = [...s.inputs.entries()].map(([name, v]) => `'${name}=' + string(${v.exprRef})`);
-    return refs.length === 0 ? prefix : `${prefix}-{{=sprig.sha256sum(${refs.join(" + '|' + ")})}}`;
+    if (s.props.fanOut && ![...s.inputs.values()].includes(FanOut.ITEM)) refs.push("'item=' + string(item)");
+    if (refs.length === 0) return prefix;
+    const encoded = `replace(replace(replace(toBase64(${refs.join(" + '|' + ")}), '+', '-'), '/', '-'), '=', '')`;
+    return `${prefix}-{{=${encoded}}}`;
   }
 
   private renderTemplate(s: Step): Record<string, unknown> {
@@ -613,21 +631,27 @@ function maxQuantity(a: string, b: string): string {
 }
 
 const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?$/;
+/** Bounds of minute, hour, day of month, month, day of week. */
+const CRON_BOUNDS: ReadonlyArray<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
 
-/** Checks a five-field cron expression or a descriptor like `@daily`. */
+/** Checks a five-field cron expression (values within each field's range) or a descriptor like `@daily`. */
 export function checkCron(value: string | undefined, site: { path: string; field: string }): Problem | undefined {
   if (typeof value === 'string') {
     if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(value)) return undefined;
     const fields = value.trim().split(/\s+/);
-    if (fields.length === 5 && fields.every((f) => CRON_FIELD.test(f))) return undefined;
+    const inRange = (f: string, [lo, hi]: [number, number]) => (f.match(/\d+/g) ?? []).every((n, i, all) => {
+      const isStep = f.includes('/') && i === all.length - 1;
+      return isStep ? Number(n) >= 1 : Number(n) >= lo && Number(n) <= hi;
+    });
+    if (fields.length === 5 && fields.every((f, i) => CRON_FIELD.test(f) && inRange(f, CRON_BOUNDS[i]))) return undefined;
   }
   return { ...site, value, message: 'is not a cron expression with five fields', fix: 'write it like "0 3 * * *" (03:00 every day) or "@daily"' };
 }
 
+/** An IANA zone name as the controller's Go runtime reads it: exact, case included. */
 function isTimeZone(tz: string): boolean {
   try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat('en', { timeZone: tz }).resolvedOptions().timeZone === tz || tz === 'UTC';
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@ export interface ExamplePipelineProps {
   readonly image: string;
 }
 
-/** The seed's prepare_data step, shared by both pipelines: cached for a day, retried on infrastructure errors. */
+/** The seed's prepare_data step, shared by both pipelines: cached for a day (so, per Argo, without retries). */
 function prepareData(pipeline: Pipeline, image: string, testSize: PipelineParameter): Step {
   return pipeline.addStep('prepare-data', {
     image,
@@ -17,7 +17,6 @@ function prepareData(pipeline: Pipeline, image: string, testSize: PipelineParame
     inputs: { test_size: testSize },
     outputs: { data_uri: ParameterType.STRING },
     cache: { version: '1', maxAge: '24h' },
-    retry: { limit: 2, on: RetryOn.ERROR },
     resources: { cpu: '250m', memory: '512Mi' },
   });
 }

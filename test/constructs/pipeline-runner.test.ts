@@ -34,6 +34,8 @@ describe('PipelineRunner', () => {
       { name: 'MLFLOW_TRACKING_URI', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_TRACKING_URI' } } },
       { name: 'MLFLOW_S3_ENDPOINT_URL', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_S3_ENDPOINT_URL' } } },
       { name: 'AWS_DEFAULT_REGION', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'AWS_DEFAULT_REGION' } } },
+      { name: 'CD4ML_BUCKET_ARGO_ARTIFACTS', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_ARGO_ARTIFACTS' } } },
+      { name: 'CD4ML_BUCKET_DATA', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_DATA' } } },
       { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
       { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },
     ]);
