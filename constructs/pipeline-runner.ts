@@ -206,6 +206,11 @@ export class PipelineRunner extends Construct implements IConnectable {
    * fills its token Secret; no value is rendered.
    * @returns the name of the Secret holding the token (key `token`)
    */
+  /** Whether any pipeline has an event trigger (and so the trigger account exists). */
+  public get eventTriggersEnabled(): boolean {
+    return this.triggerTokenSecret !== undefined;
+  }
+
   public enableEventTriggers(): string {
     if (this.triggerTokenSecret) return this.triggerTokenSecret;
     const labels = componentLabels('pipeline-runner', this.namespace, 'event-trigger');

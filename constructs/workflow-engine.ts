@@ -230,8 +230,12 @@ export class WorkflowEngine extends Construct {
     }
     new k8s.KubeConfigMap(this, 'ControllerConfig', {
       metadata: { name: CONFIGMAP, namespace: this.namespace, labels: controllerLabels },
-      // Each top-level key holds a YAML document; JSON is YAML.
-      data: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v, null, 2)])),
+      // Each top-level key holds a YAML document; JSON is YAML. Once events may submit pipelines, workflows must
+      // reference a template and may not override it, so an event token cannot run arbitrary pods.
+      data: lazy(() => Object.fromEntries(Object.entries({
+        ...config,
+        ...(runner.eventTriggersEnabled ? { workflowRestrictions: { templateReferencing: 'Secure' } } : {}),
+      }).map(([k, v]) => [k, JSON.stringify(v, null, 2)]))),
     });
 
     // --- RBAC: Roles only, in the two namespaces -------------------------------------------------------------

@@ -40,7 +40,7 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
     image: props.image,
     command: ['python', '-m', 'cd4ml_examples.train_model'],
     inputs: { data_uri: prepare.output('data_uri'), n_estimators: nEstimators, min_auc: minAuc, register: true },
-    outputs: { run_id: ParameterType.STRING, roc_auc: ParameterType.NUMBER, model_name: ParameterType.STRING, model_version: ParameterType.STRING },
+    outputs: { run_id: ParameterType.STRING, model_uri: ParameterType.STRING, roc_auc: ParameterType.NUMBER, model_name: ParameterType.STRING, model_version: ParameterType.STRING },
     resources: { cpu: '1', memory: '1Gi', memoryLimit: '2Gi' },
     timeout: '1h',
   });
@@ -53,8 +53,9 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
   });
 
   pipeline.addSchedule('nightly', { cron: '0 3 * * *', timezone: 'Europe/Berlin' });
-  // New training data: a MinIO bucket notification (its payload shape: EventName, Key), or any uploader posting the same.
-  pipeline.addEventTrigger('new-data', { selector: 'payload.EventName startsWith "s3:ObjectCreated" && payload.Key startsWith "data/"' });
+  // New training data: a MinIO bucket notification (payload: EventName, Key = "<bucket>/<object>") for uploads under
+  // data/incoming/, or any uploader posting the same. prepare_data writes under data/prepared/, so runs never trigger runs.
+  pipeline.addEventTrigger('new-data', { selector: 'payload.EventName startsWith "s3:ObjectCreated" && payload.Key startsWith "data/incoming/"' });
   // A degraded model: a monitor posts an event with the min_auc the retrained model must reach.
   pipeline.addEventTrigger('model-degraded', { arguments: { min_auc: 'payload.min_auc' } });
   return pipeline;
@@ -62,7 +63,8 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
 
 /**
  * The GPU variant: a hyperparameter sweep fanned out over n_estimators, one GPU per candidate, joined by a step
- * that registers the best candidate, then deployed. Needs GPU scheduling on the runner.
+ * that registers the best candidate, then deployed. Needs GPU scheduling on the runner. It shows how GPU steps are
+ * scheduled (requests, node selector, tolerations, quota); the example's random forest itself runs on the CPU.
  */
 export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePipelineProps): Pipeline {
   const pipeline = new Pipeline(scope, 'breast-cancer-gpu-sweep', {
@@ -77,7 +79,7 @@ export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePip
     image: props.image,
     command: ['python', '-m', 'cd4ml_examples.train_model'],
     inputs: { data_uri: prepare.output('data_uri'), n_estimators: FanOut.ITEM, min_auc: 0, register: false },
-    outputs: { run_id: ParameterType.STRING, roc_auc: ParameterType.NUMBER, model_name: ParameterType.STRING, model_version: ParameterType.STRING },
+    outputs: { run_id: ParameterType.STRING, model_uri: ParameterType.STRING, roc_auc: ParameterType.NUMBER, model_name: ParameterType.STRING, model_version: ParameterType.STRING },
     fanOut: FanOut.items([50, 100, 200, 400]),
     resources: { cpu: '1', memory: '2Gi', memoryLimit: '4Gi', gpu: { count: 1 } },
     retry: { limit: 2, on: RetryOn.ERROR },
@@ -86,8 +88,8 @@ export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePip
   const best = pipeline.addStep('select-best', {
     image: props.image,
     command: ['python', '-m', 'cd4ml_examples.select_best'],
-    // The output of a fanned-out step is the JSON list of every candidate's value.
-    inputs: { run_ids: candidates.output('run_id'), min_auc: minAuc },
+    // The output of a fanned-out step is the JSON list of every candidate's value, in item order.
+    inputs: { run_ids: candidates.output('run_id'), model_uris: candidates.output('model_uri'), min_auc: minAuc },
     outputs: { model_name: ParameterType.STRING, model_version: ParameterType.STRING },
   });
   pipeline.addStep('deploy-model', {

@@ -31,11 +31,16 @@ def main():
     if problems:
         sys.exit("data validation failed: " + "; ".join(problems))
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, random_state=42, stratify=y)
-    bucket = os.environ.get("CD4ML_BUCKET_DATA", "data")
-    data_uri = f"s3://{bucket}/breast_cancer/test_size_{args.test_size}"
+    bucket = os.environ["CD4ML_BUCKET_DATA"]  # the runner passes every bucket's name
+    # Outputs go under prepared/; uploads under incoming/ are what trigger new runs.
+    data_uri = f"s3://{bucket}/prepared/breast_cancer/test_size_{args.test_size}"
     for frame, name in ((X_train, "X_train"), (X_test, "X_test"), (y_train.to_frame(), "y_train"), (y_test.to_frame(), "y_test")):
         save_csv(frame, f"{data_uri}/{name}.csv")
     print(f"wrote {len(X_train)} training and {len(X_test)} test rows to {data_uri}")
+    # Create the experiment here, once, before any fanned-out training step races to create it.
+    import mlflow
+
+    mlflow.set_experiment(os.environ["MLFLOW_EXPERIMENT_NAME"])
     write_output("data_uri", data_uri)
 
 

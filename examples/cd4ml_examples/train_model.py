@@ -35,14 +35,15 @@ def main():
         }
         mlflow.log_params({"n_estimators": args.n_estimators, "data_uri": args.data_uri})
         mlflow.log_metrics(metrics)
-        mlflow.sklearn.log_model(clf, name="model", input_example=X_test.head(3))
+        model = mlflow.sklearn.log_model(clf, name="model", input_example=X_test.head(3))
         print(f"run {run.info.run_id}: {metrics}")
         write_output("run_id", run.info.run_id)
+        write_output("model_uri", model.model_uri)
         write_output("roc_auc", metrics["roc_auc"])
         if metrics["roc_auc"] < args.min_auc:
             sys.exit(f"roc_auc {metrics['roc_auc']:.4f} is below min_auc {args.min_auc}: stopping the pipeline")
         if args.register:
-            version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME)
+            version = mlflow.register_model(model.model_uri, MODEL_NAME)
             print(f"registered {MODEL_NAME} version {version.version}")
             write_output("model_name", MODEL_NAME)
             write_output("model_version", version.version)
