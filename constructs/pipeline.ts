@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
+  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
   Quantity, QuantityKind, toMermaidFlowchart,
 } from '../lib';
 import { ARGO_API_VERSION } from './argo-crds';
@@ -16,8 +16,6 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import { PodGcStrategy } from './workflow-engine';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** An OCI image reference: optional registry host[:port], a lowercase path, then a tag and/or digest. */
-const IMAGE_REFERENCE = /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 const ENTRYPOINT = 'dag';
 /** Label on the nodes of a GPU pool that names the GPU model (NVIDIA GPU feature discovery). */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
@@ -406,9 +404,7 @@ export class Pipeline extends Construct {
   }
 
   private checkStepProps(problems: Problems, path: string, props: StepProps): void {
-    if (!props.image || props.image.trim() === '') problems.add({ path, field: 'image', value: props.image, message: 'is missing', fix: 'give the image the step runs, pinned by tag or digest' });
-    else if (!IMAGE_REFERENCE.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not a valid image reference', fix: 'write it like "registry.example/team/image:1.2.0" (lowercase path, no spaces)' });
-    else if (!/(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/.test(props.image.split('/').pop() ?? '') || /:latest$/.test(props.image)) problems.add({ path, field: 'image', value: props.image, message: 'is not pinned', fix: 'add a version tag (not "latest") or a digest, e.g. "my-image:1.2.0"' });
+    problems.addIf(checkImage(props.image, { path, field: 'image' }));
     for (const [name, value] of Object.entries(props.inputs ?? {})) {
       const site = { path, field: `inputs.${name}` };
       if (!IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid input name', fix: 'use letters, digits and "_"' });

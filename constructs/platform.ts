@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../lib';
+import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkImage, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../lib';
 import { ArgoCrds } from './argo-crds';
 import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
@@ -64,6 +64,8 @@ export interface PlatformImages {
   /** Python for the credentials Job. @default - {@link DefaultImages.PYTHON} */
   readonly python?: string;
 }
+
+const IMAGE_KEYS = ['minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python'];
 
 /** Props of {@link Platform}. */
 export interface PlatformProps {
@@ -155,6 +157,10 @@ export class Platform extends Construct {
       problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
     }
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+    for (const [name, image] of Object.entries(props.images ?? {})) {
+      if (!IMAGE_KEYS.includes(name)) problems.add({ path, field: `images.${name}`, value: image, message: 'is not a component image', fix: `use one of ${IMAGE_KEYS.join(', ')}` });
+      else problems.addIf(checkImage(image, { path, field: `images.${name}` }));
+    }
     problems.throwIfAny();
 
     this.preset = environmentPreset(environment);

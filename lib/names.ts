@@ -111,3 +111,17 @@ export function checkHostPattern(value: string | undefined, site: NameSite): Pro
   if (typeof value === 'string' && ok.test(value)) return undefined;
   return { ...site, value, message: 'is not a host, host:port, host:* or *.domain.tld pattern (a broader wildcard would accept any Host header)', fix: 'list the exact host names clients use, e.g. "mlflow.example.com"' };
 }
+
+/** An OCI image reference: optional registry host[:port], a lowercase path, then a tag and/or digest. */
+const IMAGE_REFERENCE = /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+/** Checks an image reference and that it is pinned: a tag other than `latest`, or a digest. */
+export function checkImage(value: string | undefined, site: NameSite): Problem | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return { ...site, value, message: 'is missing', fix: 'give the image, pinned by tag or digest' };
+  if (!IMAGE_REFERENCE.test(value)) return { ...site, value, message: 'is not a valid image reference', fix: 'write it like "registry.example/team/image:1.2.0" (lowercase path, no spaces)' };
+  const last = value.split('/').pop() ?? '';
+  if (!(/:[\w][\w.-]{0,127}(@sha256:[a-f0-9]{64})?$/.test(last) || /@sha256:[a-f0-9]{64}$/.test(value)) || /:latest(@|$)/.test(last)) {
+    return { ...site, value, message: 'is not pinned', fix: 'add a version tag (not "latest") or a digest, e.g. "my-image:1.2.0"' };
+  }
+  return undefined;
+}

@@ -156,6 +156,25 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
       if (typeof keys !== 'object' || keys === null || Object.values(keys).some((v) => typeof v !== 'string')) problems.add({ ...site(`credentials.${name}`), value: '(secret)', message: 'is not a map of key to string value', fix: 'give { "<key>": "<value>" }' });
     }
   }
+  // Structured settings: every key known, every value of the right shape.
+  const keysOf = (name: string, value: unknown, allowed: readonly string[]) => {
+    if (value === undefined) return;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.add({ ...site(name), value, message: 'is not an object', fix: `give { ${allowed.join(', ')} }` });
+      return;
+    }
+    for (const k of Object.keys(value)) if (!allowed.includes(k)) problems.add({ ...site(`${name}.${k}`), value: (value as Record<string, unknown>)[k], message: 'is not a field of this setting', fix: `use ${allowed.join(', ')}` });
+  };
+  const listOfStrings = (name: string, value: unknown) => {
+    if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });
+  };
+  keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
+  keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr']);
+  keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
+  keysOf('images', json('images'), ['minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
+  listOfStrings('pipelines', json('pipelines'));
+  listOfStrings('trackingServerHosts', json('trackingServerHosts'));
+
   const config: StackConfig = {
     environment,
     namespacePrefix,

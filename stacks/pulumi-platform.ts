@@ -133,7 +133,11 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     const add = (o: KubeObject, dependsOn: pulumi.Resource[]) => {
       const id = objectId(o);
       const protect = isStateful(o);
-      const r = kubernetesResource(id, o, { parent: this, dependsOn, protect, retainOnDelete: protect ? true : undefined });
+      // CRDs are cluster-wide: stacks sharing a cluster share them, and deleting one would delete every Argo object.
+      const retainOnDelete = protect || o.kind === 'CustomResourceDefinition' ? true : undefined;
+      // Setup Jobs retry until their store answers, up to their own deadline (900 s): wait longer than that.
+      const customTimeouts = o.kind === 'Job' ? { create: '20m', update: '20m' } : undefined;
+      const r = kubernetesResource(id, o, { parent: this, dependsOn, protect, retainOnDelete, customTimeouts });
       resources.set(id, r);
       return r;
     };

@@ -108,17 +108,29 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
   });
 });
 
-test('parity: the sandbox stack deploys exactly the objects `cdk8s synth` writes', async () => {
-  // given what npm run synth renders for the sandbox
-  const { platform, pipelines } = buildApp(EnvironmentName.SANDBOX, '/tmp/cd4ml-unused');
-  const synthesized = [...Testing.synth(platform), ...Testing.synth(pipelines)];
-  // when the sandbox stack runs
-  const { registered } = await deploy('sandbox', stackConfig('sandbox'));
-  const deployed = kube(registered).map((r) => r.inputs);
-  // then the same objects, with the same content
+test.each(ENVIRONMENT_NAMES)('parity: the %s stack deploys exactly the objects cdk8s synthesizes for its settings', async (stack) => {
+  // given what cdk8s synthesizes for the stack's settings (for the sandbox: exactly what `npm run synth` writes)
+  const secretKeys = stack === 'prod' ? Object.keys(PROD_SECRETS) : [];
+  const config = { ...stackConfig(stack), ...(stack === 'prod' ? PROD_SECRETS : {}) };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseStackConfig } = require('../../stacks/pulumi-config');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { planDeployment } = require('../../stacks/pulumi-platform');
+  const plan = planDeployment(parseStackConfig(stack, config, secretKeys));
+  const synthesized: Obj[] = [...plan.stack.platformObjects, ...plan.stack.pipelineObjects];
+  if (stack === 'sandbox') {
+    const { platform, pipelines } = buildApp(EnvironmentName.SANDBOX, '/tmp/cd4ml-unused');
+    expect(synthesized).toEqual([...Testing.synth(platform), ...Testing.synth(pipelines)]);
+  }
+  // when the stack runs
+  const { registered } = await deploy(stack, config, secretKeys);
+  // then the same objects with the same content, plus only the Secrets Pulumi makes from secret config
+  const fromConfig = new Set(plan.secrets.map((x: { namespace: string; name: string }) => `${x.namespace}/Secret/${x.name}`));
+  const deployed = kube(registered).filter((r) => !fromConfig.has(r.name)).map((r) => r.inputs);
   expect(deployed.map(key).sort()).toEqual(synthesized.map(key).sort());
   const byKey = new Map(deployed.map((o) => [key(o), o]));
   for (const o of synthesized) expect(byKey.get(key(o))).toEqual(o);
+  expect(kube(registered).length - deployed.length).toBe(fromConfig.size);
 });
 
 test('prod takes credentials of its external stores from secret config, as Secrets marked secret in state', async () => {
@@ -190,4 +202,21 @@ test('the README documents every setting a stack may use', () => {
   const { SETTINGS } = require('../../stacks/pulumi-config');
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   for (const key of Object.keys(SETTINGS)) expect(readme).toContain(`cd4ml:${key}`);
+});
+
+test('structured settings are checked field by field, and images must be pinned', async () => {
+  const typo = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:gpu': JSON.stringify({ nodeSelectr: { a: 'b' } }), 'cd4ml:pipelines': '"breast-cancer"' });
+  expect(typo.error?.message).toMatch(/cd4ml:gpu.nodeSelectr = \{"a":"b"\}: is not a field of this setting. Fix: use nodeSelector, maxPerStep/);
+  expect(typo.error?.message).toMatch(/cd4ml:pipelines = "breast-cancer": is not a list of strings/);
+  expect(typo.registered).toEqual([]);
+  const latest = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:images': JSON.stringify({ mlflow: 'ghcr.io/mlflow/mlflow:latest' }) });
+  expect(latest.error?.message).toMatch(/images.mlflow = "ghcr.io\/mlflow\/mlflow:latest": is not pinned/);
+  expect(latest.registered).toEqual([]);
+});
+
+test('the Argo CRDs outlive a stack (stacks sharing a cluster share them), and Jobs get longer than their own deadline', async () => {
+  const { registered } = await deploy('staging', stackConfig('staging'));
+  const crds = kube(registered).filter((r) => r.inputs.kind === 'CustomResourceDefinition');
+  expect(crds.length).toBe(8);
+  for (const crd of crds) expect(crd).toMatchObject({ retainOnDelete: true, protect: false });
 });
