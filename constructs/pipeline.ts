@@ -3,7 +3,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
-  Quantity, QuantityKind, toMermaidFlowchart,
+  Quantity, QuantityKind, stepLabel, toMermaidFlowchart,
 } from '../lib';
 import { ARGO_API_VERSION } from './argo-crds';
 import { componentLabels, PART_OF } from './labels';
@@ -276,7 +276,10 @@ export class Pipeline extends Construct {
     this.node.addValidation({ validate: () => this.validateGraph() });
   }
 
-  /** Declares a typed parameter with its default; refuses a name declared before or a default of another type. */
+  /**
+   * Declares a typed parameter with its default; refuses a name declared before or a default of another type.
+   * @param options `type` and `default` are required; `description` (@default - the type's name) is shown in the Argo UI
+   */
   public addParameter(name: string, options: { readonly type: ParameterType; readonly default: Scalar; readonly description?: string }): PipelineParameter {
     const site = { path: this.node.path, field: `parameters.${name}` };
     if (!IDENT.test(name)) fail({ ...site, value: name, message: 'is not a valid parameter name', fix: 'use letters, digits and "_", like "n_estimators"' });
@@ -331,6 +334,7 @@ export class Pipeline extends Construct {
     const problems = new Problems();
     const name = `${this.name}-${id}`;
     problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
+    if (this.node.tryFindChild(`Schedule-${id}`)) problems.add({ path, field: 'id', value: id, message: 'is a duplicate schedule id', fix: 'give each schedule its own id' });
     if (name.length > 52) problems.add({ path, field: 'id', value: id, message: `makes the CronWorkflow name "${name}" longer than the 52 characters Argo accepts`, fix: 'shorten the schedule id or the pipeline name' });
     problems.addIf(checkCron(props.cron, { path, field: 'cron' }));
     const timezone = props.timezone ?? 'UTC';
@@ -367,6 +371,8 @@ export class Pipeline extends Construct {
     const problems = new Problems();
     const name = `${this.name}-${id}`;
     problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
+    if (this.node.tryFindChild(`Event-${id}`)) problems.add({ path, field: 'id', value: id, message: 'is a duplicate trigger id', fix: 'give each trigger its own id' });
+    if (props.selector !== undefined && !balanced(props.selector)) problems.add({ path, field: 'selector', value: props.selector, message: 'has unbalanced parentheses or quotes, which could make it match every event', fix: 'close every parenthesis and quote' });
     for (const [param, expr] of Object.entries(props.arguments ?? {})) {
       if (!this.params.has(param)) problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is not a parameter of the pipeline', fix: `declare it with addParameter, or use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
       if (expr.trim() === '') problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is empty', fix: 'give an expression over the event, like "payload.key"' });
@@ -398,8 +404,8 @@ export class Pipeline extends Construct {
     const order = analysis.problems.length === 0 ? analysis.order : this.steps.map((s) => s.name);
     return toMermaidFlowchart(this.name, order.map((n) => {
       const s = this.stepMap.get(n)!;
-      const extras = [s.props.resources?.gpu ? `${s.props.resources.gpu.count} GPU` : '', s.props.fanOut ? 'fan-out' : '', s.props.cache ? 'cached' : ''].filter(Boolean);
-      return { id: n, label: extras.length ? `${n} (${extras.join(', ')})` : n, dependsOn: s.dependencies.map((d) => d.name) };
+      const label = stepLabel(n, { gpus: s.props.resources?.gpu?.count, fanOut: !!s.props.fanOut, cached: !!s.props.cache });
+      return { id: n, label, dependsOn: s.dependencies.map((d) => d.name) };
     }));
   }
 
@@ -421,6 +427,8 @@ export class Pipeline extends Construct {
       if (artifact.producer.pipeline !== this) problems.add({ path, field: `inputArtifacts.${name}`, value: `${artifact.producer.pipeline.name}/${artifact.producer.name}`, message: 'is an artifact of a step outside this pipeline', fix: 'pass artifacts between steps of one pipeline' });
     }
     for (const name of props.outputArtifacts ?? []) if (!IDENT.test(name)) problems.add({ path, field: 'outputArtifacts', value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
+    const artifactNames = props.outputArtifacts ?? [];
+    if (new Set(artifactNames).size !== artifactNames.length) problems.add({ path, field: 'outputArtifacts', value: artifactNames, message: 'names an artifact twice', fix: 'name each artifact once' });
     for (const name of Object.keys(props.env ?? {})) {
       problems.addIf(checkEnvName(name, { path, field: `env.${name}` }));
       if (/^(MLFLOW_|AWS_|CD4ML_)/.test(name) || name === 'HOME') problems.add({ path, field: `env.${name}`, value: name, message: 'would override a value the runner or pipeline sets', fix: 'configure it on the runner or pipeline instead' });
@@ -642,6 +650,20 @@ export function checkCron(value: string | undefined, site: { path: string; field
     if (fields.length === 5 && fields.every((f, i) => CRON_FIELD.test(f) && inRange(f, CRON_BOUNDS[i]))) return undefined;
   }
   return { ...site, value, message: 'is not a cron expression with five fields', fix: 'write it like "0 3 * * *" (03:00 every day) or "@daily"' };
+}
+
+/** Whether parentheses nest and quotes close (outside quotes), so a selector cannot break out of its group. */
+function balanced(expr: string): boolean {
+  let depth = 0;
+  let quote: string | undefined;
+  for (const c of expr) {
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '(') depth++;
+    else if (c === ')' && --depth < 0) return false;
+  }
+  return depth === 0 && quote === undefined;
 }
 
 /** An IANA zone name as the controller's Go runtime reads it: exact, case included. */

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { MermaidNode, toMermaidFlowchart } from './mermaid';
+import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
 
 interface Task { name: string; template: string; dependencies?: string[]; withItems?: unknown[]; withParam?: string; withSequence?: unknown }
 interface WorkflowTemplate {
@@ -23,9 +23,9 @@ export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
   if (!dag) throw new Error(`WorkflowTemplate ${wt.metadata.name}: its entrypoint ${wt.spec.entrypoint} is not a DAG`);
   const nodes: MermaidNode[] = dag.tasks.map((task) => {
     const t = templates.get(task.template);
-    const gpus = Object.entries(t?.container?.resources?.limits ?? {}).find(([k]) => k.endsWith('/gpu'))?.[1];
-    const extras = [gpus ? `${gpus} GPU` : '', task.withItems || task.withParam || task.withSequence ? 'fan-out' : '', t?.memoize ? 'cached' : ''].filter(Boolean);
-    return { id: task.name, label: extras.length ? `${task.name} (${extras.join(', ')})` : task.name, dependsOn: task.dependencies ?? [] };
+    const gpus = Number(Object.entries(t?.container?.resources?.limits ?? {}).find(([k]) => k.endsWith('/gpu'))?.[1] ?? 0);
+    const label = stepLabel(task.name, { gpus, fanOut: !!(task.withItems || task.withParam || task.withSequence), cached: !!t?.memoize });
+    return { id: task.name, label, dependsOn: task.dependencies ?? [] };
   });
   return toMermaidFlowchart(wt.metadata.name, nodes);
 }
@@ -63,7 +63,13 @@ export function main(argv: string[], log: (line: string) => void = console.log, 
   }
   if (out) mkdirSync(out, { recursive: true });
   for (const wt of templates) {
-    const mermaid = workflowTemplateToMermaid(wt);
+    let mermaid: string;
+    try {
+      mermaid = workflowTemplateToMermaid(wt);
+    } catch (e) {
+      error(`cd4ml graph: ${(e as Error).message}. Fix: draw only DAG pipelines (cd4ml renders every Pipeline as a DAG)`);
+      return 1;
+    }
     if (out) {
       const file = join(out, `${wt.metadata.name}.mmd`);
       writeFileSync(file, mermaid);

@@ -8,6 +8,12 @@ export interface MermaidNode {
   readonly dependsOn: readonly string[];
 }
 
+/** The label of a pipeline step in a drawing: its name, then what is special about it (`train (1 GPU, fan-out)`). */
+export function stepLabel(name: string, traits: { readonly gpus?: number; readonly fanOut?: boolean; readonly cached?: boolean }): string {
+  const extras = [traits.gpus ? `${traits.gpus} GPU` : '', traits.fanOut ? 'fan-out' : '', traits.cached ? 'cached' : ''].filter(Boolean);
+  return extras.length ? `${name} (${extras.join(', ')})` : name;
+}
+
 /** Renders a DAG as a Mermaid flowchart (`flowchart LR`), nodes in the given order. */
 export function toMermaidFlowchart(title: string, nodes: readonly MermaidNode[]): string {
   const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');

@@ -253,3 +253,13 @@ describe('Pipeline bad input', () => {
     expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE }); p.addSchedule('x', { cron: '*/15 0-6 1,15 * 1-5', timezone: 'Europe/Berlin' }); })).not.toThrow();
   });
 });
+
+describe('Pipeline bad input, further', () => {
+  test('fails on a duplicate schedule or trigger id, a duplicate artifact, and a selector that could escape its group', () => {
+    expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE }); p.addSchedule('n', { cron: '@daily' }); p.addSchedule('n', { cron: '@hourly' }); })).toThrow(/test\/train\/n: id = "n": is a duplicate schedule id/);
+    expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE }); p.addEventTrigger('e'); p.addEventTrigger('e'); })).toThrow(/id = "e": is a duplicate trigger id/);
+    expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE, outputArtifacts: ['model', 'model'] }); })).toThrow(/outputArtifacts = \["model","model"\]: names an artifact twice/);
+    expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE }); p.addEventTrigger('e', { selector: 'true) || (true' }); })).toThrow(/selector = "true\) \|\| \(true": has unbalanced parentheses/);
+    expect(() => withPipeline((p) => { p.addStep('s', { image: IMAGE }); p.addEventTrigger('e', { selector: 'payload.a == ")" && (payload.b == "x")' }); })).not.toThrow();
+  });
+});
