@@ -1,6 +1,5 @@
 import {
-  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, Cd4mlValidationError, EnvironmentName, GpuScheduling,
-  PlatformImages, Problem, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, EnvironmentName, GpuScheduling, PlatformImages, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -198,11 +197,3 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   problems.throwIfAny();
   return config;
 }
-
-/** True when an error is cd4ml's own input error (as opposed to a bug). */
-export function isInputError(e: unknown): e is Cd4mlValidationError {
-  return e instanceof Cd4mlValidationError;
-}
-
-/** Re-exported for tests of messages. */
-export type { Problem };

@@ -73,3 +73,17 @@ describe('the npm package', () => {
     }
   });
 });
+
+test('cdk8s, cdk8s-plus-27 and constructs resolve to exactly one copy each', () => {
+  const tree = JSON.parse(execFileSync('npm', ['ls', 'cdk8s', 'cdk8s-plus-27', 'constructs', '--all', '--json'], { cwd: ROOT, encoding: 'utf8' }));
+  const versions = new Map<string, Set<string>>();
+  const walk = (deps: Record<string, { version: string; dependencies?: Record<string, unknown> }> = {}) => {
+    for (const [name, d] of Object.entries(deps)) {
+      if (['cdk8s', 'cdk8s-plus-27', 'constructs'].includes(name)) versions.set(name, new Set([...(versions.get(name) ?? []), d.version]));
+      walk(d.dependencies as never);
+    }
+  };
+  walk(tree.dependencies);
+  const found = Object.fromEntries([...versions.entries()].map(([n, v]) => [n, [...v]]));
+  for (const name of ['cdk8s', 'cdk8s-plus-27', 'constructs']) expect({ name, versions: found[name]?.length }).toEqual({ name, versions: 1 });
+});
