@@ -2,16 +2,18 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCidr, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
+  checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
 } from '../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
 import { Connections, IConnectable, NetworkPeer } from './network';
-import { emptyDirVolume, execProbe, hardenedContainer } from './pod-security';
+import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from './pod-security';
 import { ISecret, secretEnv } from './secret';
-import { containerPorts, setupJob, statefulStore } from './workload';
+import { containerPorts, serviceAccount, setupJob, statefulStore } from './workload';
+import { lazy } from './lazy';
+import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 
 /** The Secret key holding a database role's name. */
 export const PG_USERNAME_KEY = 'username';
@@ -80,6 +82,8 @@ export class PostgresServer extends Construct implements IConnectable {
   public readonly statefulSet: ApiObject;
   private readonly databases = new Map<string, PostgresDatabase>();
   private readonly generator: CredentialsGenerator;
+  private readonly image: string;
+  private readonly uid: number;
 
   public constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
@@ -102,6 +106,8 @@ export class PostgresServer extends Construct implements IConnectable {
     problems.throwIfAny();
 
     this.generator = props.credentials;
+    this.image = props.image ?? DefaultImages.POSTGRES;
+    this.uid = uid;
     this.endpoint = Endpoint.ofService(this.name, this.namespace, port, Scheme.POSTGRES);
     const labels = componentLabels('postgres', this.name, 'database');
     const selector = selectorLabels('postgres', this.name);
@@ -187,6 +193,105 @@ export class PostgresServer extends Construct implements IConnectable {
     return db;
   }
 
+  /**
+   * Dumps every declared database on a schedule (`pg_dump -Fc`, one file per database) and uploads the dumps to a
+   * bucket, away from the data volume; dumps older than `retainDays` are pruned. Call once.
+   * Restore: `pg_restore --clean --if-exists -d <database> <dump>` (see the README).
+   * @returns the CronJob
+   */
+  public enableBackups(props: PostgresBackupProps): ApiObject {
+    const path = this.node.path;
+    const problems = new Problems();
+    if (this.node.tryFindChild('Backup')) problems.add({ path, field: 'enableBackups', value: true, message: 'is called twice', fix: 'enable backups once' });
+    const schedule = props.schedule ?? '0 2 * * *';
+    problems.addIf(checkCron(schedule, { path, field: 'backup.schedule' }));
+    const retainDays = props.retainDays ?? 30;
+    problems.addIf(checkCount(retainDays, 1, { path, field: 'backup.retainDays' }));
+    problems.throwIfAny();
+
+    const name = `${this.name}-backup`;
+    const labels = componentLabels('postgres-backup', name, 'database-backup');
+    const selector = selectorLabels('postgres-backup', name);
+    const connections = new Connections(this, 'BackupConnections', { name, namespace: this.namespace, podSelector: selector, labels });
+    connections.allowTo(this, this.endpoint.port);
+    const store = props.bucket.store;
+    const s3 = store.grantReadWrite({ connections }, name, [props.bucket]);
+    const preset = environmentPreset(EnvironmentName.SANDBOX);
+    const dir = { name: 'backup', mountPath: '/backup' };
+    serviceAccount(this, 'BackupServiceAccount', { name, namespace: this.namespace, labels });
+    new k8s.KubeConfigMap(this, 'BackupScripts', {
+      metadata: { name, namespace: this.namespace, labels },
+      data: lazy(() => ({ 'dump.sh': this.dumpScript(), 'upload.sh': uploadScript(props.bucket.name, retainDays) })),
+    });
+    return new k8s.KubeCronJob(this, 'Backup', {
+      metadata: { name, namespace: this.namespace, labels },
+      spec: {
+        schedule,
+        timeZone: props.timezone ?? 'UTC',
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: 600,
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+          spec: {
+            backoffLimit: 2,
+            activeDeadlineSeconds: 3600,
+            template: {
+              metadata: { labels: { ...labels, ...selector } },
+              spec: {
+                serviceAccountName: name,
+                automountServiceAccountToken: false,
+                restartPolicy: 'OnFailure',
+                securityContext: restrictedPodSecurityContext({ uid: this.uid }),
+                initContainers: [hardenedContainer({
+                  name: 'dump',
+                  image: this.image,
+                  resources: preset.setupJob,
+                  command: ['sh', '/scripts/dump.sh'],
+                  env: [
+                    { name: 'PGHOST', value: this.endpoint.host },
+                    { name: 'PGPORT', value: String(this.endpoint.port) },
+                    secretEnv('PGUSER', this.superuserCredentials, PG_USERNAME_KEY),
+                    secretEnv('PGPASSWORD', this.superuserCredentials, PG_PASSWORD_KEY),
+                  ],
+                  volumeMounts: [dir, { name: 'scripts', mountPath: '/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+                })],
+                containers: [hardenedContainer({
+                  name: 'upload',
+                  image: props.clientImage ?? DefaultImages.MINIO_CLIENT,
+                  resources: preset.setupJob,
+                  command: ['sh', '/scripts/upload.sh'],
+                  env: [
+                    { name: 'S3_URL', value: store.endpoint.url() },
+                    secretEnv('AWS_ACCESS_KEY_ID', s3, S3_ACCESS_KEY_ID),
+                    secretEnv('AWS_SECRET_ACCESS_KEY', s3, S3_SECRET_ACCESS_KEY),
+                    { name: 'HOME', value: '/tmp' },
+                    { name: 'MC_CONFIG_DIR', value: '/tmp/.mc' },
+                  ],
+                  volumeMounts: [dir, { name: 'scripts', mountPath: '/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+                })],
+                volumes: [emptyDirVolume('backup', '20Gi'), emptyDirVolume('tmp', '64Mi'), { name: 'scripts', configMap: { name } }],
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  private dumpScript(): string {
+    const lines = [
+      '#!/bin/sh',
+      '# Dumps every database in the custom format (restore with pg_restore); fails the Job on any error.',
+      'set -eu',
+      'out="${BACKUP_DIR:-/backup}/$(date -u +%Y%m%dT%H%M%SZ)"',
+      'mkdir -p "$out"',
+    ];
+    for (const db of this.databaseList) lines.push(`pg_dump -Fc --no-owner -d "${db.databaseName}" -f "$out/${db.databaseName}.dump"`);
+    lines.push('ls -l "$out"');
+    return lines.join('\n') + '\n';
+  }
+
   /** The databases declared so far (a copy). */
   public get databaseList(): readonly PostgresDatabase[] {
     return [...this.databases.values()];
@@ -236,6 +341,33 @@ export class PostgresServer extends Construct implements IConnectable {
     lines.push('SQL', 'echo "databases and roles are in place"');
     return lines.join('\n') + '\n';
   }
+}
+
+/** Where and when {@link PostgresServer.enableBackups} dumps the databases. */
+export interface PostgresBackupProps {
+  /** The bucket the dumps go to (an object store other than the data volume; an external one survives the cluster). */
+  readonly bucket: Bucket;
+  /** Cron schedule. @default '0 2 * * *' (02:00 every day) */
+  readonly schedule?: string;
+  /** Time zone of the schedule. @default 'UTC' */
+  readonly timezone?: string;
+  /** Days a dump is kept. @default 30 */
+  readonly retainDays?: number;
+  /** `mc` image for the upload, pinned. @default - {@link DefaultImages.MINIO_CLIENT} */
+  readonly clientImage?: string;
+}
+
+/** Uploads a dump directory and prunes old dumps. */
+function uploadScript(bucket: string, retainDays: number): string {
+  return [
+    '#!/bin/sh',
+    '# Uploads the dumps the dump step wrote, then removes dumps older than the retention window.',
+    'set -eu',
+    'mc alias set store "$S3_URL" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null',
+    `mc cp --recursive /backup/ "store/${bucket}/"`,
+    `mc rm --recursive --force --older-than ${retainDays}d "store/${bucket}/" || true`,
+    `echo "uploaded to ${bucket}"`,
+  ].join('\n') + '\n';
 }
 
 /** A database on a {@link PostgresServer}, owned by a role of the same name. */

@@ -3,7 +3,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
-  Quantity, QuantityKind, stepLabel, toMermaidFlowchart,
+  checkCron, Quantity, QuantityKind, stepLabel, toMermaidFlowchart,
 } from '../lib';
 import { ARGO_API_VERSION } from './argo-crds';
 import { componentLabels, PART_OF } from './labels';
@@ -632,24 +632,6 @@ function argumentsOf(args: Record<string, Scalar>): Record<string, unknown> | un
 
 function maxQuantity(a: string, b: string): string {
   return Quantity.parse(a).value >= Quantity.parse(b).value ? a : b;
-}
-
-const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$|^[A-Za-z]{3}(-[A-Za-z]{3})?$/;
-/** Bounds of minute, hour, day of month, month, day of week. */
-const CRON_BOUNDS: ReadonlyArray<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-
-/** Checks a five-field cron expression (values within each field's range) or a descriptor like `@daily`. */
-export function checkCron(value: string | undefined, site: { path: string; field: string }): Problem | undefined {
-  if (typeof value === 'string') {
-    if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(value)) return undefined;
-    const fields = value.trim().split(/\s+/);
-    const inRange = (f: string, [lo, hi]: [number, number]) => (f.match(/\d+/g) ?? []).every((n, i, all) => {
-      const isStep = f.includes('/') && i === all.length - 1;
-      return isStep ? Number(n) >= 1 : Number(n) >= lo && Number(n) <= hi;
-    });
-    if (fields.length === 5 && fields.every((f, i) => CRON_FIELD.test(f) && inRange(f, CRON_BOUNDS[i]))) return undefined;
-  }
-  return { ...site, value, message: 'is not a cron expression with five fields', fix: 'write it like "0 3 * * *" (03:00 every day) or "@daily"' };
 }
 
 /** Whether parentheses nest and quotes close (outside quotes), so a selector cannot break out of its group. */

@@ -81,8 +81,14 @@ export interface PlatformProps {
   readonly objectStore?: ObjectStoreChoice;
   /** The databases. @default DatabaseChoice.inCluster() */
   readonly database?: DatabaseChoice;
-  /** Bucket names. @default - `mlflow-artifacts`, `argo-artifacts`, `data` */
-  readonly buckets?: { readonly trackingArtifacts?: string; readonly workflowArtifacts?: string; readonly data?: string };
+  /** Bucket names. @default - `mlflow-artifacts`, `argo-artifacts`, `data`, `db-backups` */
+  readonly buckets?: { readonly trackingArtifacts?: string; readonly workflowArtifacts?: string; readonly data?: string; readonly databaseBackups?: string };
+  /**
+   * Nightly dumps of the in-cluster Postgres to the object store's backup bucket (kept 30 days). An external
+   * database is backed up by whoever runs it.
+   * @default true
+   */
+  readonly databaseBackups?: boolean;
   /** Images. @default - {@link DefaultImages} */
   readonly images?: PlatformImages;
   /** StorageClass of the MinIO and Postgres volumes. @default - the cluster's default StorageClass */
@@ -215,6 +221,9 @@ export class Platform extends Construct {
       });
       trackingDb = this.postgres.addDatabase('mlflow');
       archiveDb = this.postgres.addDatabase('argo');
+      if (props.databaseBackups ?? true) {
+        this.postgres.enableBackups({ bucket: this.objectStore.addBucket(bucketNames.databaseBackups ?? 'db-backups'), clientImage: images.minioClient });
+      }
     }
 
     this.trackingServer = new TrackingServer(this, 'TrackingServer', {

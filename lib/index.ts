@@ -9,3 +9,4 @@ export * from './footprint';
 export * from './graph';
 export * from './duration';
 export * from './mermaid';
+export * from './cron';

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
-import { Connections, CredentialsGenerator, ExternalPostgresDatabase, PostgresServer, SecretRef } from '../../constructs';
-import { synth } from '../support/manifests';
+import { Connections, CredentialsGenerator, ExternalPostgresDatabase, Platform, PostgresServer, SecretRef } from '../../constructs';
+import { Obj, synth } from '../support/manifests';
 
 function postgres(chart: Chart, props: Partial<ConstructorParameters<typeof PostgresServer>[2]> = {}) {
   const credentials = new CredentialsGenerator(chart, 'creds', { namespace: 'data', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } });
@@ -74,5 +74,32 @@ describe('ExternalPostgresDatabase', () => {
     expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: '', port: 0, databaseName: 'mlflow', credentials: SecretRef.fromSecretName('pg', ['user']) }))).toThrow(
       /host = "": is required[\s\S]*port = 0: is not a TCP port[\s\S]*lacks the key username[\s\S]*lacks the key password/,
     );
+  });
+});
+
+describe('PostgresServer backups', () => {
+  test('dump every database nightly to their own bucket: Forbid, deadline, history limits, credentials by reference', () => {
+    const m = synth((chart) => new Platform(chart, 'platform'));
+    const cron = m.find('CronJob', 'postgres-backup', 'cd4ml');
+    expect(cron.spec).toMatchObject({ schedule: '0 2 * * *', timeZone: 'UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 600, successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 3 });
+    expect(cron.spec.jobTemplate.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 3600 });
+    expect(cron.spec.jobTemplate.spec.ttlSecondsAfterFinished).toBeUndefined();
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    expect(pod.initContainers[0].env.find((e: Obj) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'password' });
+    expect(pod.containers[0].env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-postgres-backup', key: 'AWS_SECRET_ACCESS_KEY' });
+    const scripts = m.find('ConfigMap', 'postgres-backup', 'cd4ml').data;
+    expect(scripts['dump.sh']).toContain('pg_dump -Fc --no-owner -d "mlflow"');
+    expect(scripts['dump.sh']).toContain('pg_dump -Fc --no-owner -d "argo"');
+    expect(scripts['upload.sh']).toContain('mc rm --recursive --force --older-than 30d "store/db-backups/"');
+    // its MinIO user may write only the backup bucket
+    expect(JSON.parse(m.find('ConfigMap', 'minio-setup', 'cd4ml').data['policy-postgres-backup.json']).Statement[0].Resource).toEqual(['arn:aws:s3:::db-backups']);
+  });
+
+  test('can be turned off, and fail when enabled twice', () => {
+    expect(synth((chart) => new Platform(chart, 'platform', { databaseBackups: false })).has('CronJob', 'postgres-backup')).toBe(false);
+    expect(() => synth((chart) => {
+      const p = new Platform(chart, 'platform');
+      p.postgres!.enableBackups({ bucket: p.dataBucket });
+    })).toThrow(/test\/platform\/Database: enableBackups = true: is called twice/);
   });
 });

@@ -23,7 +23,7 @@ test.each(scripts.map((s) => [`${s.cm}/${s.file}`, s]))('%s is valid code', (_, 
 });
 
 test('there are scripts to check', () => {
-  expect(scripts.map((s) => s.file).sort()).toEqual(['generate-credentials.py', 'migrate.py', 'setup.sh', 'setup.sh']);
+  expect(scripts.map((s) => s.file).sort()).toEqual(['dump.sh', 'generate-credentials.py', 'migrate.py', 'setup.sh', 'setup.sh', 'upload.sh']);
 });
 
 /** The directory of the Postgres server binaries (Debian's postgresql package). */
@@ -83,5 +83,27 @@ describe('the Postgres setup script, against a real server', () => {
     expect(runSetup({ ...secrets, DB0_PASSWORD: 'rotated-password' }).status).toBe(0);
     expect(psql('ml_tracking', 'rotated-password', 'mlflow', 'SELECT 1').stdout.trim()).toBe('1');
     expect(psql('ml_tracking', 'first-password', 'mlflow', 'SELECT 1').status).not.toBe(0);
+  });
+
+  test('the backup dumps every database, and the documented restore brings lost data back', () => {
+    // given a database with data
+    const secrets = { DB0_USERNAME: 'mlflow', DB0_PASSWORD: 'pw-mlflow', DB1_USERNAME: 'argo', DB1_PASSWORD: 'pw-argo' };
+    expect(runSetup(secrets).status).toBe(0);
+    expect(psql('mlflow', 'pw-mlflow', 'mlflow', "CREATE TABLE runs (id text); INSERT INTO runs VALUES ('run-1')").status).toBe(0);
+    // when the backup's dump step runs
+    const dump = m.find('ConfigMap', 'postgres-backup', 'cd4ml').data['dump.sh'];
+    writeFileSync(join(dir, 'dump.sh'), dump);
+    const backupDir = join(dir, 'backups');
+    const run = spawnSync('sh', [join(dir, 'dump.sh')], { env: env({ BACKUP_DIR: backupDir }), encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const [stamp] = readdirSync(backupDir);
+    expect(readdirSync(join(backupDir, stamp)).sort()).toEqual(['argo.dump', 'mlflow.dump']);
+    // and the data is lost
+    expect(psql('mlflow', 'pw-mlflow', 'mlflow', 'DROP TABLE runs').status).toBe(0);
+    // then the README's restore command brings it back
+    const restore = spawnSync(join(bin, 'pg_restore'), ['--clean', '--if-exists', '--no-owner', '--role=mlflow', '-d', 'mlflow', join(backupDir, stamp, 'mlflow.dump')], { env: env({}), encoding: 'utf8' });
+    expect(restore.status).toBe(0);
+    expect(psql('mlflow', 'pw-mlflow', 'mlflow', 'SELECT id FROM runs').stdout.trim()).toBe('run-1');
   });
 });
