@@ -166,7 +166,8 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     };
     for (const o of platformObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, before(o));
     const controller = [...resources.entries()].find(([id]) => id === `${options.workflowNamespace}/Deployment/workflow-controller`)?.[1];
-    for (const o of pipelineObjects) add(o, [...before(o), ...crds, ...(controller ? [controller] : [])]);
+    // Pipelines wait for the workflow controller (and, through before(), for their namespace and the CRDs).
+    for (const o of pipelineObjects) add(o, [...before(o), ...(controller ? [controller] : [])]);
     this.resources = resources;
 
     const [ns, wfNs, pipeNs] = platform.namespaces;
