@@ -7,7 +7,7 @@ import { Connections, IConnectable, KubeApiAccess } from './network';
 import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from './pod-security';
 import { lazy } from './lazy';
 import { readScript } from './script';
-import { configHash, HashNamedJob } from './workload';
+import { boundRole, configHash, HashNamedJob } from './workload';
 import { ISecret } from './secret';
 
 /** How the generator fills one key of a Secret. */
@@ -152,18 +152,16 @@ export class CredentialsGenerator extends Construct implements IConnectable {
 
   private createRole(namespace: string, names: Set<string>): void {
     const labels = componentLabels(this.name, this.name, 'credentials');
-    new k8s.KubeRole(this, `Role-${namespace}`, {
-      metadata: { name: this.name, namespace, labels },
+    boundRole(this, namespace, {
+      name: this.name,
+      namespace,
+      labels,
       rules: [
         // `create` cannot be limited by name (the name is not known when it is authorized).
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         { apiGroups: [''], resources: ['secrets'], resourceNames: lazy(() => [...names].sort()), verbs: ['get', 'update'] },
       ],
-    });
-    new k8s.KubeRoleBinding(this, `RoleBinding-${namespace}`, {
-      metadata: { name: this.name, namespace, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.name },
-      subjects: [{ kind: 'ServiceAccount', name: this.name, namespace: this.namespace }],
+      subject: { name: this.name, namespace: this.namespace },
     });
   }
 

@@ -10,7 +10,7 @@ import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './
 import { PlatformNamespace } from './namespace';
 import { ISecret, secretEnv } from './secret';
 import { TrackingServer } from './tracking-server';
-import { serviceAccount } from './workload';
+import { boundRole, serviceAccount } from './workload';
 
 /** The variable a bucket's name reaches steps in: `CD4ML_BUCKET_<NAME>` (e.g. `CD4ML_BUCKET_DATA`). */
 export function bucketEnvName(b: Bucket): string {
@@ -146,15 +146,12 @@ export class PipelineRunner extends Construct implements IConnectable {
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
     serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });
-    new k8s.KubeRole(this, 'ExecutorRole', {
-      metadata: { name: this.executorServiceAccountName, namespace: this.namespace, labels },
+    boundRole(this, 'Executor', {
+      name: this.executorServiceAccountName,
+      namespace: this.namespace,
+      labels,
       // The emissary executor's documented minimum (argo-workflows docs/workflow-rbac.md).
       rules: [{ apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],
-    });
-    new k8s.KubeRoleBinding(this, 'ExecutorRoleBinding', {
-      metadata: { name: this.executorServiceAccountName, namespace: this.namespace, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: this.executorServiceAccountName },
-      subjects: [{ kind: 'ServiceAccount', name: this.executorServiceAccountName, namespace: this.namespace }],
     });
 
     const gpuResource = this.gpu?.resourceName ?? 'nvidia.com/gpu';
@@ -216,19 +213,16 @@ export class PipelineRunner extends Construct implements IConnectable {
     const labels = componentLabels('pipeline-runner', this.namespace, 'event-trigger');
     const name = this.triggerServiceAccountName;
     serviceAccount(this, 'TriggerServiceAccount', { name, namespace: this.namespace, labels });
-    new k8s.KubeRole(this, 'TriggerRole', {
-      metadata: { name, namespace: this.namespace, labels },
+    boundRole(this, 'Trigger', {
+      name,
+      namespace: this.namespace,
+      labels,
       // argo-workflows manifests/quick-start/base/webhooks/submit-workflow-template-role.yaml
       rules: [
         { apiGroups: [ARGO_GROUP], resources: ['workfloweventbindings'], verbs: ['list'] },
         { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates'], verbs: ['get'] },
         { apiGroups: [ARGO_GROUP], resources: ['workflows'], verbs: ['create'] },
       ],
-    });
-    new k8s.KubeRoleBinding(this, 'TriggerRoleBinding', {
-      metadata: { name, namespace: this.namespace, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: this.namespace }],
     });
     this.triggerTokenSecret = `${name}-token`;
     new k8s.KubeSecret(this, 'TriggerToken', {

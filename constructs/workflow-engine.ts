@@ -13,7 +13,7 @@ import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from './network
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
-import { clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
+import { boundRole, clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
 
 /**
  * How argo-server authenticates API and UI calls.
@@ -240,14 +240,14 @@ export class WorkflowEngine extends Construct {
 
     // --- RBAC: Roles only, in the two namespaces -------------------------------------------------------------
     serviceAccount(this, 'ControllerServiceAccount', { name: controllerName, namespace: this.namespace, labels: controllerLabels, automountToken: true });
-    this.role('ControllerOwn', controllerName, this.namespace, controllerLabels, [
+    boundRole(this, 'ControllerOwn', { name: controllerName, namespace: this.namespace, labels: controllerLabels, rules: [
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
-    ]);
+    ] });
     // Upstream's namespace-install controller Role (manifests/namespace-install/workflow-controller-rbac), in the managed namespace.
-    this.role('ControllerManaged', controllerName, managed, controllerLabels, [
+    boundRole(this, 'ControllerManaged', { name: controllerName, namespace: managed, labels: controllerLabels, subject: { name: controllerName, namespace: this.namespace }, rules: [
       { apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
       { apiGroups: [''], resources: ['persistentvolumeclaims', 'persistentvolumeclaims/finalizers'], verbs: ['create', 'update', 'delete', 'get'] },
@@ -259,34 +259,38 @@ export class WorkflowEngine extends Construct {
       { apiGroups: [ARGO_GROUP], resources: ['cronworkflows', 'cronworkflows/finalizers'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
-    ], controllerName, this.namespace);
+    ] });
     // Memoization: the controller writes the pipelines' cache ConfigMaps, and only those.
-    new k8s.KubeRole(this, 'ControllerCacheRole', {
-      metadata: { name: `${controllerName}-cache`, namespace: managed, labels: controllerLabels },
+    boundRole(this, 'ControllerCache', {
+      name: `${controllerName}-cache`,
+      namespace: managed,
+      labels: controllerLabels,
       rules: lazy(() => (runner.cacheConfigMaps.length === 0 ? [] : [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [...runner.cacheConfigMaps], verbs: ['get', 'update', 'patch'] }])),
-    });
-    new k8s.KubeRoleBinding(this, 'ControllerCacheRoleBinding', {
-      metadata: { name: `${controllerName}-cache`, namespace: managed, labels: controllerLabels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${controllerName}-cache` },
-      subjects: [{ kind: 'ServiceAccount', name: controllerName, namespace: this.namespace }],
+      subject: { name: controllerName, namespace: this.namespace },
     });
 
     serviceAccount(this, 'ServerServiceAccount', { name: serverName, namespace: this.namespace, labels: serverLabels, automountToken: true });
     // argo-server opens the archive with its own identity and exits when it cannot read the archive Secret
     // (server/apiserver/argoserver.go), whatever the auth mode.
-    this.role('ServerOwn', serverName, this.namespace, serverLabels, [
+    boundRole(this, 'ServerOwn', { name: serverName, namespace: this.namespace, labels: serverLabels, rules: [
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
       ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
-    ]);
+    ] });
     // Its workflow and template caches also run as itself in every auth mode, and it serves nothing until they
     // sync (server/workflowtemplate/informer.go): read access in the managed namespace. In server mode every
     // call runs as argo-server, so it then needs what its users may do.
-    this.role('ServerManaged', serverName, managed, serverLabels, this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
-      { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
-    ], serverName, this.namespace);
+    boundRole(this, 'ServerManaged', {
+      name: serverName,
+      namespace: managed,
+      labels: serverLabels,
+      subject: { name: serverName, namespace: this.namespace },
+      rules: this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
+        { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
+      ],
+    });
     // A service account people mint short-lived tokens from for the UI and CLI in client mode.
     serviceAccount(this, 'UserServiceAccount', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels });
-    this.role('User', this.userServiceAccountName, managed, serverLabels, userRules(runner), this.userServiceAccountName, managed);
+    boundRole(this, 'User', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels, rules: userRules(runner) });
 
     // --- the controller ------------------------------------------------------------------------------------
     this.controllerDeployment = new k8s.KubeDeployment(this, 'Controller', {
@@ -349,16 +353,6 @@ export class WorkflowEngine extends Construct {
       },
     });
     if (serverReplicas > 1) disruptionBudget(this, 'ServerBudget', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector });
-  }
-
-  /** A Role and its RoleBinding to a service account (by default the Role's namesake in the Role's namespace). */
-  private role(id: string, name: string, namespace: string, labels: Record<string, string>, rules: k8s.PolicyRule[], subject = name, subjectNamespace = namespace): void {
-    new k8s.KubeRole(this, `${id}Role`, { metadata: { name, namespace, labels }, rules });
-    new k8s.KubeRoleBinding(this, `${id}RoleBinding`, {
-      metadata: { name, namespace, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name: subject, namespace: subjectNamespace }],
-    });
   }
 }
 

@@ -212,3 +212,29 @@ export function statefulStore(scope: Construct, o: StatefulStoreOptions): { stat
   const connections = new Connections(scope, 'Connections', { name: o.name, namespace: o.namespace, podSelector: o.selector, labels: o.labels });
   return { statefulSet, connections };
 }
+
+/** What {@link boundRole} grants, and to whom. */
+export interface BoundRoleOptions {
+  /** Name of the Role and its RoleBinding. */
+  readonly name: string;
+  /** Namespace the Role grants in. */
+  readonly namespace: string;
+  /** Labels of both objects. */
+  readonly labels: Record<string, string>;
+  /** What the Role allows. */
+  readonly rules: k8s.PolicyRule[];
+  /** The service account bound. @default - the Role's namesake in the Role's namespace */
+  readonly subject?: { readonly name: string; readonly namespace: string };
+}
+
+/** A Role and the RoleBinding that grants it to one service account (never a ClusterRole). */
+export function boundRole(scope: Construct, id: string, o: BoundRoleOptions): ApiObject {
+  const role = new k8s.KubeRole(scope, `${id}Role`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, rules: o.rules });
+  const subject = o.subject ?? { name: o.name, namespace: o.namespace };
+  new k8s.KubeRoleBinding(scope, `${id}RoleBinding`, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: o.name },
+    subjects: [{ kind: 'ServiceAccount', name: subject.name, namespace: subject.namespace }],
+  });
+  return role;
+}
