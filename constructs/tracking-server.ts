@@ -9,10 +9,10 @@ import { DefaultImages } from './images';
 import { componentLabels, selectorLabels } from './labels';
 import { Connections, IConnectable, NetworkPeer } from './network';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
-import { emptyDirVolume, hardenedContainer, httpProbe, restrictedPodSecurityContext } from './pod-security';
+import { emptyDirVolume, hardenedContainer, httpProbe } from './pod-security';
 import { readScript } from './script';
 import { secretEnv } from './secret';
-import { clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
+import { clusterIpService, containerPorts, deployment, serviceAccount } from './workload';
 
 /** Props of {@link TrackingServer}. */
 export interface TrackingServerProps {
@@ -134,62 +134,56 @@ export class TrackingServer extends Construct implements IConnectable {
     });
     serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
     clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
-    this.deployment = new k8s.KubeDeployment(this, 'Deployment', {
-      metadata: { name: this.name, namespace: this.namespace, labels },
-      spec: {
-        replicas,
-        selector: { matchLabels: selector },
-        template: {
-          metadata: { labels: { ...labels, ...selector } },
-          spec: {
-            serviceAccountName: this.name,
-            automountServiceAccountToken: false,
-            securityContext: restrictedPodSecurityContext({ uid }),
-            initContainers: [
-              hardenedContainer({
-                name: 'migrate',
-                image,
-                resources,
-                command: ['python', '/scripts/migrate.py'],
-                env,
-                workingDir: '/mlflow',
-                volumeMounts: [...mounts, { name: 'scripts', mountPath: '/scripts', readOnly: true }],
-              }),
-            ],
-            containers: [
-              hardenedContainer({
-                name: 'mlflow',
-                image,
-                resources,
-                command: ['mlflow'],
-                args: [
-                  'server',
-                  '--host', '0.0.0.0',
-                  '--port', String(port),
-                  '--workers', String(workers),
-                  '--backend-store-uri', backendUri,
-                  '--serve-artifacts',
-                  '--artifacts-destination', props.artifactBucket.s3Uri(),
-                  '--allowed-hosts', this.allowedHosts.join(','),
-                ],
-                env,
-                workingDir: '/mlflow',
-                ports: containerPorts(ports),
-                volumeMounts: mounts,
-                startupProbe: httpProbe('/health', 'http', { periodSeconds: 5, failureThreshold: 60 }),
-                readinessProbe: httpProbe('/health', 'http', { periodSeconds: 10 }),
-                livenessProbe: httpProbe('/version', 'http', { periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 }),
-              }),
-            ],
-            volumes: [
-              emptyDirVolume('tmp', '1Gi'),
-              emptyDirVolume('work', '256Mi'),
-              { name: 'scripts', configMap: { name: `${this.name}-migrate` } },
-            ],
-          },
-        },
-      },
+    this.deployment = deployment(this, 'Deployment', {
+      name: this.name,
+      namespace: this.namespace,
+      labels,
+      selector,
+      replicas,
+      serviceAccountName: this.name,
+      automountToken: false,
+      uid,
+      initContainers: [
+        hardenedContainer({
+          name: 'migrate',
+          image,
+          resources,
+          command: ['python', '/scripts/migrate.py'],
+          env,
+          workingDir: '/mlflow',
+          volumeMounts: [...mounts, { name: 'scripts', mountPath: '/scripts', readOnly: true }],
+        }),
+      ],
+      containers: [
+        hardenedContainer({
+          name: 'mlflow',
+          image,
+          resources,
+          command: ['mlflow'],
+          args: [
+            'server',
+            '--host', '0.0.0.0',
+            '--port', String(port),
+            '--workers', String(workers),
+            '--backend-store-uri', backendUri,
+            '--serve-artifacts',
+            '--artifacts-destination', props.artifactBucket.s3Uri(),
+            '--allowed-hosts', this.allowedHosts.join(','),
+          ],
+          env,
+          workingDir: '/mlflow',
+          ports: containerPorts(ports),
+          volumeMounts: mounts,
+          startupProbe: httpProbe('/health', 'http', { periodSeconds: 5, failureThreshold: 60 }),
+          readinessProbe: httpProbe('/health', 'http', { periodSeconds: 10 }),
+          livenessProbe: httpProbe('/version', 'http', { periodSeconds: 20, failureThreshold: 6, timeoutSeconds: 5 }),
+        }),
+      ],
+      volumes: [
+        emptyDirVolume('tmp', '1Gi'),
+        emptyDirVolume('work', '256Mi'),
+        { name: 'scripts', configMap: { name: `${this.name}-migrate` } },
+      ],
     });
-    if (replicas > 1) disruptionBudget(this, 'Budget', { name: this.name, namespace: this.namespace, labels, selector });
   }
 }

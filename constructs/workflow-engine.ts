@@ -13,7 +13,7 @@ import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from './network
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
-import { boundRole, clusterIpService, containerPorts, disruptionBudget, serviceAccount } from './workload';
+import { boundRole, clusterIpService, containerPorts, deployment, serviceAccount } from './workload';
 
 /**
  * How argo-server authenticates API and UI calls.
@@ -293,66 +293,55 @@ export class WorkflowEngine extends Construct {
     boundRole(this, 'User', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels, rules: userRules(runner) });
 
     // --- the controller ------------------------------------------------------------------------------------
-    this.controllerDeployment = new k8s.KubeDeployment(this, 'Controller', {
-      metadata: { name: controllerName, namespace: this.namespace, labels: controllerLabels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: controllerSelector },
-        template: {
-          metadata: { labels: { ...controllerLabels, ...controllerSelector } },
-          spec: {
-            serviceAccountName: controllerName,
-            automountServiceAccountToken: true,
-            securityContext: restrictedPodSecurityContext({ uid: ARGO_UID }),
-            containers: [
-              hardenedContainer({
-                name: 'workflow-controller',
-                image: props.controllerImage ?? DefaultImages.ARGO_CONTROLLER,
-                resources: controllerResources,
-                command: ['workflow-controller'],
-                args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
-                env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }],
-                ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
-                readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
-                livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
-              }),
-            ],
-          },
-        },
-      },
+    this.controllerDeployment = deployment(this, 'Controller', {
+      name: controllerName,
+      namespace: this.namespace,
+      labels: controllerLabels,
+      selector: controllerSelector,
+      replicas: 1,
+      serviceAccountName: controllerName,
+      automountToken: true,
+      uid: ARGO_UID,
+      containers: [
+        hardenedContainer({
+          name: 'workflow-controller',
+          image: props.controllerImage ?? DefaultImages.ARGO_CONTROLLER,
+          resources: controllerResources,
+          command: ['workflow-controller'],
+          args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
+          env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }],
+          ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
+          readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
+          livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
+        }),
+      ],
     });
 
     // --- the server ----------------------------------------------------------------------------------------
     clusterIpService(this, 'ServerService', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector, ports: serverPorts });
-    this.serverDeployment = new k8s.KubeDeployment(this, 'Server', {
-      metadata: { name: serverName, namespace: this.namespace, labels: serverLabels },
-      spec: {
-        replicas: serverReplicas,
-        selector: { matchLabels: serverSelector },
-        template: {
-          metadata: { labels: { ...serverLabels, ...serverSelector } },
-          spec: {
-            serviceAccountName: serverName,
-            automountServiceAccountToken: true,
-            securityContext: restrictedPodSecurityContext({ uid: ARGO_UID }),
-            containers: [
-              hardenedContainer({
-                name: 'argo-server',
-                image: props.serverImage ?? DefaultImages.ARGO_SERVER,
-                resources: serverResources,
-                args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONFIGMAP],
-                ports: containerPorts(serverPorts),
-                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-                readinessProbe: httpProbe('/', 'web', { https: true, initialDelaySeconds: 10, periodSeconds: 20 }),
-                livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('web') }, periodSeconds: 30, failureThreshold: 4, timeoutSeconds: 5 },
-              }),
-            ],
-            volumes: [emptyDirVolume('tmp', '64Mi')],
-          },
-        },
-      },
+    this.serverDeployment = deployment(this, 'Server', {
+      name: serverName,
+      namespace: this.namespace,
+      labels: serverLabels,
+      selector: serverSelector,
+      replicas: serverReplicas,
+      serviceAccountName: serverName,
+      automountToken: true,
+      uid: ARGO_UID,
+      containers: [
+        hardenedContainer({
+          name: 'argo-server',
+          image: props.serverImage ?? DefaultImages.ARGO_SERVER,
+          resources: serverResources,
+          args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONFIGMAP],
+          ports: containerPorts(serverPorts),
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          readinessProbe: httpProbe('/', 'web', { https: true, initialDelaySeconds: 10, periodSeconds: 20 }),
+          livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('web') }, periodSeconds: 30, failureThreshold: 4, timeoutSeconds: 5 },
+        }),
+      ],
+      volumes: [emptyDirVolume('tmp', '64Mi')],
     });
-    if (serverReplicas > 1) disruptionBudget(this, 'ServerBudget', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector });
   }
 }
 

@@ -238,3 +238,53 @@ export function boundRole(scope: Construct, id: string, o: BoundRoleOptions): Ap
   });
   return role;
 }
+
+/** What a stateless server runs. */
+export interface DeploymentOptions {
+  /** Name of the Deployment (and of its PodDisruptionBudget). */
+  readonly name: string;
+  /** Namespace. */
+  readonly namespace: string;
+  /** Labels of every object. */
+  readonly labels: Record<string, string>;
+  /** Pod selector labels. */
+  readonly selector: Record<string, string>;
+  /** Replicas; more than one also gets a PodDisruptionBudget that lets one pod go at a time. */
+  readonly replicas: number;
+  /** The dedicated service account the pods run as. */
+  readonly serviceAccountName: string;
+  /** Whether the pods get an API token (only for servers that call the Kubernetes API). */
+  readonly automountToken: boolean;
+  /** uid/gid the pods run as. */
+  readonly uid: number;
+  /** Containers run to completion before the server starts. @default - none */
+  readonly initContainers?: k8s.Container[];
+  /** The server's containers. */
+  readonly containers: k8s.Container[];
+  /** Volumes. @default - none */
+  readonly volumes?: k8s.Volume[];
+}
+
+/** A Deployment of hardened pods, with a PodDisruptionBudget once it has replicas. */
+export function deployment(scope: Construct, id: string, o: DeploymentOptions): ApiObject {
+  const d = new k8s.KubeDeployment(scope, id, {
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    spec: {
+      replicas: o.replicas,
+      selector: { matchLabels: o.selector },
+      template: {
+        metadata: { labels: { ...o.labels, ...o.selector } },
+        spec: {
+          serviceAccountName: o.serviceAccountName,
+          automountServiceAccountToken: o.automountToken,
+          securityContext: restrictedPodSecurityContext({ uid: o.uid }),
+          initContainers: o.initContainers,
+          containers: o.containers,
+          volumes: o.volumes,
+        },
+      },
+    },
+  });
+  if (o.replicas > 1) disruptionBudget(scope, `${id}Budget`, { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector });
+  return d;
+}
