@@ -155,13 +155,11 @@ export class PostgresServer extends Construct implements IConnectable {
     this.statefulSet = store.statefulSet;
     this.connections = store.connections;
 
-    const setupName = `${this.name}-setup`;
-    const setupSelector = selectorLabels('postgres-setup', setupName);
-    const setup = setupJob(this, 'Setup', {
-      name: setupName,
-      namespace: this.namespace,
-      labels: componentLabels('postgres-setup', setupName, 'database-setup'),
-      selector: setupSelector,
+    setupJob(this, 'Setup', {
+      store: this,
+      port,
+      component: 'postgres-setup',
+      role: 'database-setup',
       image: props.image ?? DefaultImages.POSTGRES,
       runAs: { uid },
       resources: props.setupResources ?? preset.setupJob,
@@ -169,7 +167,6 @@ export class PostgresServer extends Construct implements IConnectable {
       files: () => ({ 'setup.sh': this.setupScript() }),
       env: () => this.setupEnv(),
     });
-    setup.connections.allowTo(this, port);
   }
 
   /**

@@ -220,13 +220,11 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     this.statefulSet = store.statefulSet;
     this.connections = store.connections;
 
-    const setupName = `${this.name}-setup`;
-    const setupSelector = selectorLabels('minio-setup', setupName);
-    const setup = setupJob(this, 'Setup', {
-      name: setupName,
-      namespace: this.namespace,
-      labels: componentLabels('minio-setup', setupName, 'object-store-setup'),
-      selector: setupSelector,
+    setupJob(this, 'Setup', {
+      store: this,
+      port: apiPort,
+      component: 'minio-setup',
+      role: 'object-store-setup',
       image: props.clientImage ?? DefaultImages.MINIO_CLIENT,
       runAs: { uid },
       resources: props.setupResources ?? preset.setupJob,
@@ -234,7 +232,6 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       files: () => this.setupFiles(),
       env: () => this.setupEnv(),
     });
-    setup.connections.allowTo(this, apiPort);
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {

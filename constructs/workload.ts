@@ -3,6 +3,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ContainerResources } from '../lib';
+import { componentLabels, selectorLabels } from './labels';
 import { lazy } from './lazy';
 import { Connections, IConnectable } from './network';
 import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
@@ -46,14 +47,14 @@ export function containerPorts(ports: NamedPort[]): k8s.ContainerPort[] {
 
 /** What a one-shot setup Job runs. */
 export interface SetupJobOptions {
-  /** Name of the Job, its ConfigMap and ServiceAccount. */
-  readonly name: string;
-  /** Namespace. */
-  readonly namespace: string;
-  /** Labels for every object; the pod also gets `selector`. */
-  readonly labels: Record<string, string>;
-  /** Pod selector labels (for NetworkPolicies). */
-  readonly selector: Record<string, string>;
+  /** The store the Job sets up: it is named `<store>-setup` and may reach the store on `port`, nothing else. */
+  readonly store: IConnectable & { readonly name: string; readonly namespace: string };
+  /** The store's port the Job talks to. */
+  readonly port: number;
+  /** The `app.kubernetes.io/name` of the Job's objects, e.g. `minio-setup`. */
+  readonly component: string;
+  /** The `app.kubernetes.io/component` of the Job's objects, e.g. `object-store-setup`. */
+  readonly role: string;
   /** Image with a POSIX shell. */
   readonly image: string;
   /** uid/gid to run as. */
@@ -69,12 +70,19 @@ export interface SetupJobOptions {
 }
 
 /**
- * A Job that runs an idempotent setup script (create buckets, users, databases) with a deadline,
- * retries and a TTL; safe to run again on every deploy. Its name carries a hash of its script and spec,
+ * A Job that runs an idempotent setup script (create buckets, users, databases) against its store, with a
+ * deadline, retries and a TTL; safe to run again on every deploy. Its name carries a hash of its script and spec,
  * so a changed setup (a new bucket, a new database) is a new Job that `kubectl apply` starts.
- * @returns the Job's network flows (it may only open what the caller allows)
  */
-export function setupJob(scope: Construct, id: string, o: SetupJobOptions): IConnectable {
+export function setupJob(scope: Construct, id: string, opts: SetupJobOptions): void {
+  const name = `${opts.store.name}-setup`;
+  const o = {
+    ...opts,
+    name,
+    namespace: opts.store.namespace,
+    labels: componentLabels(opts.component, name, opts.role),
+    selector: selectorLabels(opts.component, name),
+  };
   new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: lazy(o.files) });
   serviceAccount(scope, `${id}ServiceAccount`, { name: o.name, namespace: o.namespace, labels: o.labels });
   new HashNamedJob(scope, id, () => configHash(o.files(), o.env()), {
@@ -108,7 +116,7 @@ export function setupJob(scope: Construct, id: string, o: SetupJobOptions): ICon
       },
     },
   });
-  return { connections: new Connections(scope, `${id}Connections`, { name: o.name, namespace: o.namespace, podSelector: o.selector }) };
+  new Connections(scope, `${id}Connections`, { name: o.name, namespace: o.namespace, podSelector: o.selector }).allowTo(opts.store, opts.port);
 }
 
 /**
