@@ -59,19 +59,9 @@ export class Problems {
     if (problem) this.items.push(problem);
   }
 
-  /** The problems recorded so far (a copy). */
-  public get all(): readonly Problem[] {
-    return [...this.items];
-  }
-
   /** Throws a {@link Cd4mlValidationError} when any problem was recorded. */
   public throwIfAny(): void {
     if (this.items.length > 0) throw new Cd4mlValidationError(this.items);
-  }
-
-  /** Formats the recorded problems as lines (for cdk8s `node.addValidation`). */
-  public lines(): string[] {
-    return this.items.map(formatProblem);
   }
 }
 

@@ -4,21 +4,32 @@ import {
 
 /** An external S3 endpoint, from config. */
 export interface ExternalObjectStoreConfig {
+  /** S3 endpoint URL. Required. */
   readonly endpoint: string;
+  /** Region to sign for. @default 'us-east-1' */
   readonly region?: string;
+  /** Where the endpoint's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
   readonly egressCidr?: string;
 }
 
 /** External databases (one server), from config. */
 export interface ExternalDatabaseConfig {
+  /** Host name of the Postgres server. Required. */
   readonly host: string;
+  /** Port. @default 5432 */
   readonly port?: number;
+  /** MLflow's database. @default 'mlflow' */
   readonly trackingDatabase?: string;
+  /** The Argo workflow archive's database. @default 'argo' */
   readonly archiveDatabase?: string;
+  /** Where the server's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
   readonly egressCidr?: string;
 }
 
-/** Everything a stack's config says (the `cd4ml:` namespace of `Pulumi.<stack>.yaml`), checked. */
+/**
+ * Everything a stack's config says (the `cd4ml:` namespace of `Pulumi.<stack>.yaml`), checked. Each field is
+ * the setting of the same name described in {@link SETTINGS}; unset optional fields take the Platform's defaults.
+ */
 export interface StackConfig {
   readonly environment: EnvironmentName;
   readonly namespacePrefix: string;

@@ -16,6 +16,7 @@ interface Registration {
   protect: boolean;
   retainOnDelete: boolean;
   dependsOn: string[];
+  createTimeout?: string;
 }
 
 /** A stack's config as Pulumi hands it to the program: `cd4ml:key` -> string, structured values as JSON. */
@@ -47,7 +48,14 @@ async function deploy(stack: string, config: Record<string, string>, secretKeys:
   const requests: Array<Omit<Registration, 'inputs'>> = [];
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: Obj, cb: unknown) => {
-    requests.push({ type: req.getType(), name: req.getName(), protect: req.getProtect(), retainOnDelete: req.getRetainondelete?.() ?? false, dependsOn: req.getDependenciesList().map((u: string) => u.split('::').pop()) });
+    requests.push({
+      type: req.getType(),
+      name: req.getName(),
+      protect: req.getProtect(),
+      retainOnDelete: req.getRetainondelete?.() ?? false,
+      dependsOn: req.getDependenciesList().map((u: string) => u.split('::').pop()),
+      createTimeout: req.getCustomtimeouts()?.getCreate() || undefined,
+    });
     return register(req, cb);
   };
   let program;
@@ -219,4 +227,12 @@ test('the Argo CRDs outlive a stack (stacks sharing a cluster share them), and J
   const crds = kube(registered).filter((r) => r.inputs.kind === 'CustomResourceDefinition');
   expect(crds.length).toBe(8);
   for (const crd of crds) expect(crd).toMatchObject({ retainOnDelete: true, protect: false });
+  // setup Jobs retry until their store answers, up to activeDeadlineSeconds: Pulumi must wait longer
+  const jobs = kube(registered).filter((r) => r.inputs.kind === 'Job');
+  expect(jobs.length).toBe(3);
+  for (const job of jobs) {
+    expect(job.createTimeout).toBe('20m');
+    expect(20 * 60).toBeGreaterThan(job.inputs.spec.activeDeadlineSeconds);
+  }
+  expect(kube(registered).find((r) => r.inputs.kind === 'Deployment')!.createTimeout).toBeUndefined();
 });
