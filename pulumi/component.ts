@@ -1,13 +1,9 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import {
-  ArgoAuthMode, DatabaseChoice, fail, MinioObjectStore, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
-} from '../index';
-import { StackOptions, STACK_SETTINGS, SynthesizedStack, synthesizeStack } from './app';
-import { StackConfig } from './pulumi-config';
+import { MinioObjectStore, Platform } from '../index';
 
 /** A Kubernetes object as cdk8s synthesizes it. */
-type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 
 /** The `@pulumi/kubernetes` module of each API group cd4ml renders (typed classes, so secrets and awaits work). */
 const GROUP_MODULES: Record<string, string> = {
@@ -21,73 +17,23 @@ const GROUP_MODULES: Record<string, string> = {
 };
 
 /** A Secret Pulumi creates from secret config: where, and which config key fills each of its keys. */
-interface ConfigSecret {
+export interface ConfigSecret {
   readonly name: string;
   readonly namespace: string;
   /** Secret key -> how to read its value from config. */
   readonly keys: Record<string, { readonly configKey: string; readonly path?: readonly string[] }>;
 }
 
-/** What a stack will deploy, worked out and checked before any resource is registered. */
-export interface DeploymentPlan {
-  readonly config: StackConfig;
-  readonly options: StackOptions;
-  readonly stack: SynthesizedStack;
-  readonly secrets: readonly ConfigSecret[];
-}
-
-/**
- * Works out a stack's deployment from its config: synthesizes (and so validates) the platform and pipelines in
- * memory and places the config Secrets. Throws on bad input; nothing is registered with Pulumi here.
- */
-export function planDeployment(cfg: StackConfig): DeploymentPlan {
-  const prefix = cfg.namespacePrefix;
-  // External stores read Secrets that Pulumi creates from secret config.
-  const s3 = cfg.objectStore ? SecretRef.fromSecretName('cd4ml-s3', [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) : undefined;
-  const trackingDb = cfg.database ? SecretRef.fromSecretName('cd4ml-tracking-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
-  const archiveDb = cfg.database ? SecretRef.fromSecretName('cd4ml-archive-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
-  const options: StackOptions = {
-    namespace: `${prefix}cd4ml`,
-    workflowNamespace: `${prefix}argo`,
-    pipelineNamespace: `${prefix}ml-pipelines`,
-    storageClassName: cfg.storageClassName,
-    objectStoreStorage: cfg.objectStoreStorage,
-    databaseStorage: cfg.databaseStorage,
-    trackingServerReplicas: cfg.trackingServerReplicas,
-    workflowServerReplicas: cfg.workflowServerReplicas,
-    images: cfg.images,
-    gpu: cfg.gpu ?? STACK_SETTINGS[cfg.environment].gpu,
-    objectStore: cfg.objectStore && s3 ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: s3 }) : undefined,
-    database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
-      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr },
-      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr },
-    }) : undefined,
-    workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
-    kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,
-    trackingServerHosts: cfg.trackingServerHosts,
-    pipelines: cfg.pipelines,
-    examplesImage: cfg.examplesImage,
-  };
-  const stack = synthesizeStack(cfg.environment, options);
-  const secrets: ConfigSecret[] = [];
-  for (const [ref, keys] of [
-    [s3, { [S3_ACCESS_KEY_ID]: 's3AccessKeyId', [S3_SECRET_ACCESS_KEY]: 's3SecretAccessKey' }],
-    [trackingDb, { [PG_USERNAME_KEY]: 'trackingDbUsername', [PG_PASSWORD_KEY]: 'trackingDbPassword' }],
-    [archiveDb, { [PG_USERNAME_KEY]: 'archiveDbUsername', [PG_PASSWORD_KEY]: 'archiveDbPassword' }],
-  ] as const) {
-    if (!ref) continue;
-    for (const namespace of ref.requiredIn) {
-      secrets.push({ name: ref.secretName, namespace, keys: Object.fromEntries(Object.entries(keys).map(([k, configKey]) => [k, { configKey }])) });
-    }
-  }
-  if (cfg.secrets.credentials !== undefined) secrets.push(...overrides(cfg.secrets.credentials, stack.platformObjects as KubeObject[]));
-  return { config: cfg, options, stack, secrets };
-}
-
 /** Arguments of {@link Cd4mlPlatform}. */
 export interface Cd4mlPlatformArgs {
-  /** The checked plan ({@link planDeployment}). */
-  readonly plan: DeploymentPlan;
+  /** The platform construct the objects were synthesized from (for its namespaces, endpoints and stores). */
+  readonly platform: Platform;
+  /** The platform's objects, in dependency order, as cdk8s synthesized them. */
+  readonly platformObjects: ReadonlyArray<Record<string, unknown>>;
+  /** The pipelines' objects, deployed after the platform's workflow controller. */
+  readonly pipelineObjects: ReadonlyArray<Record<string, unknown>>;
+  /** Secrets to create from secret config, before the platform. @default [] */
+  readonly secrets?: readonly ConfigSecret[];
   /** Reads a secret config value (as a secret Output). @default - `new pulumi.Config('cd4ml').requireSecret(name)` */
   readonly secret?: (name: string) => pulumi.Output<string>;
 }
@@ -116,11 +62,11 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
 
   public constructor(name: string, args: Cd4mlPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super('cd4ml:index:Platform', name, {}, opts);
-    const { options, stack } = args.plan;
     const secret = args.secret ?? ((key: string) => new pulumi.Config('cd4ml').requireSecret(key));
-    const platform = stack.platform;
-    const platformObjects = stack.platformObjects as KubeObject[];
-    const pipelineObjects = stack.pipelineObjects as KubeObject[];
+    const platform = args.platform;
+    const [platformNamespace, workflowNamespace] = platform.namespaces;
+    const platformObjects = args.platformObjects as KubeObject[];
+    const pipelineObjects = args.pipelineObjects as KubeObject[];
     this.objects = [...platformObjects, ...pipelineObjects];
 
     // 1. Namespaces and CRDs, 2. Secrets from config, 3. the platform, 4. the pipelines.
@@ -128,8 +74,8 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     const namespaceResources = new Map<string, pulumi.CustomResource>();
     const crds: pulumi.CustomResource[] = [];
     const storeNames = new Set([platform.postgres?.name, platform.objectStore instanceof MinioObjectStore ? platform.objectStore.name : undefined].filter((n): n is string => !!n));
-    const isStateful = (o: KubeObject) => (o.kind === 'StatefulSet' && o.metadata.namespace === options.namespace && storeNames.has(o.metadata.name))
-      || (o.kind === 'Namespace' && o.metadata.name === options.namespace);
+    const isStateful = (o: KubeObject) => (o.kind === 'StatefulSet' && o.metadata.namespace === platformNamespace && storeNames.has(o.metadata.name))
+      || (o.kind === 'Namespace' && o.metadata.name === platformNamespace);
     const add = (o: KubeObject, dependsOn: pulumi.Resource[]) => {
       const id = objectId(o);
       const protect = isStateful(o);
@@ -146,7 +92,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       else if (o.kind === 'CustomResourceDefinition') crds.push(add(o, []));
     }
     const secretsByNamespace = new Map<string, pulumi.CustomResource[]>();
-    for (const s of args.plan.secrets) {
+    for (const s of args.secrets ?? []) {
       const ns = namespaceResources.get(s.namespace);
       const data = Object.fromEntries(Object.entries(s.keys).map(([k, from]) => [k, from.path
         ? secret(from.configKey).apply((j) => from.path!.reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], JSON.parse(j)) as string)
@@ -165,7 +111,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       return [...(ns && namespaceResources.has(ns) ? [namespaceResources.get(ns)!] : []), ...(ns ? secretsByNamespace.get(ns) ?? [] : []), ...(isArgo(o) ? crds : [])];
     };
     for (const o of platformObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, before(o));
-    const controller = [...resources.entries()].find(([id]) => id === `${options.workflowNamespace}/Deployment/workflow-controller`)?.[1];
+    const controller = [...resources.entries()].find(([id]) => id === `${workflowNamespace}/Deployment/workflow-controller`)?.[1];
     // Pipelines wait for the workflow controller (and, through before(), for their namespace and the CRDs).
     for (const o of pipelineObjects) add(o, [...before(o), ...(controller ? [controller] : [])]);
     this.resources = resources;
@@ -198,25 +144,4 @@ function kubernetesResource(name: string, obj: KubeObject, opts: pulumi.CustomRe
   const ctor = versions?.[version]?.[obj.kind] as (new (n: string, a: unknown, o: pulumi.CustomResourceOptions) => pulumi.CustomResource) | undefined;
   if (ctor) return new ctor(name, obj, opts);
   return new k8s.apiextensions.CustomResource(name, obj as k8s.apiextensions.CustomResourceArgs, opts);
-}
-
-/**
- * Secrets from the `credentials` config that replace ones the cluster would generate: each must name a generated
- * Secret and give all of its keys; it is created in every namespace that Secret is copied to.
- */
-function overrides(json: string, objects: KubeObject[]): ConfigSecret[] {
-  const specs = objects
-    .filter((o) => o.kind === 'ConfigMap' && (o.data as Record<string, string> | undefined)?.['secrets.json'] !== undefined)
-    .flatMap((o) => JSON.parse((o.data as Record<string, string>)['secrets.json']) as Array<{ name: string; namespaces: string[]; keys: Record<string, unknown> }>);
-  const given = JSON.parse(json) as Record<string, Record<string, string>>;
-  const out: ConfigSecret[] = [];
-  for (const [name, values] of Object.entries(given)) {
-    const spec = specs.find((s) => s.name === name);
-    if (!spec) fail({ path: 'Pulumi config', field: `cd4ml:credentials.${name}`, value: name, message: 'is not a Secret the platform generates', fix: `use one of ${specs.map((s) => s.name).join(', ')}` });
-    const missing = Object.keys(spec.keys).filter((k) => !(k in values));
-    if (missing.length) fail({ path: 'Pulumi config', field: `cd4ml:credentials.${name}`, value: '(secret)', message: `lacks the keys ${missing.join(', ')}`, fix: 'give every key of the Secret' });
-    const keys = Object.fromEntries(Object.keys(spec.keys).map((k) => [k, { configKey: 'credentials', path: [name, k] }]));
-    for (const namespace of spec.namespaces) out.push({ name, namespace, keys });
-  }
-  return out;
 }

@@ -1,6 +1,9 @@
 import * as pulumi from '@pulumi/pulumi';
-import { parseStackConfig } from './pulumi-config';
-import { Cd4mlPlatform, planDeployment } from './pulumi-platform';
+import {
+  ArgoAuthMode, DatabaseChoice, fail, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
+} from '../index';
+import { Cd4mlPlatform, ConfigSecret, KubeObject, parseStackConfig, StackConfig } from '../pulumi';
+import { StackOptions, STACK_SETTINGS, SynthesizedStack, synthesizeStack } from './app';
 
 // Which config keys Pulumi holds as secrets (exported by the runtime, not by its typings).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -27,7 +30,7 @@ export function run(): { platform: Cd4mlPlatform; outputs: StackOutputs } {
   const config = parseStackConfig(pulumi.getStack(), all, Object.keys(all).filter((k) => isConfigSecret!(k)));
   // Everything is synthesized and checked before the first resource is registered.
   const plan = planDeployment(config);
-  const platform = new Cd4mlPlatform('cd4ml', { plan });
+  const platform = new Cd4mlPlatform('cd4ml', { ...plan.stack, secrets: plan.secrets });
   return {
     platform,
     outputs: {
@@ -38,4 +41,81 @@ export function run(): { platform: Cd4mlPlatform; outputs: StackOutputs } {
       portForward: platform.portForward,
     },
   };
+}
+
+/** What a stack will deploy, worked out and checked before any resource is registered. */
+export interface DeploymentPlan {
+  readonly config: StackConfig;
+  readonly options: StackOptions;
+  readonly stack: SynthesizedStack;
+  readonly secrets: readonly ConfigSecret[];
+}
+
+/**
+ * Works out a stack's deployment from its config: synthesizes (and so validates) the platform and pipelines in
+ * memory and places the config Secrets. Throws on bad input; nothing is registered with Pulumi here.
+ */
+export function planDeployment(cfg: StackConfig): DeploymentPlan {
+  const prefix = cfg.namespacePrefix;
+  // External stores read Secrets that Pulumi creates from secret config.
+  const s3 = cfg.objectStore ? SecretRef.fromSecretName('cd4ml-s3', [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) : undefined;
+  const trackingDb = cfg.database ? SecretRef.fromSecretName('cd4ml-tracking-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
+  const archiveDb = cfg.database ? SecretRef.fromSecretName('cd4ml-archive-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
+  const options: StackOptions = {
+    namespace: `${prefix}cd4ml`,
+    workflowNamespace: `${prefix}argo`,
+    pipelineNamespace: `${prefix}ml-pipelines`,
+    storageClassName: cfg.storageClassName,
+    objectStoreStorage: cfg.objectStoreStorage,
+    databaseStorage: cfg.databaseStorage,
+    trackingServerReplicas: cfg.trackingServerReplicas,
+    workflowServerReplicas: cfg.workflowServerReplicas,
+    images: cfg.images,
+    gpu: cfg.gpu ?? STACK_SETTINGS[cfg.environment].gpu,
+    objectStore: cfg.objectStore && s3 ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: s3 }) : undefined,
+    database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
+      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr },
+      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr },
+    }) : undefined,
+    workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
+    kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,
+    trackingServerHosts: cfg.trackingServerHosts,
+    pipelines: cfg.pipelines,
+    examplesImage: cfg.examplesImage,
+  };
+  const stack = synthesizeStack(cfg.environment, options);
+  const secrets: ConfigSecret[] = [];
+  for (const [ref, keys] of [
+    [s3, { [S3_ACCESS_KEY_ID]: 's3AccessKeyId', [S3_SECRET_ACCESS_KEY]: 's3SecretAccessKey' }],
+    [trackingDb, { [PG_USERNAME_KEY]: 'trackingDbUsername', [PG_PASSWORD_KEY]: 'trackingDbPassword' }],
+    [archiveDb, { [PG_USERNAME_KEY]: 'archiveDbUsername', [PG_PASSWORD_KEY]: 'archiveDbPassword' }],
+  ] as const) {
+    if (!ref) continue;
+    for (const namespace of ref.requiredIn) {
+      secrets.push({ name: ref.secretName, namespace, keys: Object.fromEntries(Object.entries(keys).map(([k, configKey]) => [k, { configKey }])) });
+    }
+  }
+  if (cfg.secrets.credentials !== undefined) secrets.push(...overrides(cfg.secrets.credentials, stack.platformObjects as KubeObject[]));
+  return { config: cfg, options, stack, secrets };
+}
+
+/**
+ * Secrets from the `credentials` config that replace ones the cluster would generate: each must name a generated
+ * Secret and give all of its keys; it is created in every namespace that Secret is copied to.
+ */
+function overrides(json: string, objects: KubeObject[]): ConfigSecret[] {
+  const specs = objects
+    .filter((o) => o.kind === 'ConfigMap' && (o.data as Record<string, string> | undefined)?.['secrets.json'] !== undefined)
+    .flatMap((o) => JSON.parse((o.data as Record<string, string>)['secrets.json']) as Array<{ name: string; namespaces: string[]; keys: Record<string, unknown> }>);
+  const given = JSON.parse(json) as Record<string, Record<string, string>>;
+  const out: ConfigSecret[] = [];
+  for (const [name, values] of Object.entries(given)) {
+    const spec = specs.find((s) => s.name === name);
+    if (!spec) fail({ path: 'Pulumi config', field: `cd4ml:credentials.${name}`, value: name, message: 'is not a Secret the platform generates', fix: `use one of ${specs.map((s) => s.name).join(', ')}` });
+    const missing = Object.keys(spec.keys).filter((k) => !(k in values));
+    if (missing.length) fail({ path: 'Pulumi config', field: `cd4ml:credentials.${name}`, value: '(secret)', message: `lacks the keys ${missing.join(', ')}`, fix: 'give every key of the Secret' });
+    const keys = Object.fromEntries(Object.keys(spec.keys).map((k) => [k, { configKey: 'credentials', path: [name, k] }]));
+    for (const namespace of spec.namespaces) out.push({ name, namespace, keys });
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { checkDnsLabel, fail } from '../lib';
+import { checkDnsLabel, fail } from '../../lib';
 import { PART_OF } from './labels';
 
 /** Props of {@link PlatformNamespace}. */

@@ -1,6 +1,6 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { checkCidr, checkPort, Problems } from '../lib';
+import { checkCidr, checkPort, Problems } from '../../lib';
 import { componentLabels } from './labels';
 
 /** One side of an allowed flow, as a NetworkPolicy peer. */

@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { checkUid, ContainerResources, fail } from '../lib';
+import { checkUid, ContainerResources, fail } from '../../lib';
 
 /**
  * The one place where every pod and container cd4ml renders is hardened to the Pod Security Standard

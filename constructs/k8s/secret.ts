@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { checkDnsSubdomain, checkEnvName, fail } from '../lib';
+import { checkDnsSubdomain, checkEnvName, fail } from '../../lib';
 
 /**
  * A Kubernetes Secret that workloads read by reference. Its values never appear in a rendered file.

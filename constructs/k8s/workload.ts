@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ContainerResources } from '../lib';
+import { ContainerResources } from '../../lib';
 import { componentLabels, selectorLabels } from './labels';
 import { lazy } from './lazy';
 import { Connections, IConnectable } from './network';

@@ -4,16 +4,16 @@ import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
   checkCron, Quantity, QuantityKind, stepLabel, toMermaidFlowchart,
-} from '../lib';
-import { ARGO_API_VERSION } from './argo-crds';
-import { componentLabels, PART_OF } from './labels';
-import { lazy } from './lazy';
-import { PipelineRunner } from './pipeline-runner';
+} from '../../lib';
+import { ARGO_API_VERSION } from '../platform/argo-crds';
+import { componentLabels, PART_OF } from '../k8s/labels';
+import { lazy } from '../k8s/lazy';
+import { PipelineRunner } from '../platform/pipeline-runner';
 import {
   FanOut, IStepValue, LiteralValue, ParameterType, PipelineParameter, Scalar, StepArtifact, StepOutput, typeMismatch,
-} from './pipeline-values';
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
-import { PodGcStrategy } from './workflow-engine';
+} from './values';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
+import { PodGcStrategy } from '../platform/workflow-engine';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENTRYPOINT = 'dag';
@@ -133,9 +133,12 @@ export class Step {
   ) {
     this.inputs = new Map(Object.entries(props.inputs ?? {}).map(([k, v]) => [k, isStepValue(v) ? v : new LiteralValue(v)]));
     const deps: Step[] = [...(props.after ?? [])];
-    for (const v of this.inputs.values()) if (v.producer) deps.push(v.producer);
-    for (const a of Object.values(props.inputArtifacts ?? {})) deps.push(a.producer);
-    if (props.fanOut?.spec.output) deps.push(props.fanOut.spec.output.producer);
+    const producer = (p: NonNullable<IStepValue['producer']>, field: string): Step => (p instanceof Step ? p : fail({
+      path: `${pipeline.node.path}/${name}`, field, value: p.name, message: 'is produced by something that is not a step', fix: 'wire the output of a step, from step.output() or step.artifact()',
+    }));
+    for (const [k, v] of this.inputs) if (v.producer) deps.push(producer(v.producer, `inputs.${k}`));
+    for (const [k, a] of Object.entries(props.inputArtifacts ?? {})) deps.push(producer(a.producer, `inputArtifacts.${k}`));
+    if (props.fanOut?.spec.output) deps.push(producer(props.fanOut.spec.output.producer, 'fanOut'));
     this.dependencies = [...new Set(deps)];
   }
 

@@ -1,5 +1,3 @@
-import type { Step } from './pipeline';
-
 /**
  * The type of a pipeline parameter or a step's small output value.
  * Argo passes every value as a string; the type is checked at synth and documented for the step's code.
@@ -15,6 +13,9 @@ export enum ParameterType {
   BOOLEAN = 'boolean',
 }
 
+/** What a value knows of the step that produces it (the pipeline's `Step` has both). */
+type StepProducer = { readonly name: string; readonly pipeline: { readonly name: string } };
+
 /** A plain value a parameter or input may take. */
 export type Scalar = string | number | boolean;
 
@@ -24,8 +25,11 @@ export interface IStepValue {
   readonly expression: string;
   /** The same value inside an Argo `{{=...}}` expression, e.g. `workflow.parameters['test_size']`. */
   readonly exprRef: string;
-  /** The step that produces it, when it is another step's output (this is what creates an edge). */
-  readonly producer?: Step;
+  /**
+   * The step that produces it, when it is another step's output (this is what creates an edge). Typed by what the
+   * values need of a `Step`, so that this file needs nothing of the pipeline module, which imports it.
+   */
+  readonly producer?: StepProducer;
 }
 
 /** Checks that `value` fits `type`; returns a message when it does not. */
@@ -67,7 +71,7 @@ export class StepOutput implements IStepValue {
 
   public constructor(
     /** The step that writes it. */
-    public readonly producer: Step,
+    public readonly producer: StepProducer,
     /** Output name. */
     public readonly name: string,
     /** Its type. */
@@ -85,7 +89,7 @@ export class StepArtifact {
 
   public constructor(
     /** The step that writes it. */
-    public readonly producer: Step,
+    public readonly producer: StepProducer,
     /** Artifact name. */
     public readonly name: string,
   ) {

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { PART_OF } from './labels';
+import { PART_OF } from '../k8s/labels';
 
 /** One Argo Workflows custom resource kind. */
 interface ArgoKind {

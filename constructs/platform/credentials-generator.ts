@@ -1,14 +1,14 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { checkDnsSubdomain, checkEnvName, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems } from '../lib';
-import { DefaultImages } from './images';
-import { componentLabels, selectorLabels } from './labels';
-import { Connections, IConnectable, KubeApiAccess } from './network';
-import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from './pod-security';
-import { lazy } from './lazy';
-import { readScript } from './script';
-import { boundRole, configHash, HashNamedJob } from './workload';
-import { ISecret } from './secret';
+import { checkDnsSubdomain, checkEnvName, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems } from '../../lib';
+import { DefaultImages } from '../k8s/images';
+import { componentLabels, selectorLabels } from '../k8s/labels';
+import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
+import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from '../k8s/pod-security';
+import { lazy } from '../k8s/lazy';
+import { readScript } from '../k8s/script';
+import { boundRole, configHash, HashNamedJob } from '../k8s/workload';
+import { ISecret } from '../k8s/secret';
 
 /** How the generator fills one key of a Secret. */
 export class SecretValue {
@@ -68,7 +68,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name: this.name, namespace: this.namespace, labels },
       data: {
-        'generate-credentials.py': readScript('generate-credentials.py'),
+        'generate-credentials.py': readScript(__dirname, 'generate-credentials.py'),
         // Secrets are added after construction: the spec (names, keys, namespaces; never values) is produced at synth.
         'secrets.json': lazy(() => JSON.stringify(this.spec(), null, 2)),
       },

@@ -4,15 +4,15 @@ import { Construct } from 'constructs';
 import {
   checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
-} from '../lib';
+} from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
-import { DefaultImages } from './images';
-import { componentLabels, selectorLabels } from './labels';
-import { Connections, IConnectable, NetworkPeer } from './network';
-import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from './pod-security';
-import { ISecret, secretEnv } from './secret';
-import { containerPorts, serviceAccount, setupJob, statefulStore } from './workload';
-import { lazy } from './lazy';
+import { DefaultImages } from '../k8s/images';
+import { componentLabels, selectorLabels } from '../k8s/labels';
+import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
+import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from '../k8s/pod-security';
+import { ISecret, secretEnv } from '../k8s/secret';
+import { containerPorts, serviceAccount, setupJob, statefulStore } from '../k8s/workload';
+import { lazy } from '../k8s/lazy';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 
 /** The Secret key holding a database role's name. */

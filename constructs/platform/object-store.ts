@@ -4,14 +4,14 @@ import { Construct } from 'constructs';
 import {
   checkBucketName, checkCidr, checkResources, checkUid, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
-} from '../lib';
+} from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
-import { DefaultImages } from './images';
-import { componentLabels, selectorLabels } from './labels';
-import { Connections, IConnectable, NetworkPeer } from './network';
-import { emptyDirVolume, hardenedContainer, httpProbe } from './pod-security';
-import { ISecret, secretEnv } from './secret';
-import { containerPorts, setupJob, statefulStore } from './workload';
+import { DefaultImages } from '../k8s/images';
+import { componentLabels, selectorLabels } from '../k8s/labels';
+import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
+import { emptyDirVolume, hardenedContainer, httpProbe } from '../k8s/pod-security';
+import { ISecret, secretEnv } from '../k8s/secret';
+import { containerPorts, setupJob, statefulStore } from '../k8s/workload';
 
 /** The Secret keys every S3 credential holds: the names boto3, MLflow and the AWS CLI read. */
 export const S3_ACCESS_KEY_ID = 'AWS_ACCESS_KEY_ID';

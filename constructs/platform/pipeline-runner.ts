@@ -2,15 +2,15 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, PipelineQuota, Problems, Quantity, QuantityKind,
-} from '../lib';
+} from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
-import { componentLabels } from './labels';
-import { Connections, IConnectable, KubeApiAccess } from './network';
+import { componentLabels } from '../k8s/labels';
+import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
-import { PlatformNamespace } from './namespace';
-import { ISecret, secretEnv } from './secret';
+import { PlatformNamespace } from '../k8s/namespace';
+import { ISecret, secretEnv } from '../k8s/secret';
 import { TrackingServer } from './tracking-server';
-import { boundRole, serviceAccount } from './workload';
+import { boundRole, serviceAccount } from '../k8s/workload';
 
 /** The variable a bucket's name reaches steps in: `CD4ML_BUCKET_<NAME>` (e.g. `CD4ML_BUCKET_DATA`). */
 export function bucketEnvName(b: Bucket): string {

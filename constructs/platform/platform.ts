@@ -1,12 +1,12 @@
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkImage, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../lib';
+import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkImage, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
-import { DefaultImages } from './images';
-import { PlatformNamespace } from './namespace';
-import { KubeApiAccess, NetworkPeer } from './network';
+import { DefaultImages } from '../k8s/images';
+import { PlatformNamespace } from '../k8s/namespace';
+import { KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { TrackingServer } from './tracking-server';

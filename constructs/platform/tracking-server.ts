@@ -3,16 +3,16 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkHostPattern, checkPort, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
-} from '../lib';
+} from '../../lib';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
-import { DefaultImages } from './images';
-import { componentLabels, selectorLabels } from './labels';
-import { Connections, IConnectable, NetworkPeer } from './network';
+import { DefaultImages } from '../k8s/images';
+import { componentLabels, selectorLabels } from '../k8s/labels';
+import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
-import { emptyDirVolume, hardenedContainer, httpProbe } from './pod-security';
-import { readScript } from './script';
-import { secretEnv } from './secret';
-import { clusterIpService, containerPorts, deployment, serviceAccount } from './workload';
+import { emptyDirVolume, hardenedContainer, httpProbe } from '../k8s/pod-security';
+import { readScript } from '../k8s/script';
+import { secretEnv } from '../k8s/secret';
+import { clusterIpService, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
 /** Props of {@link TrackingServer}. */
 export interface TrackingServerProps {
@@ -130,7 +130,7 @@ export class TrackingServer extends Construct implements IConnectable {
 
     new k8s.KubeConfigMap(this, 'Migrate', {
       metadata: { name: `${this.name}-migrate`, namespace: this.namespace, labels },
-      data: { 'migrate.py': readScript('mlflow-migrate.py') },
+      data: { 'migrate.py': readScript(__dirname, 'mlflow-migrate.py') },
     });
     serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
     clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });

@@ -3,17 +3,17 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
-} from '../lib';
+} from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
-import { lazy } from './lazy';
+import { lazy } from '../k8s/lazy';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
-import { DefaultImages } from './images';
-import { componentLabels, selectorLabels } from './labels';
-import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from './network';
+import { DefaultImages } from '../k8s/images';
+import { componentLabels, selectorLabels } from '../k8s/labels';
+import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
-import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security';
-import { boundRole, clusterIpService, containerPorts, deployment, serviceAccount } from './workload';
+import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
+import { boundRole, clusterIpService, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
 /**
  * How argo-server authenticates API and UI calls.

@@ -121,9 +121,9 @@ test.each(ENVIRONMENT_NAMES)('parity: the %s stack deploys exactly the objects c
   const secretKeys = stack === 'prod' ? Object.keys(PROD_SECRETS) : [];
   const config = { ...stackConfig(stack), ...(stack === 'prod' ? PROD_SECRETS : {}) };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parseStackConfig } = require('../../stacks/pulumi-config');
+  const { parseStackConfig } = require('../../pulumi/config');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { planDeployment } = require('../../stacks/pulumi-platform');
+  const { planDeployment } = require('../../stacks/pulumi-program');
   const plan = planDeployment(parseStackConfig(stack, config, secretKeys));
   const synthesized: Obj[] = [...plan.stack.platformObjects, ...plan.stack.pipelineObjects];
   if (stack === 'sandbox') {
@@ -207,7 +207,7 @@ describe('bad config fails with a clear message before any resource is registere
 
 test('the README documents every setting a stack may use', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { SETTINGS } = require('../../stacks/pulumi-config');
+  const { SETTINGS } = require('../../pulumi/config');
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   for (const key of Object.keys(SETTINGS)) expect(readme).toContain(`cd4ml:${key}`);
 });

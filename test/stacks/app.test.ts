@@ -49,7 +49,7 @@ describe('the npm package', () => {
       for (const peer of ['cdk8s', 'cdk8s-plus-27', 'constructs', '@types']) symlinkSync(join(ROOT, 'node_modules', peer), join(modules, peer));
       const packed = execFileSync('tar', ['tzf', join(dir, tgz)], { encoding: 'utf8' });
       expect(packed).toContain('package/build/index.d.ts');
-      expect(packed).toContain('package/build/constructs/scripts/generate-credentials.py');
+      expect(packed).toContain('package/build/constructs/platform/generate-credentials.py');
       expect(packed).not.toContain('package/test/');
       // when a platform team writes a few lines against it
       writeFileSync(join(dir, 'stack.ts'), [

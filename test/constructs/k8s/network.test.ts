@@ -1,5 +1,5 @@
-import { Connections, NetworkPeer } from '../../constructs';
-import { synth } from '../support/manifests';
+import { Connections, NetworkPeer } from '../../../constructs';
+import { synth } from '../../support/manifests';
 
 describe('Connections', () => {
   test('allowFrom opens the same flow as allowTo, from the other side: egress there, ingress here', () => {

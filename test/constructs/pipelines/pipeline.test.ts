@@ -1,9 +1,9 @@
 import { Chart } from 'cdk8s';
 import {
   ConcurrencyPolicy, FanOut, ParameterType, Pipeline, PipelineProps, Platform, PlatformProps, RetryOn,
-} from '../../constructs';
-import { EnvironmentName } from '../../lib';
-import { Obj, synth } from '../support/manifests';
+} from '../../../constructs';
+import { EnvironmentName } from '../../../lib';
+import { Obj, synth } from '../../support/manifests';
 
 const IMAGE = 'registry.example/steps:1.0.0';
 

@@ -1,5 +1,5 @@
-import { CredentialsGenerator, SecretValue } from '../../constructs';
-import { synth } from '../support/manifests';
+import { CredentialsGenerator, SecretValue } from '../../../constructs';
+import { synth } from '../../support/manifests';
 
 const props = { namespace: 'ns', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } };
 

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
-import { Connections, CredentialsGenerator, ExternalPostgresDatabase, Platform, PostgresServer, SecretRef } from '../../constructs';
-import { Obj, synth } from '../support/manifests';
+import { Connections, CredentialsGenerator, ExternalPostgresDatabase, Platform, PostgresServer, SecretRef } from '../../../constructs';
+import { Obj, synth } from '../../support/manifests';
 
 function postgres(chart: Chart, props: Partial<ConstructorParameters<typeof PostgresServer>[2]> = {}) {
   const credentials = new CredentialsGenerator(chart, 'creds', { namespace: 'data', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } });

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
-import { Connections, CredentialsGenerator, ExternalObjectStore, MinioObjectStore, SecretRef } from '../../constructs';
-import { Obj, synth } from '../support/manifests';
+import { Connections, CredentialsGenerator, ExternalObjectStore, MinioObjectStore, SecretRef } from '../../../constructs';
+import { Obj, synth } from '../../support/manifests';
 
 function minio(chart: Chart, props: Partial<ConstructorParameters<typeof MinioObjectStore>[2]> = {}) {
   const credentials = new CredentialsGenerator(chart, 'creds', { namespace: 'store', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } });

@@ -1,5 +1,5 @@
-import { Platform, PlatformProps } from '../../constructs';
-import { synth } from '../support/manifests';
+import { Platform, PlatformProps } from '../../../constructs';
+import { synth } from '../../support/manifests';
 
 const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
 

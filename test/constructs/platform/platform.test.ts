@@ -1,8 +1,8 @@
-import { DatabaseChoice, ObjectStoreChoice, Platform, PlatformProps, SecretRef } from '../../constructs';
-import { EnvironmentName } from '../../lib';
-import { Obj, synth } from '../support/manifests';
-import { danglingReferences } from '../support/references';
-import { securityViolations } from '../support/security';
+import { DatabaseChoice, ObjectStoreChoice, Platform, PlatformProps, SecretRef } from '../../../constructs';
+import { EnvironmentName } from '../../../lib';
+import { Obj, synth } from '../../support/manifests';
+import { danglingReferences } from '../../support/references';
+import { securityViolations } from '../../support/security';
 
 const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
 
@@ -71,7 +71,7 @@ describe('Platform', () => {
   test('opens the UIs to an ingress controller only when asked', () => {
     const closed = platform();
     expect(closed.find('NetworkPolicy', 'mlflow').spec.ingress.flatMap((r: Obj) => r.from).some((p: Obj) => p.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === 'ingress-nginx')).toBe(false);
-    const { NetworkPeer } = jest.requireActual('../../constructs');
+    const { NetworkPeer } = jest.requireActual('../../../constructs');
     const open = platform({ uiIngressFrom: [NetworkPeer.namespace('ingress-nginx')] });
     const fromIngress = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } }, podSelector: { matchLabels: {} } };
     expect(open.find('NetworkPolicy', 'mlflow').spec.ingress).toContainEqual({ from: expect.arrayContaining([fromIngress]), ports: [{ protocol: 'TCP', port: 5000 }] });

@@ -1,6 +1,6 @@
 import { Chart } from 'cdk8s';
-import { CredentialsGenerator, MinioObjectStore, PostgresServer, TrackingServer, TrackingServerProps } from '../../constructs';
-import { synth } from '../support/manifests';
+import { CredentialsGenerator, MinioObjectStore, PostgresServer, TrackingServer, TrackingServerProps } from '../../../constructs';
+import { synth } from '../../support/manifests';
 
 function mlflow(chart: Chart, props: Partial<TrackingServerProps> = {}) {
   const credentials = new CredentialsGenerator(chart, 'creds', { namespace: 'ml', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } });

@@ -1,5 +1,5 @@
-import { ArgoAuthMode, Platform, PlatformProps } from '../../constructs';
-import { Obj, synth } from '../support/manifests';
+import { ArgoAuthMode, Platform, PlatformProps } from '../../../constructs';
+import { Obj, synth } from '../../support/manifests';
 
 const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(chart, 'platform', props));
 const cfg = (m: ReturnType<typeof platform>, key: string): Obj => JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap', 'argo').data[key]);

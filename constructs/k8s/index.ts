@@ -1,0 +1,8 @@
+// Kubernetes building blocks every component uses: pod security, network policies, workloads, secrets,
+// namespaces, labels, pinned images. They import only lib/.
+export * from './images';
+export * from './labels';
+export * from './namespace';
+export * from './network';
+export * from './pod-security';
+export * from './secret';
