@@ -14,6 +14,7 @@ const GROUP_MODULES: Record<string, string> = {
   'rbac.authorization.k8s.io': 'rbac',
   'policy': 'policy',
   'apiextensions.k8s.io': 'apiextensions',
+  'admissionregistration.k8s.io': 'admissionregistration',
 };
 
 /** A Secret Pulumi creates from secret config: where, and which config key fills each of its keys. */

@@ -1,5 +1,6 @@
 // Kubernetes building blocks every component uses: pod security, network policies, workloads, secrets,
 // namespaces, labels, pinned images. They import only lib/.
+export * from './admission';
 export * from './images';
 export * from './labels';
 export * from './namespace';

@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, PipelineQuota, Problems, Quantity, QuantityKind,
+  checkCount, checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { componentLabels } from '../k8s/labels';
@@ -11,6 +11,7 @@ import { PlatformNamespace } from '../k8s/namespace';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { TrackingServer } from './tracking-server';
 import { boundRole, serviceAccount } from '../k8s/workload';
+import { namespacedAdmissionPolicy } from '../k8s/admission';
 
 /** The variable a bucket's name reaches steps in: `CD4ML_BUCKET_<NAME>` (e.g. `CD4ML_BUCKET_DATA`). */
 export function bucketEnvName(b: Bucket): string {
@@ -71,6 +72,8 @@ export class PipelineRunner extends Construct implements IConnectable {
   public readonly serviceAccountName: string;
   /** Service account of the Argo executor (init/wait containers): may only report task results. */
   public readonly executorServiceAccountName: string;
+  /** The Secret holding the executor's token, which the workflow controller mounts into step pods. */
+  public readonly executorTokenSecretName: string;
   /** S3 credentials of the pipelines, in this namespace. */
   public readonly s3Credentials: ISecret;
   /** The object store pipelines use. */
@@ -93,6 +96,7 @@ export class PipelineRunner extends Construct implements IConnectable {
   /** Name of the service account whose token may send events to trigger pipelines. */
   public readonly triggerServiceAccountName = 'pipeline-trigger';
   private readonly cacheMaps: string[] = [];
+  private controllerNamespace?: string;
   private triggerTokenSecret?: string;
 
   public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
@@ -146,6 +150,16 @@ export class PipelineRunner extends Construct implements IConnectable {
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
     serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });
+    // Step pods do not automount a token, so the controller mounts the executor's token from a Secret: the one the
+    // account lists, else the one its `workflows.argoproj.io/service-account-token.name` annotation names, else
+    // `<sa>.service-account-token` (argo-workflows v4.0.5 util/secrets/secret_name.go, used by
+    // workflow/controller/workflowpod.go). Since Kubernetes 1.24 nobody creates it: we do, and the token controller
+    // fills it. Without it every step pod waits for a volume that never comes.
+    this.executorTokenSecretName = `${this.executorServiceAccountName}.service-account-token`;
+    new k8s.KubeSecret(this, 'ExecutorToken', {
+      metadata: { name: this.executorTokenSecretName, namespace: this.namespace, labels, annotations: { 'kubernetes.io/service-account.name': this.executorServiceAccountName } },
+      type: 'kubernetes.io/service-account-token',
+    });
     boundRole(this, 'Executor', {
       name: this.executorServiceAccountName,
       namespace: this.namespace,
@@ -167,7 +181,22 @@ export class PipelineRunner extends Construct implements IConnectable {
         },
       },
     });
-    const maxGpu = this.gpu ? { [gpuResource]: k8s.Quantity.fromNumber(this.gpu.maxPerStep) } : {};
+    // No GPU `max` in the LimitRange: the API server turns a `max` without a `default` into every container's
+    // default limit and request (SetDefaults_LimitRangeItem), so every container, Argo's init and wait included,
+    // would ask for GPUs. The per-step cap is an admission policy instead, which adds nothing to any pod.
+    if (this.gpu) {
+      const r = JSON.stringify(gpuResource);
+      namespacedAdmissionPolicy(this, 'GpuPerStep', {
+        name: `cd4ml-gpu-per-step.${this.namespace}`,
+        namespace: this.namespace,
+        labels,
+        rules: [{ apiGroups: [''], resources: ['pods'], operations: ['CREATE'] }],
+        validations: [{
+          expression: `(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])).all(c, !has(c.resources) || !has(c.resources.limits) || !(${r} in c.resources.limits) || quantity(string(c.resources.limits[${r}])).compareTo(quantity('${this.gpu.maxPerStep}')) <= 0)`,
+          message: `a container asks for more than ${this.gpu.maxPerStep} ${gpuResource} (the pipeline runner's gpu.maxPerStep)`,
+        }],
+      });
+    }
     new k8s.KubeLimitRange(this, 'Limits', {
       metadata: { name: 'pipelines', namespace: this.namespace, labels },
       spec: {
@@ -176,7 +205,6 @@ export class PipelineRunner extends Construct implements IConnectable {
             type: 'Container',
             defaultRequest: { cpu: k8s.Quantity.fromString(this.stepDefaults.cpu), memory: k8s.Quantity.fromString(this.stepDefaults.memory) },
             default: { memory: k8s.Quantity.fromString(this.stepDefaults.memoryLimit), ...(this.stepDefaults.cpuLimit ? { cpu: k8s.Quantity.fromString(this.stepDefaults.cpuLimit) } : {}) },
-            ...(this.gpu ? { max: maxGpu } : {}),
           },
         ],
       },
@@ -187,9 +215,29 @@ export class PipelineRunner extends Construct implements IConnectable {
     });
   }
 
-  /** Registers a memoization cache ConfigMap, which the workflow controller may then update (and no other). */
+  /**
+   * Registers a memoization cache ConfigMap, which the workflow controller may then update (and no other). It lives
+   * in the controller's namespace ({@link workflowControllerNamespace}), where Argo reads and writes caches.
+   */
   public addCacheConfigMap(name: string): void {
     if (!this.cacheMaps.includes(name)) this.cacheMaps.push(name);
+  }
+
+  /**
+   * The namespace of the workflow controller that runs this runner's pipelines, once a `WorkflowEngine` manages it.
+   * Argo keeps memoization caches there, not in the workflow's namespace (argo-workflows v4.0.5
+   * workflow/controller/controller.go `NewCacheFactory(kubeclientset, namespace)`, cache/configmap_cache.go).
+   */
+  public get workflowControllerNamespace(): string | undefined {
+    return this.controllerNamespace;
+  }
+
+  /** Called by the `WorkflowEngine` that manages this runner's namespace; refuses a second one. */
+  public attachWorkflowController(namespace: string, by: string): void {
+    if (this.controllerNamespace !== undefined && this.controllerNamespace !== namespace) {
+      fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller in ${this.controllerNamespace}`, fix: 'give each pipeline runner one WorkflowEngine' });
+    }
+    this.controllerNamespace = namespace;
   }
 
   /** The memoization cache ConfigMaps of the pipelines (a copy). */

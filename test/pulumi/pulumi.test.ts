@@ -145,7 +145,7 @@ test('prod takes credentials of its external stores from secret config, as Secre
   const { registered, secretOutputs, error } = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
   expect(error).toBeUndefined();
   const secrets = kube(registered).filter((r) => r.inputs.kind === 'Secret').map((r) => r.name).sort();
-  expect(secrets).toEqual(['argo/Secret/cd4ml-archive-db', 'cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db', 'ml-pipelines/Secret/cd4ml-s3', 'ml-pipelines/Secret/pipeline-trigger-token'].sort());
+  expect(secrets).toEqual(['argo/Secret/cd4ml-archive-db', 'cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db', 'ml-pipelines/Secret/cd4ml-s3', 'ml-pipelines/Secret/pipeline-executor.service-account-token', 'ml-pipelines/Secret/pipeline-trigger-token'].sort());
   expect(Object.values(secretOutputs!)).toEqual([true, true, true, true]);
   const s3 = kube(registered).find((r) => r.name === 'cd4ml/Secret/cd4ml-s3')!;
   // the values reach the provider wrapped as Pulumi secrets (so state holds them encrypted)

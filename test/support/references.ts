@@ -7,7 +7,7 @@ export interface KnownSecret {
   readonly keys: readonly string[];
 }
 
-const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io', 'coordination.k8s.io']);
+const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io', 'coordination.k8s.io', 'admissionregistration.k8s.io']);
 
 /**
  * Every reference in the output that does not resolve inside it (one message each). Secrets count as
@@ -131,6 +131,15 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
     }
   }
 
+  // Admission policy bindings name a policy in the output and namespaces that exist.
+  for (const b of objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding')) {
+    const id = `ValidatingAdmissionPolicyBinding ${b.metadata.name}`;
+    if (!objects.some((p) => p.kind === 'ValidatingAdmissionPolicy' && p.metadata.name === b.spec.policyName)) out.push(`${id}: policy ${b.spec.policyName} missing`);
+    const ns = b.spec.matchResources?.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+    if (ns === undefined) out.push(`${id}: not limited to one namespace`);
+    else if (!objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns)) out.push(`${id}: namespace ${ns} is not in the output`);
+  }
+
   // Custom kinds need their CRDs in the output.
   for (const o of objects) {
     const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
@@ -150,7 +159,13 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
       for (const s of strings(t.container ?? {})) for (const m of s.matchAll(/\{\{inputs\.parameters\.([\w-]+)\}\}/g)) if (!inputs.has(m[1])) out.push(`${id}: template ${t.name} uses undeclared input ${m[1]}`);
       for (const s of strings(t.memoize ?? {})) for (const m of s.matchAll(/\{\{inputs\.parameters\.([\w-]+)\}\}/g)) if (!inputs.has(m[1])) out.push(`${id}: template ${t.name} memoizes on undeclared input ${m[1]}`);
       const cache = t.memoize?.cache?.configMap?.name;
-      if (cache && !configMapHas(wt.metadata.namespace, cache)) out.push(`${id}: template ${t.name} caches in missing ConfigMap ${cache}`);
+      // Argo keeps caches in the namespace of the controller that manages the template's namespace.
+      const controllerNs = objects.find((d) => d.kind === 'Deployment' && (d.spec.template.spec.containers ?? []).some((c: Obj) => {
+        const args: string[] = c.args ?? [];
+        return !args.includes('server') && args[args.indexOf('--managed-namespace') + 1] === wt.metadata.namespace && args.includes('--managed-namespace');
+      }))?.metadata.namespace;
+      if (cache && controllerNs === undefined) out.push(`${id}: template ${t.name} caches, but no workflow controller manages ${wt.metadata.namespace}`);
+      else if (cache && !configMapHas(controllerNs, cache)) out.push(`${id}: template ${t.name} caches in ConfigMap ${cache}, missing in the controller's namespace ${controllerNs}`);
       const tasks = new Map<string, Obj>((t.dag?.tasks ?? []).map((k: Obj) => [k.name, k]));
       for (const task of tasks.values()) {
         const target = templates.get(task.template);

@@ -1,5 +1,8 @@
 import { matches, Obj, podTemplates } from './manifests';
 
+/** Kinds that live outside any namespace (besides Namespace itself and the Cluster* kinds). */
+const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+
 const CREDENTIAL_NAME = /(PASSWORD|SECRET|TOKEN|PRIVATE|ACCESS_KEY|CREDENTIAL)/i;
 
 /**
@@ -68,7 +71,7 @@ export function securityViolations(objects: Obj[]): string[] {
     if (o.kind === 'Namespace') {
       const l = o.metadata.labels ?? {};
       if (l['pod-security.kubernetes.io/enforce'] !== 'restricted' || !l['pod-security.kubernetes.io/enforce-version']) v.push(`${id}: not labelled restricted with a pinned version (rule 21)`);
-    } else if (o.kind !== 'CustomResourceDefinition' && !o.kind.startsWith('Cluster') && (!o.metadata.namespace || o.metadata.namespace === 'default')) {
+    } else if (!CLUSTER_SCOPED.has(o.kind) && !o.kind.startsWith('Cluster') && (!o.metadata.namespace || o.metadata.namespace === 'default')) {
       v.push(`${id}: lands in the default namespace (rule 21)`);
     }
     if (o.kind === 'Service') {

@@ -13,6 +13,15 @@ describe('PipelineRunner', () => {
     expect(m.all('RoleBinding').filter((b) => b.metadata.namespace === 'ml-pipelines' && b.subjects.some((s: { name: string }) => s.name === 'pipeline-runner'))).toEqual([]);
   });
 
+  test('renders the executor token Secret the workflow controller mounts into step pods', () => {
+    // Argo mounts `<executor sa>.service-account-token` when a pod does not automount its token (util/secrets/secret_name.go)
+    expect(m.find('Secret', 'pipeline-executor.service-account-token', 'ml-pipelines')).toMatchObject({
+      type: 'kubernetes.io/service-account-token',
+      metadata: { annotations: { 'kubernetes.io/service-account.name': 'pipeline-executor' } },
+    });
+    expect(m.find('Secret', 'pipeline-executor.service-account-token', 'ml-pipelines').data).toBeUndefined();
+  });
+
   test('bounds the namespace with a quota and gives steps default requests and limits', () => {
     expect(m.find('ResourceQuota', 'pipelines', 'ml-pipelines').spec.hard).toEqual({
       'requests.cpu': '4', 'requests.memory': '8Gi', 'limits.memory': '12Gi', 'requests.nvidia.com/gpu': 0, 'pods': 50,
@@ -50,7 +59,16 @@ describe('PipelineRunner', () => {
   test('with a GPU node pool, allows GPUs by quota and caps them per step', () => {
     const gpu = platform({ gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 1 } });
     expect(gpu.find('ResourceQuota', 'pipelines', 'ml-pipelines').spec.hard['requests.nvidia.com/gpu']).toBe(1);
-    expect(gpu.find('LimitRange', 'pipelines', 'ml-pipelines').spec.limits[0].max).toEqual({ 'nvidia.com/gpu': 1 });
+    // no max in the LimitRange: the API server would make it every container's default limit and request
+    expect(gpu.find('LimitRange', 'pipelines', 'ml-pipelines').spec.limits).toEqual([{ type: 'Container', defaultRequest: { cpu: '250m', memory: '512Mi' }, default: { memory: '1Gi' } }]);
+    const policy = gpu.find('ValidatingAdmissionPolicy', 'cd4ml-gpu-per-step.ml-pipelines');
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['*'], resources: ['pods'], operations: ['CREATE'] }]);
+    expect(policy.spec.validations[0].expression).toContain(`quantity(string(c.resources.limits["nvidia.com/gpu"])).compareTo(quantity('1')) <= 0`);
+    expect(gpu.find('ValidatingAdmissionPolicyBinding', 'cd4ml-gpu-per-step.ml-pipelines').spec).toEqual({
+      policyName: 'cd4ml-gpu-per-step.ml-pipelines', validationActions: ['Deny'],
+      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ml-pipelines' } } },
+    });
+    expect(platform().all('ValidatingAdmissionPolicy')).toEqual([]);
   });
 
   test('fails when a GPU pool allows more GPUs per step than the quota holds', () => {
