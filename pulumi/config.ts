@@ -24,6 +24,8 @@ export interface ExternalDatabaseConfig {
   readonly archiveDatabase?: string;
   /** Where the server's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
   readonly egressCidr?: string;
+  /** libpq sslmode of both clients: disable, require, verify-ca or verify-full. @default 'verify-full' */
+  readonly sslMode?: string;
 }
 
 /**
@@ -66,7 +68,7 @@ export const SETTINGS = {
   pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
   gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
   objectStore: 'external S3 instead of MinIO: { endpoint, region, egressCidr } (secrets s3AccessKeyId, s3SecretAccessKey)',
-  database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
+  database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server, to narrow egress NetworkPolicies',
@@ -179,7 +181,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });
   };
   keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
-  keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr']);
+  keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode']);
   keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
   keysOf('images', json('images'), ['minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
   listOfStrings('pipelines', json('pipelines'));

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArgoAuthMode, DatabaseChoice, fail, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
+  ArgoAuthMode, DatabaseChoice, fail, ObjectStoreChoice, PG_PASSWORD_KEY, PostgresSslMode, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
 } from '../index';
 import { Cd4mlPlatform, ConfigSecret, KubeObject, parseStackConfig, StackConfig } from '../pulumi';
 import { StackOptions, STACK_SETTINGS, SynthesizedStack, synthesizeStack } from './app';
@@ -74,8 +74,8 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     gpu: cfg.gpu ?? STACK_SETTINGS[cfg.environment].gpu,
     objectStore: cfg.objectStore && s3 ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: s3 }) : undefined,
     database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
-      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr },
-      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr },
+      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
+      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
     }) : undefined,
     workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
     kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,

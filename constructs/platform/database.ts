@@ -20,10 +20,28 @@ export const PG_USERNAME_KEY = 'username';
 /** The Secret key holding a database role's password. */
 export const PG_PASSWORD_KEY = 'password';
 
+/**
+ * How a client protects its connection to Postgres (libpq's `sslmode`, which MLflow's psycopg2 and Argo's pgx
+ * driver both take).
+ * @see https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-PROTECTION
+ */
+export enum PostgresSslMode {
+  /** No TLS: only for a server inside the platform's namespace, behind its NetworkPolicy. */
+  DISABLE = 'disable',
+  /** TLS, the server's certificate not checked. */
+  REQUIRE = 'require',
+  /** TLS with a certificate signed by a trusted CA (the system's roots). */
+  VERIFY_CA = 'verify-ca',
+  /** TLS with a trusted certificate whose name matches the host. */
+  VERIFY_FULL = 'verify-full',
+}
+
 /** One Postgres database and the role that owns it, as a consumer sees it. */
 export interface IPostgresDatabase {
   /** Where the server answers. */
   readonly endpoint: Endpoint;
+  /** How clients protect the connection. */
+  readonly sslMode: PostgresSslMode;
   /** Database name. */
   readonly databaseName: string;
   /** The role's credentials (keys {@link PG_USERNAME_KEY} and {@link PG_PASSWORD_KEY}). */
@@ -370,6 +388,8 @@ function uploadScript(bucket: string, retainDays: number): string {
 /** A database on a {@link PostgresServer}, owned by a role of the same name. */
 export class PostgresDatabase implements IPostgresDatabase {
   public readonly endpoint: Endpoint;
+  /** The in-cluster server has no certificate; its traffic stays behind the namespace's NetworkPolicy. */
+  public readonly sslMode = PostgresSslMode.DISABLE;
 
   public constructor(private readonly server: PostgresServer, public readonly databaseName: string, public readonly credentials: ISecret) {
     this.endpoint = server.endpoint;
@@ -393,11 +413,18 @@ export interface ExternalPostgresDatabaseProps {
   readonly credentials: ISecret;
   /** Where the server's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
   readonly egressCidr?: string;
+  /**
+   * How clients protect the connection: a verified certificate by default, so the password never crosses the
+   * network in clear and a server that requires TLS is not refused.
+   * @default PostgresSslMode.VERIFY_FULL
+   */
+  readonly sslMode?: PostgresSslMode;
 }
 
 /** A database on a Postgres server outside the platform. */
 export class ExternalPostgresDatabase extends Construct implements IPostgresDatabase {
   public readonly endpoint: Endpoint;
+  public readonly sslMode: PostgresSslMode;
   public readonly databaseName: string;
   public readonly credentials: ISecret;
   private readonly egressCidr: string;
@@ -411,6 +438,8 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
     problems.addIf(checkPort(port, { path, field: 'port' }));
     problems.addIf(checkPostgresIdentifier(props.databaseName, { path, field: 'databaseName' }));
     if (props.egressCidr !== undefined) problems.addIf(checkCidr(props.egressCidr, { path, field: 'egressCidr' }));
+    const modes = Object.values(PostgresSslMode) as string[];
+    if (props.sslMode !== undefined && !modes.includes(props.sslMode)) problems.add({ path, field: 'sslMode', value: props.sslMode, message: 'is not a libpq sslmode cd4ml supports', fix: `use one of ${modes.join(', ')} (PostgresSslMode)` });
     for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
       if (!props.credentials?.keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
     }
@@ -419,6 +448,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
     this.databaseName = props.databaseName;
     this.credentials = props.credentials;
     this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
+    this.sslMode = props.sslMode ?? PostgresSslMode.VERIFY_FULL;
   }
 
   public grantConnect(grantee: IConnectable): void {

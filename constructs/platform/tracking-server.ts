@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkHostPattern, checkPort, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
 } from '../../lib';
-import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
+import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, PostgresSslMode } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
@@ -109,7 +109,10 @@ export class TrackingServer extends Construct implements IConnectable {
     for (const peer of props.ingressFrom ?? []) this.connections.allowIngress(peer, port);
 
     const db = props.database;
-    const backendUri = `postgresql+psycopg2://${db.endpoint.hostPort}/${db.databaseName}`;
+    // libpq takes sslmode from the URI; `sslrootcert=system` (libpq 16+, as psycopg2-binary bundles) checks the
+    // certificate against the image's CA roots.
+    const tls = db.sslMode === PostgresSslMode.VERIFY_CA || db.sslMode === PostgresSslMode.VERIFY_FULL ? '&sslrootcert=system' : '';
+    const backendUri = `postgresql+psycopg2://${db.endpoint.hostPort}/${db.databaseName}?sslmode=${db.sslMode}${tls}`;
     const env: k8s.EnvVar[] = [
       { name: 'MLFLOW_BACKEND_STORE_URI', value: backendUri },
       // libpq reads the role and password from these: the URI holds no credential.

@@ -148,6 +148,7 @@ export class WorkflowEngine extends Construct {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
     problems.throwIfAny();
+    runner.attachWorkflowController(this.namespace, path);
 
     const controllerName = 'workflow-controller';
     const serverName = 'argo-server';
@@ -224,7 +225,10 @@ export class WorkflowEngine extends Construct {
           tableName: 'argo_workflows',
           userNameSecret: { name: props.archive.credentials.secretName, key: PG_USERNAME_KEY },
           passwordSecret: { name: props.archive.credentials.secretName, key: PG_PASSWORD_KEY },
-          ssl: false,
+          // Always explicit: with `ssl: false` Argo passes no sslmode and its pgx driver falls back to `prefer`
+          // (unverified, downgradable). `ssl: true` makes it pass sslMode as given (util/sqldb/sqldb.go, v4.0.5).
+          ssl: true,
+          sslMode: props.archive.sslMode,
         },
       };
     }
@@ -260,10 +264,11 @@ export class WorkflowEngine extends Construct {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
     ] });
-    // Memoization: the controller writes the pipelines' cache ConfigMaps, and only those.
+    // Memoization: the controller keeps caches in its own namespace (workflow/controller/controller.go
+    // NewCacheFactory); the pipelines render them there, and the controller may update those and no other.
     boundRole(this, 'ControllerCache', {
       name: `${controllerName}-cache`,
-      namespace: managed,
+      namespace: this.namespace,
       labels: controllerLabels,
       rules: lazy(() => (runner.cacheConfigMaps.length === 0 ? [] : [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [...runner.cacheConfigMaps], verbs: ['get', 'update', 'patch'] }])),
       subject: { name: controllerName, namespace: this.namespace },
@@ -284,8 +289,14 @@ export class WorkflowEngine extends Construct {
       namespace: managed,
       labels: serverLabels,
       subject: { name: serverName, namespace: this.namespace },
-      rules: this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
-        { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
+      rules: [
+        ...(this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
+          { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
+        ]),
+        // When a WorkflowEventBinding fails to submit, the events endpoint records a Kubernetes Event in the
+        // binding's namespace with argo-server's own client (server/apiserver/argoserver.go NewEventRecorderManager,
+        // server/event/dispatch/operation.go), in every auth mode.
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ],
     });
     // A service account people mint short-lived tokens from for the UI and CLI in client mode.

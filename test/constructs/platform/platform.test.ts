@@ -1,4 +1,4 @@
-import { DatabaseChoice, ObjectStoreChoice, Platform, PlatformProps, SecretRef } from '../../../constructs';
+import { DatabaseChoice, ObjectStoreChoice, Platform, PlatformProps, PostgresSslMode, SecretRef } from '../../../constructs';
 import { EnvironmentName } from '../../../lib';
 import { Obj, synth } from '../../support/manifests';
 import { danglingReferences } from '../../support/references';
@@ -55,7 +55,9 @@ describe('Platform', () => {
     expect(m.has('StatefulSet', 'minio')).toBe(false);
     expect(m.has('StatefulSet', 'postgres')).toBe(false);
     const args: string[] = m.container('Deployment', 'mlflow', 'mlflow').args;
-    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('postgresql+psycopg2://db.example.com:5432/mlflow');
+    // external databases: a verified certificate by default, for MLflow (libpq) and the Argo archive (pgx)
+    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('postgresql+psycopg2://db.example.com:5432/mlflow?sslmode=verify-full&sslrootcert=system');
+    expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.persistence).postgresql).toMatchObject({ host: 'db.example.com', ssl: true, sslMode: 'verify-full' });
     expect(m.env('Deployment', 'mlflow', 'mlflow', 'MLFLOW_S3_ENDPOINT_URL').value).toBe('https://s3.eu-central-1.amazonaws.com:443');
     expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.artifactRepository).s3).toMatchObject({ endpoint: 's3.eu-central-1.amazonaws.com:443', insecure: false, accessKeySecret: { name: 's3' } });
     expect(s3.requiredIn).toEqual(['cd4ml', 'ml-pipelines']);
@@ -66,6 +68,27 @@ describe('Platform', () => {
       ...pgArgo.requiredIn.map((ns) => ({ namespace: ns, name: 'pg-argo', keys: pgArgo.keys })),
     ])).toEqual([]);
     expect(securityViolations(m.objects)).toEqual([]);
+  });
+
+  test('takes the sslmode of an external database, and fails on one libpq does not know', () => {
+    const pg = (sslMode?: string) => SecretRef.fromSecretName(`pg-${sslMode}`, ['username', 'password']);
+    const m = platform({
+      database: DatabaseChoice.external({
+        trackingServer: { host: 'db.example.com', databaseName: 'mlflow', credentials: pg('a'), sslMode: PostgresSslMode.REQUIRE },
+        workflowArchive: { host: 'db.example.com', databaseName: 'argo', credentials: pg('b'), sslMode: PostgresSslMode.REQUIRE },
+      }),
+    });
+    const args: string[] = m.container('Deployment', 'mlflow', 'mlflow').args;
+    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('postgresql+psycopg2://db.example.com:5432/mlflow?sslmode=require');
+    expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.persistence).postgresql).toMatchObject({ ssl: true, sslMode: 'require' });
+    // the in-cluster server has no certificate: explicit, so pgx does not fall back to an unverified "prefer"
+    expect(JSON.parse(platform().find('ConfigMap', 'workflow-controller-configmap').data.persistence).postgresql).toMatchObject({ ssl: true, sslMode: 'disable' });
+    expect(() => platform({
+      database: DatabaseChoice.external({
+        trackingServer: { host: 'db.example.com', databaseName: 'mlflow', credentials: pg('c'), sslMode: 'prefer' as PostgresSslMode },
+        workflowArchive: { host: 'db.example.com', databaseName: 'argo', credentials: pg('d') },
+      }),
+    })).toThrow(/sslMode = "prefer": is not a libpq sslmode cd4ml supports. Fix: use one of disable, require, verify-ca, verify-full/);
   });
 
   test('opens the UIs to an ingress controller only when asked', () => {

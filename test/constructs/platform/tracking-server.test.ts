@@ -15,7 +15,7 @@ describe('TrackingServer', () => {
     const c = m.container('Deployment', 'mlflow', 'mlflow', 'ml');
     expect(c.image).toBe('ghcr.io/mlflow/mlflow:v3.17.0-full');
     const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-    expect(arg('--backend-store-uri')).toBe('postgresql+psycopg2://postgres.ml.svc.cluster.local:5432/mlflow');
+    expect(arg('--backend-store-uri')).toBe('postgresql+psycopg2://postgres.ml.svc.cluster.local:5432/mlflow?sslmode=disable');
     expect(arg('--artifacts-destination')).toBe('s3://mlflow-artifacts');
     expect(c.args).toContain('--serve-artifacts');
     expect(arg('--host')).toBe('0.0.0.0');

@@ -24,7 +24,11 @@ describe('WorkflowEngine', () => {
     expect(m.find('Service', 'argo-server', 'argo').spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'web', port: 2746, targetPort: 'web', protocol: 'TCP' }] });
     // in client mode calls carry the caller's token, but argo-server's own caches read workflows and templates,
     // and it opens the archive as itself: read-only rights there, the archive secret in its namespace, nothing more
-    expect(m.find('Role', 'argo-server', 'ml-pipelines').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] }]);
+    // and it records an Event where a WorkflowEventBinding fails (server/event/dispatch/operation.go)
+    expect(m.find('Role', 'argo-server', 'ml-pipelines').rules).toEqual([
+      { apiGroups: ['argoproj.io'], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
     expect(m.find('Role', 'argo-server', 'argo').rules).toEqual([
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-argo'], verbs: ['get'] },
