@@ -74,7 +74,8 @@ export interface RetryPolicy {
 /**
  * Caching of a step's outputs (Argo memoization), keyed by the step, its image, the cache version and the values
  * of all its inputs (and its fan-out item). Bump `version` to invalidate, also after changing the step's command,
- * args or env, which the key does not cover. A cached step cannot also retry (Argo does not write the cache then).
+ * args or env, which the key does not cover. A cached step may also retry: the controller writes the cache when an
+ * attempt succeeds (argo-workflows#10426, fixed in v3.5.5 by 46c1324; shown by the real-servers tier).
  * @see https://argo-workflows.readthedocs.io/en/latest/memoization/
  */
 export interface CachePolicy {
@@ -312,11 +313,15 @@ export class Pipeline extends Construct {
     const step = new Step(this, name, props);
     this.stepMap.set(name, step);
     if (props.cache && !this.cacheConfigMap) {
+      const controllerNamespace = this.runner.workflowControllerNamespace;
+      if (controllerNamespace === undefined) {
+        fail({ path, field: 'cache', value: props.cache, message: 'needs the workflow controller\'s namespace, where Argo keeps caches, and no WorkflowEngine manages this runner yet', fix: 'declare the WorkflowEngine (or the Platform) before the pipeline, or drop cache' });
+      }
       this.cacheConfigMap = `${this.name}-cache`;
       new ApiObject(this, 'Cache', {
         apiVersion: 'v1',
         kind: 'ConfigMap',
-        metadata: { name: this.cacheConfigMap, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'cache'), 'workflows.argoproj.io/configmap-type': 'Cache' } },
+        metadata: { name: this.cacheConfigMap, namespace: controllerNamespace, labels: { ...componentLabels('pipeline', this.name, 'cache'), 'workflows.argoproj.io/configmap-type': 'Cache' } },
       });
       this.runner.addCacheConfigMap(this.cacheConfigMap);
     }
@@ -447,9 +452,6 @@ export class Pipeline extends Construct {
       if (r.factor !== undefined) problems.addIf(checkCount(r.factor, 1, { path, field: 'retry.factor' }));
     }
     if (props.timeout !== undefined) problems.addIf(checkDuration(props.timeout, { path, field: 'timeout' }));
-    if (props.cache && props.retry) {
-      problems.add({ path, field: 'cache', value: props.cache, message: 'is set together with retry, and Argo never writes the cache of a template with a retry strategy (argo-workflows#10426)', fix: 'drop retry from the cached step, or drop cache' });
-    }
     if (props.cache) {
       if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(props.cache.version)) problems.add({ path, field: 'cache.version', value: props.cache.version, message: 'is not a short version of letters, digits and "-"', fix: 'use a version like "1" or "2024-06"' });
       problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }));
@@ -552,7 +554,7 @@ export class Pipeline extends Construct {
    * base64-encoded with `+`, `/` and `=` mapped into `[a-zA-Z0-9-]`, the only characters Argo accepts in keys. Argo
    * does not evaluate expressions in `memoize.key` (argo-workflows#6227), so the key is computed in the task's
    * arguments, where `{{=...}}` is evaluated; it uses expr-lang builtins only (`toBase64`, `replace`, `string`),
-   * not sprig, whose functions Argo has curated (argo-workflows#14446). Keys grow with the inputs (a ConfigMap key
+   * no sprig needed (sprig still works in Argo v4: its curation, argo-workflows#14446, was reverted in #14586). Keys grow with the inputs (a ConfigMap key
    * holds at most 253 characters): cache steps whose inputs are short values and URIs, not documents.
    */
   private cacheKey(s: Step): string {

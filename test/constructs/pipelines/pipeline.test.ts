@@ -100,13 +100,15 @@ describe('Pipeline rendering', () => {
     expect(t.memoize).toEqual({ key: '{{inputs.parameters.cache-key}}', maxAge: '12h', cache: { configMap: { name: 'train-cache' } } });
     const key = task(m, 'prepare').arguments.parameters.find((x: Obj) => x.name === 'cache-key').value;
     expect(key).toBe(`prepare-v2-${require('crypto').createHash('sha256').update(IMAGE).digest('hex').slice(0, 12)}-{{=replace(replace(replace(toBase64('test_size=' + string(workflow.parameters['test_size']) + '|' + 'seed=' + string('42')), '+', '-'), '/', '-'), '=', '')}}`);
-    expect(m.find('ConfigMap', 'train-cache', 'ml-pipelines').metadata.labels['workflows.argoproj.io/configmap-type']).toBe('Cache');
-    expect(m.find('Role', 'workflow-controller-cache', 'ml-pipelines').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['train-cache'], verbs: ['get', 'update', 'patch'] }]);
+    // Argo keeps caches in the controller's namespace (controller.go NewCacheFactory), so that is where they are
+    expect(m.find('ConfigMap', 'train-cache', 'argo').metadata.labels['workflows.argoproj.io/configmap-type']).toBe('Cache');
+    expect(m.all('ConfigMap').filter((c) => c.metadata.namespace === 'ml-pipelines' && c.metadata.name === 'train-cache')).toEqual([]);
+    expect(m.find('Role', 'workflow-controller-cache', 'argo').rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['train-cache'], verbs: ['get', 'update', 'patch'] }]);
   });
 
   test('without cached steps the controller gets no ConfigMap write access', () => {
     const m = withPipeline((p) => { p.addStep('s', { image: IMAGE }); });
-    expect(m.find('Role', 'workflow-controller-cache', 'ml-pipelines').rules).toEqual([]);
+    expect(m.find('Role', 'workflow-controller-cache', 'argo').rules).toEqual([]);
   });
 
   test('fan-out runs a step per item, per worker or per element of an output, and a later step joins them', () => {
@@ -171,9 +173,22 @@ test('a cached fan-out keys each worker by its item, so workers do not share one
   expect(task(m, 'shard').arguments.parameters[0].value).toContain("toBase64('item=' + string(item))");
 });
 
+test('a cached step may also retry (argo-workflows#10426 is fixed in the Argo we pin)', () => {
+  const m = withPipeline((p) => { p.addStep('a', { image: IMAGE, cache: { version: '1' }, retry: { limit: 1 } }); });
+  const t = m.find('WorkflowTemplate', 'train', 'ml-pipelines').spec.templates.find((x: { name: string }) => x.name === 'a');
+  expect(t.memoize).toMatchObject({ cache: { configMap: { name: 'train-cache' } } });
+  expect(t.retryStrategy).toMatchObject({ limit: '1' });
+});
+
 describe('Pipeline bad input', () => {
-  test('fails when a cached step also retries (Argo would never write its cache)', () => {
-    expect(() => withPipeline((p) => { p.addStep('a', { image: IMAGE, cache: { version: '1' }, retry: { limit: 1 } }); })).toThrow(/test\/train\/a: cache = .*: is set together with retry, and Argo never writes the cache.*argo-workflows#10426\). Fix: drop retry from the cached step/);
+  test('fails when a cached step runs on a runner no workflow engine manages yet', () => {
+    expect(() => synth((chart) => {
+      const platform = new Platform(chart, 'platform');
+      // a runner used on its own, before any WorkflowEngine manages it
+      const runner = platform.pipelineRunner;
+      jest.spyOn(runner, 'workflowControllerNamespace', 'get').mockReturnValue(undefined);
+      new Pipeline(chart, 'p', { runner }).addStep('a', { image: IMAGE, cache: { version: '1' } });
+    })).toThrow(/p\/a: cache = .*needs the workflow controller's namespace.*Fix: declare the WorkflowEngine \(or the Platform\) before the pipeline/);
   });
 
   test('fails when a step env would override the runner\'s values or carry a credential', () => {
