@@ -1,0 +1,67 @@
+import { chownSync, mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { freePort, run, scratch, start, Started, stop, waitFor } from './processes';
+import { tools } from './tools';
+
+// A throwaway Postgres from Debian's packages on loopback. Postgres refuses to run as root, so as root the
+// server runs as the `postgres` user (Debian's package creates it) through runuser.
+
+const asRoot = process.getuid?.() === 0;
+
+function asPostgres(cmd: string, args: string[]): [string, string[]] {
+  return asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+}
+
+export class PostgresServer {
+  private constructor(public readonly port: number, public readonly dir: string, private readonly proc: Started) {}
+
+  /**
+   * Starts a server with a superuser `postgres` reachable with `password` over TCP (scram), optionally with TLS
+   * only (hostssl) from a self-signed certificate.
+   */
+  public static async start(o: { password: string; tls?: boolean }): Promise<PostgresServer> {
+    const bin = tools().postgres;
+    const dir = scratch('pg');
+    const data = join(dir, 'data');
+    if (asRoot) run('chown', ['-R', 'postgres:postgres', dir]);
+    writeFileSync(join(dir, 'pw'), o.password);
+    if (asRoot) chownSync(join(dir, 'pw'), uidOf('postgres'), uidOf('postgres'));
+    run(...asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--pwfile', join(dir, 'pw'), '-E', 'UTF8', '--no-sync']));
+    const port = await freePort();
+    const conf = [`listen_addresses = '127.0.0.1'`, `port = ${port}`, `unix_socket_directories = '${dir}'`, 'fsync = off', `password_encryption = 'scram-sha-256'`];
+    if (o.tls) {
+      run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(data, 'server.key'), '-out', join(data, 'server.crt')]);
+      if (asRoot) run('chown', ['postgres:postgres', join(data, 'server.key'), join(data, 'server.crt')]);
+      run('chmod', ['600', join(data, 'server.key')]);
+      conf.push('ssl = on');
+      // TLS only: no plain host line at all.
+      writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n');
+      if (asRoot) run('chown', ['postgres:postgres', join(data, 'pg_hba.conf')]);
+    }
+    writeFileSync(join(data, 'postgresql.auto.conf'), conf.join('\n') + '\n');
+    if (asRoot) run('chown', ['postgres:postgres', join(data, 'postgresql.auto.conf')]);
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const [cmd, args] = asPostgres(join(bin, 'postgres'), ['-D', data]);
+    const proc = start('postgres', cmd, args, { logDir: join(dir, 'logs') });
+    const server = new PostgresServer(port, dir, proc);
+    await waitFor('postgres accepting connections', () => (run(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)], { allowFail: true }).status === 0 ? true : undefined), 60000, { proc });
+    return server;
+  }
+
+  /** Runs SQL as the superuser over the local socket (trust); returns psql's unaligned output. */
+  public sql(sql: string, database = 'postgres'): string {
+    return run(...asPostgres(join(tools().postgres, 'psql'), ['-h', this.dir, '-p', String(this.port), '-U', 'postgres', '-d', database, '-v', 'ON_ERROR_STOP=1', '-tA', '-c', sql])).stdout.trim();
+  }
+
+  public log(): string {
+    return this.proc.tail();
+  }
+
+  public async stop(): Promise<void> {
+    await stop(this.proc, 10000);
+  }
+}
+
+function uidOf(user: string): number {
+  return Number(run('id', ['-u', user]).stdout.trim());
+}
