@@ -69,6 +69,8 @@ export class ControlPlane {
         '--enable-admission-plugins', 'NamespaceLifecycle,ServiceAccount,PodSecurity,LimitRanger,ResourceQuota,DefaultStorageClass',
         '--allow-privileged=false',
         '--storage-media-type', 'application/json',
+        // the loopback address cannot be the kubernetes Service's endpoint; nothing in the tier needs it
+        '--endpoint-reconciler-type', 'none',
       ], { logDir: dir });
       procs.push(api);
       const admin = { server, token: adminToken };

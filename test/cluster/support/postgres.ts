@@ -13,13 +13,13 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
 }
 
 export class PostgresServer {
-  private constructor(public readonly port: number, public readonly dir: string, private readonly proc: Started) {}
+  private constructor(public readonly host: string, public readonly port: number, public readonly dir: string, private readonly proc: Started) {}
 
   /**
    * Starts a server with a superuser `postgres` reachable with `password` over TCP (scram), optionally with TLS
    * only (hostssl) from a self-signed certificate.
    */
-  public static async start(o: { password: string; tls?: boolean }): Promise<PostgresServer> {
+  public static async start(o: { password: string; tls?: boolean; host?: string; port?: number }): Promise<PostgresServer> {
     const bin = tools().postgres;
     const dir = scratch('pg');
     const data = join(dir, 'data');
@@ -27,15 +27,16 @@ export class PostgresServer {
     writeFileSync(join(dir, 'pw'), o.password);
     if (asRoot) chownSync(join(dir, 'pw'), uidOf('postgres'), uidOf('postgres'));
     run(...asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--pwfile', join(dir, 'pw'), '-E', 'UTF8', '--no-sync']));
-    const port = await freePort();
-    const conf = [`listen_addresses = '127.0.0.1'`, `port = ${port}`, `unix_socket_directories = '${dir}'`, 'fsync = off', `password_encryption = 'scram-sha-256'`];
+    const port = o.port ?? await freePort();
+    const host = o.host ?? '127.0.0.1';
+    const conf = [`listen_addresses = '${host}'`, `port = ${port}`, `unix_socket_directories = '${dir}'`, 'fsync = off', `password_encryption = 'scram-sha-256'`];
     if (o.tls) {
-      run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(data, 'server.key'), '-out', join(data, 'server.crt')]);
+      run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', `subjectAltName=DNS:localhost,IP:${host}`, '-keyout', join(data, 'server.key'), '-out', join(data, 'server.crt')]);
       if (asRoot) run('chown', ['postgres:postgres', join(data, 'server.key'), join(data, 'server.crt')]);
       run('chmod', ['600', join(data, 'server.key')]);
       conf.push('ssl = on');
       // TLS only: no plain host line at all.
-      writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n');
+      writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.0/8 scram-sha-256\n');
       if (asRoot) run('chown', ['postgres:postgres', join(data, 'pg_hba.conf')]);
     }
     writeFileSync(join(data, 'postgresql.auto.conf'), conf.join('\n') + '\n');
@@ -43,8 +44,8 @@ export class PostgresServer {
     mkdirSync(join(dir, 'logs'), { recursive: true });
     const [cmd, args] = asPostgres(join(bin, 'postgres'), ['-D', data]);
     const proc = start('postgres', cmd, args, { logDir: join(dir, 'logs') });
-    const server = new PostgresServer(port, dir, proc);
-    await waitFor('postgres accepting connections', () => (run(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)], { allowFail: true }).status === 0 ? true : undefined), 60000, { proc });
+    const server = new PostgresServer(host, port, dir, proc);
+    await waitFor('postgres accepting connections', () => (run(join(bin, 'pg_isready'), ['-q', '-h', host, '-p', String(port)], { allowFail: true }).status === 0 ? true : undefined), 60000, { proc });
     return server;
   }
 

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -21,9 +21,12 @@ export interface Started {
 const running: Started[] = [];
 let hooked = false;
 
-/** A fresh scratch directory under the OS temp dir. */
+/**
+ * A fresh scratch directory. Under /var/tmp by default, not /tmp: local pods mount their own /tmp, which would hide
+ * their volumes' sources if those lived there.
+ */
 export function scratch(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `cd4ml-${prefix}-`));
+  return mkdtempSync(join(process.env.CD4ML_TIER_TMP ?? (existsSync('/var/tmp') ? '/var/tmp' : tmpdir()), `cd4ml-${prefix}-`));
 }
 
 /** Starts `command` in the background; stdout and stderr go to `<logDir>/<name>.log`. */

@@ -16,7 +16,9 @@ export interface Tools {
   readonly postgres: string;
 }
 
-export const TOOLS_DIR = process.env.CD4ML_TOOLS_DIR ?? join(homedir(), '.cache', 'cd4ml-tools');
+/** The cache the tools are built into (the same default as build.sh: /var/cache as root, else ~/.cache). */
+export const TOOLS_DIR = process.env.CD4ML_TOOLS_DIR
+  ?? (process.getuid?.() === 0 ? '/var/cache/cd4ml-tools' : join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cd4ml-tools'));
 
 let cached: Tools | undefined;
 

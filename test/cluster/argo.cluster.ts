@@ -1,0 +1,136 @@
+import { get, list } from './support/apply';
+import { startContainer } from './support/local-pod';
+import { waitFor } from './support/processes';
+import { Sandbox } from './support/sandbox';
+import { createNode, runningWorkflowPods, succeedWorkflowPod } from './support/simulated-node';
+import { tools } from './support/tools';
+import { podTemplate, serviceAccountToken } from './support/workloads';
+
+// Argo's workflow controller for real: run as its Deployment would (its args, the ConfigMap we render, its own
+// service account's token, the archive in the real Postgres), namespaced as we render it. Pipelines are submitted
+// as users submit them; the pods the controller creates are checked as the API server admitted them, and a
+// simulated node finishes them the way the executor reports results, so the DAG moves on.
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const WF = 'argoproj.io/v1alpha1';
+
+describe('the seed pipeline on the real Argo workflow controller', () => {
+  const sb = new Sandbox();
+  const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
+  const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
+  const template = sb.find('WorkflowTemplate', 'breast-cancer');
+  let executor: { server: string; token: string };
+  const seen: Obj[] = [];
+
+  /** Submits a Workflow and plays the node: every pod the controller creates is checked and then succeeds. */
+  async function runToCompletion(workflow: Obj, timeoutMs = 240000): Promise<Obj> {
+    const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, workflow);
+    expect({ status: created.status, message: created.body.message }).toEqual({ status: 201, message: undefined });
+    const name = created.body.metadata.name;
+    return waitFor(`Workflow ${name} to finish`, async () => {
+      for (const pod of await runningWorkflowPods(sb.cp, pipelinesNs)) {
+        if (pod.metadata.labels['workflows.argoproj.io/workflow'] !== name) continue;
+        if (!seen.some((p) => p.metadata.uid === pod.metadata.uid)) seen.push(pod);
+        await succeedWorkflowPod(sb.cp, pod, executor, (p) => (p === 'data_uri' ? 's3://data/prepared/x' : p === 'model_version' ? '1' : `${p}-value`));
+      }
+      const wf = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, name);
+      return wf?.status?.phase === 'Succeeded' || wf?.status?.phase === 'Failed' || wf?.status?.phase === 'Error' ? wf : undefined;
+    }, timeoutMs, { intervalMs: 1000, proc: controllerProc });
+  }
+
+  let controllerProc: Awaited<ReturnType<typeof startContainer>>;
+
+  beforeAll(async () => {
+    await sb.start();
+    const creds = await sb.runJob(sb.find('Job', /^cd4ml-credentials-/), 'generate');
+    if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
+    await sb.startPostgres();
+    await createNode(sb.cp);
+    const deployment = sb.find('Deployment', 'workflow-controller');
+    controllerProc = sb.track(await startContainer({
+      cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo],
+    }));
+    executor = { server: sb.cp.admin.server, token: await serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-executor.service-account-token') };
+  });
+  afterAll(async () => { await sb.stop(); });
+
+  test('the controller starts with the ConfigMap we render, its own token and the archive in Postgres', async () => {
+    await waitFor('the controller to serve /healthz', async () => ((await fetch('http://127.0.0.1:6060/healthz').catch(() => undefined))?.ok ? true : undefined), 90000, { proc: controllerProc, intervalMs: 1000 });
+    // the archive migrated its tables into the argo database with the argo role
+    await waitFor('the archive tables', () => (sb.postgres!.sql(`SELECT count(*) FROM pg_tables WHERE tablename = 'argo_archived_workflows'`, 'argo') === '1' ? true : undefined), 60000, { proc: controllerProc });
+  });
+
+  test('a workflow from the seed template runs its DAG to the end: every pod admitted, with declared resources and existing mounts', async () => {
+    const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'breast-cancer-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'breast-cancer' } } });
+    expect({ phase: wf.status.phase, message: wf.status.message }).toEqual({ phase: 'Succeeded', message: undefined });
+    const steps = Object.values(wf.status.nodes as Record<string, Obj>).filter((n) => n.type === 'Pod').map((n) => `${n.templateName}:${n.phase}`).sort();
+    expect(steps).toEqual(['deploy-model:Succeeded', 'prepare-data:Succeeded', 'train-model:Succeeded']);
+    // the outputs reported by the executor flowed into the next step's inputs
+    const train = Object.values(wf.status.nodes as Record<string, Obj>).find((n) => n.displayName === 'train-model')!;
+    expect(train.inputs.parameters.find((p: Obj) => p.name === 'data_uri').value).toBe('s3://data/prepared/x');
+
+    // every pod: its Secrets, ConfigMaps and service account exist; main has the template's resources; no GPU
+    const problems: string[] = [];
+    for (const pod of seen) {
+      const id = `pod ${pod.metadata.name}`;
+      for (const v of (pod.spec.volumes ?? []) as Obj[]) {
+        if (v.secret && !(await get(sb.cp, 'v1', 'Secret', pipelinesNs, v.secret.secretName))) problems.push(`${id}: volume ${v.name} mounts missing Secret ${v.secret.secretName}`);
+        if (v.configMap && !(await get(sb.cp, 'v1', 'ConfigMap', pipelinesNs, v.configMap.name))) problems.push(`${id}: volume ${v.name} mounts missing ConfigMap ${v.configMap.name}`);
+      }
+      for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers] as Obj[]) {
+        for (const e of (c.env ?? []) as Obj[]) {
+          if (e.valueFrom?.secretKeyRef && !(await get(sb.cp, 'v1', 'Secret', pipelinesNs, e.valueFrom.secretKeyRef.name))) problems.push(`${id}/${c.name}: env ${e.name} from missing Secret`);
+        }
+        const gpus = Object.keys({ ...(c.resources?.requests ?? {}), ...(c.resources?.limits ?? {}) }).filter((k) => k.includes('gpu'));
+        if (gpus.length) problems.push(`${id}/${c.name}: asks for ${gpus.join(', ')}`);
+      }
+      if (!(await get(sb.cp, 'v1', 'ServiceAccount', pipelinesNs, pod.spec.serviceAccountName))) problems.push(`${id}: service account ${pod.spec.serviceAccountName} missing`);
+      const step = (template.spec as Obj).templates.find((t: Obj) => t.name === pod.metadata.labels['cd4ml.io/step']);
+      const main = pod.spec.containers.find((c: Obj) => c.name === 'main');
+      if (JSON.stringify(main.resources) !== JSON.stringify(step.container.resources)) problems.push(`${id}: main resources ${JSON.stringify(main.resources)} != declared ${JSON.stringify(step.container.resources)}`);
+    }
+    expect(problems).toEqual([]);
+    expect(seen.length).toBe(3);
+  });
+
+  test('the cached step writes its cache in the controller\'s namespace, and the next run hits it', async () => {
+    const cache = await get<Obj>(sb.cp, 'v1', 'ConfigMap', argoNs, 'breast-cancer-cache');
+    expect(Object.keys(cache?.data ?? {})).toHaveLength(1);
+    const before = seen.length;
+    const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'breast-cancer-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'breast-cancer' } } });
+    expect(wf.status.phase).toBe('Succeeded');
+    const prepare = Object.values(wf.status.nodes as Record<string, Obj>).find((n) => n.displayName === 'prepare-data')!;
+    expect(prepare.memoizationStatus).toMatchObject({ hit: true, cacheName: 'breast-cancer-cache' });
+    expect(seen.length - before).toBe(2);
+  });
+
+  test('the nightly CronWorkflow\'s workflow runs as the schedule would start it', async () => {
+    const cron = sb.find('CronWorkflow', 'breast-cancer-nightly');
+    const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'breast-cancer-nightly-', namespace: pipelinesNs, labels: { 'workflows.argoproj.io/cron-workflow': cron.metadata.name } }, spec: (cron.spec as Obj).workflowSpec });
+    expect(wf.status.phase).toBe('Succeeded');
+  });
+
+  test('a workflow that does not reference a template is refused once event triggers exist (templateReferencing: Secure)', async () => {
+    const inline = { apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'inline-', namespace: pipelinesNs }, spec: { entrypoint: 'x', templates: [{ name: 'x', container: { image: 'busybox:1.37', command: ['true'] } }] } };
+    const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, inline);
+    const name = created.body.metadata.name;
+    const wf = await waitFor(`Workflow ${name} to be judged`, async () => {
+      const w = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, name);
+      return w?.status?.phase ? w : undefined;
+    }, 60000, { proc: controllerProc });
+    expect(wf.status.phase).toBe('Error');
+    expect(wf.status.message).toMatch(/workflowTemplateRef/i);
+    expect((await list<Obj>(sb.cp, 'v1', 'Pod', pipelinesNs, `workflows.argoproj.io/workflow=${name}`))).toEqual([]);
+  });
+
+  test('the controller pods created carry our executor and main-container defaults', () => {
+    const pod = seen[0];
+    const wait = pod.spec.containers.find((c: Obj) => c.name === 'wait');
+    const config = sb.find('ConfigMap', 'workflow-controller-configmap').data as Obj;
+    expect(wait.resources).toEqual(JSON.parse(config.executor).resources);
+    expect(wait.image).toBe(JSON.parse(config.executor).image);
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    // the executor's token comes from the Secret we render
+    expect((pod.spec.volumes as Obj[]).find((v) => v.name === 'exec-sa-token')?.secret?.secretName).toBe('pipeline-executor.service-account-token');
+  });
+});
