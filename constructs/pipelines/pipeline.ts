@@ -396,7 +396,9 @@ export class Pipeline extends Construct {
         event: { selector },
         submit: {
           workflowTemplateRef: { name: this.name },
-          metadata: { labels: { 'cd4ml.io/pipeline': this.name, 'cd4ml.io/trigger': id } },
+          // argo-server evaluates these label values as expressions (server/event/dispatch/operation.go
+          // populateWorkflowMetadata): a plain `breast-cancer` is an unknown name there, so they are string literals
+          metadata: { labels: { 'cd4ml.io/pipeline': JSON.stringify(this.name), 'cd4ml.io/trigger': JSON.stringify(id) } },
           arguments: Object.keys(props.arguments ?? {}).length === 0 ? undefined : {
             parameters: Object.entries(props.arguments ?? {}).map(([n, expr]) => ({ name: n, valueFrom: { event: expr } })),
           },

@@ -143,7 +143,8 @@ describe('Pipeline rendering', () => {
       event: { selector: 'discriminator == "train-degraded" && (payload.metric == "roc_auc")' },
       submit: {
         workflowTemplateRef: { name: 'train' },
-        metadata: { labels: { 'cd4ml.io/pipeline': 'train', 'cd4ml.io/trigger': 'degraded' } },
+        // argo-server evaluates them as expressions: string literals
+        metadata: { labels: { 'cd4ml.io/pipeline': '"train"', 'cd4ml.io/trigger': '"degraded"' } },
         arguments: { parameters: [{ name: 'min_auc', valueFrom: { event: 'payload.min_auc' } }] },
       },
     });
