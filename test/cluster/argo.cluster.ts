@@ -1,3 +1,5 @@
+import { ParameterType, Pipeline } from '../../constructs';
+import { EnvironmentName } from '../../lib';
 import { get, list } from './support/apply';
 import { startContainer } from './support/local-pod';
 import { waitFor } from './support/processes';
@@ -15,7 +17,10 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const WF = 'argoproj.io/v1alpha1';
 
 describe('the seed pipeline on the real Argo workflow controller', () => {
-  const sb = new Sandbox();
+  // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
+  const sb = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
+    new Pipeline(scope, 'cached-retry', { runner }).addStep('flaky', { image: 'busybox:1.37', command: ['true'], inputs: { n: 1 }, outputs: { answer: ParameterType.STRING }, cache: { version: '1' }, retry: { limit: 2 } });
+  });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
   const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
   const template = sb.find('WorkflowTemplate', 'breast-cancer');
@@ -104,6 +109,21 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     expect(seen.length - before).toBe(2);
   });
 
+  test('a cached step that also retries writes its cache when an attempt succeeds (argo-workflows#10426 is fixed)', async () => {
+    const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'cached-retry-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'cached-retry' } } });
+    expect(wf.status.phase).toBe('Succeeded');
+    const cache = await get<Obj>(sb.cp, 'v1', 'ConfigMap', argoNs, 'cached-retry-cache');
+    const entries = Object.values((cache?.data ?? {}) as Record<string, string>).map((v) => JSON.parse(v));
+    expect(entries).toHaveLength(1);
+    expect(entries[0].outputs.parameters).toEqual([expect.objectContaining({ name: 'answer', value: 'answer-value' })]);
+    // and the next run takes the step from the cache: no pod
+    const before = seen.length;
+    const again = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'cached-retry-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'cached-retry' } } });
+    expect(again.status.phase).toBe('Succeeded');
+    expect(Object.values(again.status.nodes as Record<string, Obj>).some((n) => n.memoizationStatus?.hit === true)).toBe(true);
+    expect(seen.length).toBe(before);
+  });
+
   test('the nightly CronWorkflow\'s workflow runs as the schedule would start it', async () => {
     const cron = sb.find('CronWorkflow', 'breast-cancer-nightly');
     const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'breast-cancer-nightly-', namespace: pipelinesNs, labels: { 'workflows.argoproj.io/cron-workflow': cron.metadata.name } }, spec: (cron.spec as Obj).workflowSpec });
@@ -121,6 +141,83 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     expect(wf.status.phase).toBe('Error');
     expect(wf.status.message).toMatch(/workflowTemplateRef/i);
     expect((await list<Obj>(sb.cp, 'v1', 'Pod', pipelinesNs, `workflows.argoproj.io/workflow=${name}`))).toEqual([]);
+  });
+
+  describe('argo-server\'s events endpoint, as the object store\'s notification and a model monitor call it', () => {
+    let base: string;
+    let triggerToken: string;
+    let server: Awaited<ReturnType<typeof startContainer>>;
+    /** POST to argo-server over TLS (its self-signed certificate: loopback only). */
+    const post = async (path: string, body: unknown, token?: string): Promise<{ status: number; text: string }> => {
+      const { request } = await import('https');
+      return new Promise((resolve, reject) => {
+        const req = request(`${base}${path}`, { method: 'POST', rejectUnauthorized: false, timeout: 30000, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => { text += c.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+    };
+    const byTrigger = async (trigger: string) => list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, `cd4ml.io/trigger=${trigger}`);
+
+    beforeAll(async () => {
+      const deployment = sb.find('Deployment', 'argo-server');
+      server = sb.track(await startContainer({
+        cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'argo-server', hosts: sb.hosts(), path: [tools().argo], entrypoint: ['argo'],
+      }));
+      const port = ((deployment.spec as Obj).template.spec.containers[0].ports as Obj[]).find((p) => p.name === 'web').containerPort;
+      base = `https://127.0.0.1:${port}`;
+      triggerToken = await serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-trigger-token');
+      // its HTTP gateway answers before its own gRPC client has connected (it retries with backoff): wait for an
+      // event that matches no binding to be accepted
+      await waitFor('argo-server to accept events', async () => ((await post(`/api/v1/events/${pipelinesNs}/cd4ml-readiness`, {}, triggerToken).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 1000 });
+    });
+
+    test('an event without a token is refused and submits nothing', async () => {
+      const r = await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, { EventName: 's3:ObjectCreated:Put', Key: 'data/incoming/a.csv' });
+      // without a bearer token argo-server looks for webhook clients with its own identity, which may not read
+      // Secrets here, and refuses (server/auth/webhook/interceptor.go)
+      expect({ status: r.status, text: r.text, log: r.status === 403 ? '' : server.tail(40) }).toEqual({ status: 403, text: '{"message": "failed to process webhook request"}', log: '' });
+      expect(await byTrigger('new-data')).toEqual([]);
+    });
+
+    test('a new-data notification with the trigger token submits the pipeline, which runs to the end', async () => {
+      const r = await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, { EventName: 's3:ObjectCreated:Put', Key: 'data/incoming/a.csv', Records: [] }, triggerToken);
+      expect({ status: r.status, text: r.text }).toEqual({ status: 200, text: '{}' });
+      const [wf] = await waitFor('the triggered workflow', async () => { const w = await byTrigger('new-data'); return w.length ? w : undefined; }, 30000);
+      expect(wf.spec.workflowTemplateRef).toEqual({ name: 'breast-cancer' });
+      // an object written elsewhere (our own outputs under prepared/) triggers nothing
+      await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, { EventName: 's3:ObjectCreated:Put', Key: 'data/prepared/b.csv' }, triggerToken);
+      await new Promise((res) => setTimeout(res, 3000));
+      expect(await byTrigger('new-data')).toHaveLength(1);
+      const done = await waitFor(`Workflow ${wf.metadata.name} to finish`, async () => {
+        for (const pod of await runningWorkflowPods(sb.cp, pipelinesNs)) {
+          if (pod.metadata.labels['workflows.argoproj.io/workflow'] === wf.metadata.name) await succeedWorkflowPod(sb.cp, pod, executor, (p) => `${p}-value`);
+        }
+        const w = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, wf.metadata.name);
+        return ['Succeeded', 'Failed', 'Error'].includes(w?.status?.phase) ? w : undefined;
+      }, 240000, { intervalMs: 1000, proc: controllerProc });
+      expect(done.status.phase).toBe('Succeeded');
+    });
+
+    test('a degraded-model event passes its threshold as a parameter; a malformed one is recorded as a Kubernetes Event', async () => {
+      const r = await post(`/api/v1/events/${pipelinesNs}/breast-cancer-model-degraded`, { min_auc: '0.97' }, triggerToken);
+      expect(r.status).toBe(200);
+      const [wf] = await waitFor('the degraded-model workflow', async () => { const w = await byTrigger('model-degraded'); return w.length ? w : undefined; }, 30000);
+      expect(wf.spec.arguments.parameters).toEqual([{ name: 'min_auc', value: '0.97' }]);
+      // a payload that is not an object cannot be judged by the new-data selector: argo-server records why, with
+      // its own identity (it may create Events here), and answers with an error
+      const bad = await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, ['not', 'a', 'notification'], triggerToken);
+      expect(bad.status).toBeGreaterThanOrEqual(400);
+      const events = await waitFor('a WorkflowEventBindingError Event', async () => {
+        const e = (await list<Obj>(sb.cp, 'v1', 'Event', pipelinesNs)).filter((x) => x.reason === 'WorkflowEventBindingError');
+        return e.length ? e : undefined;
+      }, 30000);
+      expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'WorkflowEventBinding', name: 'breast-cancer-new-data' } });
+      expect(events[0].message).toContain('failed to dispatch event');
+    });
   });
 
   test('the controller pods created carry our executor and main-container defaults', () => {

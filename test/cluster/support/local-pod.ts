@@ -181,7 +181,8 @@ export class ServiceAddresses {
 
   /** A hosts file for the pods (in `dir`); returns its path. */
   public hostsFile(dir: string): string {
-    const lines = ['127.0.0.1 localhost', '::1 localhost'];
+    // as the machine's own: localhost only at 127.0.0.1 (the sandbox may have no IPv6 loopback)
+    const lines = ['127.0.0.1 localhost'];
     for (const [key, ip] of this.addresses) {
       const [name, ns] = key.split('.');
       lines.push(`${ip} ${name}.${ns}.svc.cluster.local ${name}.${ns}.svc ${name}.${ns}`);

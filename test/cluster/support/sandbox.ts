@@ -1,5 +1,7 @@
 import { Testing } from 'cdk8s';
 import { join } from 'path';
+import { Construct } from 'constructs';
+import { PipelineRunner } from '../../../constructs';
 import { EnvironmentName } from '../../../lib';
 import { buildApp } from '../../../stacks/app';
 import { apply, get, KubeObject } from './apply';
@@ -27,8 +29,13 @@ export class Sandbox {
   public postgres?: PostgresServer;
   private readonly started: Started[] = [];
 
-  public constructor(public readonly env: EnvironmentName = EnvironmentName.SANDBOX) {
+  /**
+   * @param env the environment preset
+   * @param morePipelines declares pipelines of a test's own beside the stack's, on the same runner
+   */
+  public constructor(public readonly env: EnvironmentName = EnvironmentName.SANDBOX, morePipelines?: (scope: Construct, runner: PipelineRunner) => void) {
     const { platform, pipelines } = buildApp(env, '/tmp/cd4ml-unused');
+    morePipelines?.(pipelines, platform.platform.pipelineRunner);
     this.platformObjects = Testing.synth(platform) as KubeObject[];
     this.pipelineObjects = Testing.synth(pipelines) as KubeObject[];
     this.objects = [...this.platformObjects, ...this.pipelineObjects];
