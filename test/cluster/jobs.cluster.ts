@@ -1,4 +1,8 @@
+import { readdirSync } from 'fs';
+import { join } from 'path';
 import { get } from './support/apply';
+import { run } from './support/processes';
+import { tools } from './support/tools';
 import { podsOf } from './support/workloads';
 import { Sandbox } from './support/sandbox';
 
@@ -52,6 +56,23 @@ describe('the sandbox platform\'s Jobs on real servers', () => {
     expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 0, stderr: '' });
     // a consumer's role cannot open another consumer's database
     expect(pg.sql(`SELECT has_database_privilege('argo', 'mlflow', 'CONNECT')`)).toBe('f');
+  });
+
+  test('the nightly backup dumps every database as its CronJob would, and the README\'s restore brings a dropped table back', async () => {
+    // given a table with a row in MLflow's database
+    const pg = sb.postgres!;
+    pg.sql('CREATE TABLE backup_probe (id int primary key, note text); INSERT INTO backup_probe VALUES (1, \'kept\');', 'mlflow');
+    // when the CronJob's dump container runs (the upload container needs mc, which is not built here)
+    const dump = await sb.runJob(sb.find('CronJob', 'postgres-backup'), 'dump');
+    expect({ status: dump.status, stderr: dump.stderr }).toEqual({ status: 0, stderr: '' });
+    const [stamp] = readdirSync(join(dump.volumes, 'backup'));
+    expect(readdirSync(join(dump.volumes, 'backup', stamp)).sort()).toEqual(['argo.dump', 'mlflow.dump']);
+    // then the documented restore (pg_restore --clean --if-exists -d <database> <dump>) brings the table back
+    pg.sql('DROP TABLE backup_probe', 'mlflow');
+    const file = join(dump.volumes, 'backup', stamp, 'mlflow.dump');
+    run('chmod', ['-R', 'a+rX', dump.volumes]);
+    run('runuser', ['-u', 'postgres', '--', join(tools().postgres, 'pg_restore'), '--clean', '--if-exists', '-h', pg.dir, '-p', String(pg.port), '-U', 'postgres', '-d', 'mlflow', file]);
+    expect(pg.sql('SELECT note FROM backup_probe WHERE id = 1', 'mlflow')).toBe('kept');
   });
 
   test('the Job pods the controller makes mount only Secrets and ConfigMaps that now exist', async () => {

@@ -151,11 +151,14 @@ export async function tokenFor(cp: ControlPlane, namespace: string, serviceAccou
   return r.body.status.token as string;
 }
 
-/** Runs the container to completion (bounded); returns its exit status and output. */
-export async function runContainer(o: LocalPodOptions & { timeoutMs?: number }): Promise<{ status: number; stdout: string; stderr: string }> {
+/**
+ * Runs the container to completion (bounded); returns its exit status, its output, and where its volumes are on this
+ * machine (`<volumes>/<volume name>`), so a test can read what it wrote to an emptyDir.
+ */
+export async function runContainer(o: LocalPodOptions & { timeoutMs?: number }): Promise<{ status: number; stdout: string; stderr: string; volumes: string }> {
   const { argv, env, dir } = await prepare(o);
   if (process.env.CD4ML_TIER_DEBUG) process.stderr.write(`[local-pod] ${argv.join(' ')}\n${readFileSync(join(dir, 'enter.sh'), 'utf8')}\n${JSON.stringify(env)}\n`);
-  return run(argv[0], argv.slice(1), { env, allowFail: true, timeoutMs: o.timeoutMs ?? 180000 });
+  return { ...run(argv[0], argv.slice(1), { env, allowFail: true, timeoutMs: o.timeoutMs ?? 180000 }), volumes: join(dir, 'volumes') };
 }
 
 /** Starts the container in the background (a server); stop it with processes.stop(). */

@@ -62,7 +62,7 @@ export class Sandbox {
   }
 
   /** Runs one container of a workload's pod template to completion, as the kubelet would (see local-pod.ts). */
-  public async runJob(workload: KubeObject, container: string, o: { path?: string[]; timeoutMs?: number } = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+  public async runJob(workload: KubeObject, container: string, o: { path?: string[]; timeoutMs?: number } = {}): Promise<{ status: number; stdout: string; stderr: string; volumes: string }> {
     return runContainer({ cp: this.cp, namespace: workload.metadata.namespace!, pod: podTemplate(workload).spec, container, hosts: this.hosts(), path: o.path ?? [join(tools().python, 'bin'), tools().postgres], timeoutMs: o.timeoutMs });
   }
 
