@@ -35,7 +35,11 @@ def main():
         }
         mlflow.log_params({"n_estimators": args.n_estimators, "data_uri": args.data_uri})
         mlflow.log_metrics(metrics)
-        model = mlflow.sklearn.log_model(clf, name="model", input_example=X_test.head(3))
+        # MLflow 3.17 saves sklearn models with skops, which refuses types it does not know unless they are trusted
+        # here (recorded in the MLmodel, so loading needs nothing more); without it the step fails.
+        model = mlflow.sklearn.log_model(
+            clf, name="model", input_example=X_test.head(3), skops_trusted_types=["sklearn.tree._tree.Tree"]
+        )
         print(f"run {run.info.run_id}: {metrics}")
         write_output("run_id", run.info.run_id)
         write_output("model_uri", model.model_uri)
