@@ -167,7 +167,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       server = sb.track(await startContainer({
         cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'argo-server', hosts: sb.hosts(), path: [tools().argo], entrypoint: ['argo'],
       }));
-      const port = ((deployment.spec as Obj).template.spec.containers[0].ports as Obj[]).find((p) => p.name === 'web').containerPort;
+      const port = ((deployment.spec as Obj).template.spec.containers[0].ports as Obj[]).find((p) => p.name === 'web')!.containerPort;
       base = `https://127.0.0.1:${port}`;
       triggerToken = await serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-trigger-token');
       // its HTTP gateway answers before its own gRPC client has connected (it retries with backoff): wait for an

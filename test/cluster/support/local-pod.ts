@@ -135,6 +135,8 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   writeFileSync(script, [
     '#!/bin/sh', 'set -e',
     ...mounts.flatMap(([src, target]) => [statSync(src).isDirectory() ? `mkdir -p '${target}'` : `[ -e '${target}' ] || touch '${target}'`, `mount --bind '${src}' '${target}'`]),
+    // the image's working directory; `/` when the container names none (the images we pin set none we rely on)
+    `cd '${c.workingDir ?? '/'}'`,
     o.keepRoot ? 'exec "$@"' : `exec setpriv --reuid=${uid} --regid=${gid} --clear-groups "$@"`,
   ].join('\n'));
   chmodSync(script, 0o755);
@@ -158,28 +160,35 @@ export async function tokenFor(cp: ControlPlane, namespace: string, serviceAccou
 export async function runContainer(o: LocalPodOptions & { timeoutMs?: number }): Promise<{ status: number; stdout: string; stderr: string; volumes: string }> {
   const { argv, env, dir } = await prepare(o);
   if (process.env.CD4ML_TIER_DEBUG) process.stderr.write(`[local-pod] ${argv.join(' ')}\n${readFileSync(join(dir, 'enter.sh'), 'utf8')}\n${JSON.stringify(env)}\n`);
-  return { ...run(argv[0], argv.slice(1), { env, allowFail: true, timeoutMs: o.timeoutMs ?? 180000 }), volumes: join(dir, 'volumes') };
+  return { ...run(argv[0], argv.slice(1), { env, allowFail: true, timeoutMs: o.timeoutMs ?? 180000, cwd: '/' }), volumes: join(dir, 'volumes') };
 }
 
 /** Starts the container in the background (a server); stop it with processes.stop(). */
 export async function startContainer(o: LocalPodOptions & { name?: string }): Promise<Started> {
   const { argv, env, dir } = await prepare(o);
-  return start(o.name ?? o.container, argv[0], argv.slice(1), { env, logDir: dir });
+  return start(o.name ?? o.container, argv[0], argv.slice(1), { env, logDir: dir, cwd: '/' });
 }
 
 /**
- * Loopback addresses for the cluster's Service names: each Service gets its own 127.0.1.x, where the real server
+ * Loopback addresses for the cluster's Service names: each Service gets its own 127.a.b.x, where the real server
  * listens on the rendered port, and a hosts file maps every form of its DNS name there. Local pods see it as their
  * /etc/hosts, so the URLs we render are used as they are.
  */
 export class ServiceAddresses {
   private readonly addresses = new Map<string, string>();
+  /** A random 127.a.b.0/24 per instance, so runs sharing a machine do not meet on the same address and port. */
+  private readonly prefix = `127.${2 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
 
   /** The loopback address of Service `name` in `namespace` (allocated on first use). */
   public address(name: string, namespace: string): string {
     const key = `${name}.${namespace}`;
-    if (!this.addresses.has(key)) this.addresses.set(key, `127.0.1.${this.addresses.size + 1}`);
+    if (!this.addresses.has(key)) this.addresses.set(key, `${this.prefix}.${this.addresses.size + 1}`);
     return this.addresses.get(key)!;
+  }
+
+  /** A loopback address for a host outside the cluster (an external database's name, say). */
+  public external(host: string): string {
+    return this.address(host, '');
   }
 
   /** A hosts file for the pods (in `dir`); returns its path. */
@@ -187,6 +196,7 @@ export class ServiceAddresses {
     // as the machine's own: localhost only at 127.0.0.1 (the sandbox may have no IPv6 loopback)
     const lines = ['127.0.0.1 localhost'];
     for (const [key, ip] of this.addresses) {
+      if (key.endsWith('.')) { lines.push(`${ip} ${key.slice(0, -1)}`); continue; }
       const [name, ns] = key.split('.');
       lines.push(`${ip} ${name}.${ns}.svc.cluster.local ${name}.${ns}.svc ${name}.${ns}`);
     }

@@ -3,7 +3,7 @@ import { join } from 'path';
 import { Construct } from 'constructs';
 import { PipelineRunner } from '../../../constructs';
 import { EnvironmentName } from '../../../lib';
-import { buildApp } from '../../../stacks/app';
+import { buildApp, StackOptions } from '../../../stacks/app';
 import { apply, get, KubeObject } from './apply';
 import { ControlPlane } from './control-plane';
 import { runContainer, ServiceAddresses } from './local-pod';
@@ -33,8 +33,8 @@ export class Sandbox {
    * @param env the environment preset
    * @param morePipelines declares pipelines of a test's own beside the stack's, on the same runner
    */
-  public constructor(public readonly env: EnvironmentName = EnvironmentName.SANDBOX, morePipelines?: (scope: Construct, runner: PipelineRunner) => void) {
-    const { platform, pipelines } = buildApp(env, '/tmp/cd4ml-unused');
+  public constructor(public readonly env: EnvironmentName = EnvironmentName.SANDBOX, morePipelines?: (scope: Construct, runner: PipelineRunner) => void, options: StackOptions = {}) {
+    const { platform, pipelines } = buildApp(env, '/tmp/cd4ml-unused', options);
     morePipelines?.(pipelines, platform.platform.pipelineRunner);
     this.platformObjects = Testing.synth(platform) as KubeObject[];
     this.pipelineObjects = Testing.synth(pipelines) as KubeObject[];

@@ -5,15 +5,21 @@
 #   test/cluster/tools/build-python.sh            # prints the venv directory on stdout, progress on stderr
 #   "$(test/cluster/tools/build-python.sh)/bin/mlflow" server ...
 #
-# The venv lives at ${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}/python-<hash of requirements.txt>/ and is reused
+# The venv lives at ${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}/python-<hash of requirements.txt and interpreter>/ and is reused
 # when present and complete, so a second run exits in well under a second. Every package, transitive ones included,
 # is pinned in python/requirements.txt and installed with --no-deps (wheels only), so nothing is resolved at build time.
-# Env: CD4ML_TOOLS_DIR (cache root), CD4ML_PYTHON (interpreter, default python3; CPython >= 3.11).
+# Env: CD4ML_TOOLS_DIR (cache root), CD4ML_PYTHON (interpreter, default /usr/bin/python3 when it is >= 3.11, else python3).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 req="$here/python/requirements.txt"
-python="${CD4ML_PYTHON:-python3}"
+# The tier runs pods as their own non-root uid, so the venv's interpreter must be readable by anyone: prefer the
+# system's CPython (Debian's /usr/bin/python3) over one under a private home (pyenv under /root).
+default_python=python3
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  default_python=/usr/bin/python3
+fi
+python="${CD4ML_PYTHON:-$default_python}"
 root="${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}"
 
 log() { echo "[tools] $*" >&2; }
@@ -23,7 +29,8 @@ command -v "$python" >/dev/null || { log "no '$python' on PATH (set CD4ML_PYTHON
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || { log "$("$python" -V 2>&1) is too old: need CPython >= 3.11 (pandas 3)"; exit 1; }
 
-hash="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:16])' "$req")"
+# keyed by the requirements and the interpreter they were installed for
+hash="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read() + sys.executable.encode() + sys.version.encode()).hexdigest()[:16])' "$req")"
 venv="$root/python-$hash"
 mlflow_version="$(sed -n 's/^mlflow==//p' "$req")"
 marker="$venv/.cd4ml-complete"
