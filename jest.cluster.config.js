@@ -9,5 +9,6 @@ module.exports = {
   testMatch: ['**/*.cluster.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   maxWorkers: 1,
+  setupFilesAfterEnv: ['<rootDir>/test/cluster/support/jest-setup.ts'],
   testTimeout: 600000,
 };
