@@ -93,9 +93,11 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     const pod = { securityContext: spec.securityContext, serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: spec.automountServiceAccountToken, containers: [container], volumes: spec.volumes };
     const proc = sb.track(await startContainer({
       cp: sb.cp, namespace: pipelinesNs, pod, container: 'main', hosts: sb.hosts(), path: [pyBin], name: `step-${name}`,
-      // the image's ENV where the pod sets no value of its own, and its WORKDIR (/app, where the package is) as a
-      // path entry
-      extraEnv: { ...Object.fromEntries(Object.entries(imageEnv).filter(([k]) => !env.has(k))), PYTHONPATH: join(ROOT, 'examples') },
+      // the image's ENV where the pod sets no value of its own, its files (the package at /app) and WORKDIR, as
+      // examples/Dockerfile builds it
+      extraEnv: Object.fromEntries(Object.entries(imageEnv).filter(([k]) => !env.has(k))),
+      imageFiles: [[join(ROOT, 'examples', 'cd4ml_examples'), '/app/cd4ml_examples']],
+      imageWorkingDir: '/app',
     }));
     await waitFor(`step ${name} to finish`, () => (proc.exited() ? true : undefined), o.timeoutMs ?? 300000, { intervalMs: 500 });
     // outputs: the declared paths, inside the volume mounted over them (the pod's dir holds volumes/<name>)

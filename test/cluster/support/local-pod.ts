@@ -32,6 +32,10 @@ export interface LocalPodOptions {
   readonly hosts?: string;
   /** The image's entrypoint, for a container that renders only args. @default - none: the container's command */
   readonly entrypoint?: readonly string[];
+  /** Files the image holds, as [path on this machine, path in the image] (bound read-only there). @default [] */
+  readonly imageFiles?: ReadonlyArray<readonly [string, string]>;
+  /** The image's WORKDIR, where the container starts unless it names its own. @default '/' */
+  readonly imageWorkingDir?: string;
 }
 
 /** Rewrites every rendered `host:port` (and bare host) of a Service to where the real server listens. */
@@ -127,6 +131,7 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   chmodSync(dir, 0o755);
 
   if (o.hosts) mounts.push([o.hosts, '/etc/hosts']);
+  for (const [src, target] of o.imageFiles ?? []) mounts.push([src, target]);
   // parents before children, so a volume mounted inside another one's path stays visible
   mounts.sort(([, a], [, b]) => a.split('/').length - b.split('/').length);
 
@@ -135,8 +140,8 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   writeFileSync(script, [
     '#!/bin/sh', 'set -e',
     ...mounts.flatMap(([src, target]) => [statSync(src).isDirectory() ? `mkdir -p '${target}'` : `[ -e '${target}' ] || touch '${target}'`, `mount --bind '${src}' '${target}'`]),
-    // the image's working directory; `/` when the container names none (the images we pin set none we rely on)
-    `cd '${c.workingDir ?? '/'}'`,
+    // the container's working directory, else the image's
+    `cd '${c.workingDir ?? o.imageWorkingDir ?? '/'}'`,
     o.keepRoot ? 'exec "$@"' : `exec setpriv --reuid=${uid} --regid=${gid} --clear-groups "$@"`,
   ].join('\n'));
   chmodSync(script, 0o755);
