@@ -15,11 +15,13 @@ export interface NamespacedAdmissionPolicyOptions {
   readonly name: string;
   /** The only namespace the binding applies in. */
   readonly namespace: string;
+  /** Labels of the policy and its binding. */
   readonly labels: Record<string, string>;
   /** What it intercepts: API groups, resources and operations. */
   readonly rules: ReadonlyArray<{ readonly apiGroups: string[]; readonly resources: string[]; readonly operations: string[] }>;
   /** Conditions that select which matching requests are checked. @default - all of them */
   readonly matchConditions?: ReadonlyArray<{ readonly name: string; readonly expression: string }>;
+  /** What every matching request must satisfy (all of them). */
   readonly validations: readonly AdmissionValidation[];
 }
 
