@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { get } from './apply';
 import { ControlPlane } from './control-plane';
@@ -131,7 +131,13 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   chmodSync(dir, 0o755);
 
   if (o.hosts) mounts.push([o.hosts, '/etc/hosts']);
-  for (const [src, target] of o.imageFiles ?? []) mounts.push([src, target]);
+  // copied into the pod's own directory first: the source may sit where the pod's volumes (its /tmp) hide it
+  for (const [src, target] of o.imageFiles ?? []) {
+    const copy = join(dir, 'image', target);
+    cpSync(src, copy, { recursive: true });
+    run('chmod', ['-R', 'a+rX', join(dir, 'image')]);
+    mounts.push([copy, target]);
+  }
   // parents before children, so a volume mounted inside another one's path stays visible
   mounts.sort(([, a], [, b]) => a.split('/').length - b.split('/').length);
 
