@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { MinioObjectStore, Platform } from '../index';
+import { MinioObjectStore, Platform, SeaweedObjectStore } from '../index';
 
 /** A Kubernetes object as cdk8s synthesizes it. */
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -74,7 +74,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     const resources = new Map<string, pulumi.CustomResource>();
     const namespaceResources = new Map<string, pulumi.CustomResource>();
     const crds: pulumi.CustomResource[] = [];
-    const storeNames = new Set([platform.postgres?.name, platform.objectStore instanceof MinioObjectStore ? platform.objectStore.name : undefined].filter((n): n is string => !!n));
+    const storeNames = new Set([platform.postgres?.name, platform.objectStore instanceof MinioObjectStore || platform.objectStore instanceof SeaweedObjectStore ? platform.objectStore.name : undefined].filter((n): n is string => !!n));
     const isStateful = (o: KubeObject) => (o.kind === 'StatefulSet' && o.metadata.namespace === platformNamespace && storeNames.has(o.metadata.name))
       || (o.kind === 'Namespace' && o.metadata.name === platformNamespace);
     const add = (o: KubeObject, dependsOn: pulumi.Resource[]) => {

@@ -59,15 +59,15 @@ export const SETTINGS = {
   environment: 'sandbox, dev, staging or prod (default: the stack name)',
   namespacePrefix: 'prefix of the three namespaces, e.g. "team-a-" (default: none)',
   storageClassName: 'StorageClass of the MinIO and Postgres volumes',
-  objectStoreStorage: 'size of the MinIO volume, e.g. "50Gi"',
+  objectStoreStorage: 'size of the in-cluster object store volume, e.g. "50Gi"',
   databaseStorage: 'size of the Postgres volume, e.g. "20Gi"',
   trackingServerReplicas: 'MLflow replicas',
   workflowServerReplicas: 'argo-server replicas',
-  images: 'object of image overrides (minio, minioClient, postgres, mlflow, argoController, argoServer, argoExecutor, python)',
+  images: 'object of image overrides (seaweedfs, minio, minioClient, postgres, mlflow, argoController, argoServer, argoExecutor, python)',
   examplesImage: 'image of the example pipelines\' steps',
   pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
   gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
-  objectStore: 'external S3 instead of MinIO: { endpoint, region, egressCidr } (secrets s3AccessKeyId, s3SecretAccessKey)',
+  objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3AccessKeyId, s3SecretAccessKey)',
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
@@ -183,7 +183,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
   keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode']);
   keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
-  keysOf('images', json('images'), ['minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
+  keysOf('images', json('images'), ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
   listOfStrings('pipelines', json('pipelines'));
   listOfStrings('trackingServerHosts', json('trackingServerHosts'));
 

@@ -77,12 +77,12 @@ test('the validator itself rejects unknown fields and wrong types (so a green ru
   const objects = JSON.parse(JSON.stringify(platforms.sandbox.objects));
   const mlflow = objects.find((o: { kind: string; metadata: { name: string } }) => o.kind === 'Deployment' && o.metadata.name === 'mlflow');
   mlflow.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
-  const svc = objects.find((o: { kind: string; metadata: { name: string } }) => o.kind === 'Service' && o.metadata.name === 'minio');
+  const svc = objects.find((o: { kind: string; metadata: { name: string } }) => o.kind === 'Service' && o.metadata.name === 'seaweedfs');
   svc.spec.ports[0].port = 'http';
   // when
   const report = validateSchemas(objects);
   // then
-  expect(report.errors.map((e) => e.object)).toEqual([expect.stringContaining('Service cd4ml/minio')]);
+  expect(report.errors.map((e) => e.object)).toEqual([expect.stringContaining('Service cd4ml/seaweedfs')]);
   expect(report.strictErrors.map((e) => e.message).join('\n')).toMatch(/imagePullPolicyy/);
 });
 

@@ -23,6 +23,11 @@ export const DefaultImages = {
   ARGO_SERVER: 'quay.io/argoproj/argocli:v4.1.4',
   /** The non-root Argo executor (the plain `argoexec` image runs as root). Runs as uid 8737. */
   ARGO_EXECUTOR: 'quay.io/argoproj/argoexec:v4.1.4-nonroot',
-  /** Python standard library only, for the credentials Job. */
+  /**
+   * SeaweedFS, the default object store (Apache-2.0). 4.53 is the release the real-servers tier builds from source
+   * (test/cluster/tools/seaweedfs/go.mod); runs as its `seaweed` user, uid 1000.
+   */
+  SEAWEEDFS: 'chrislusf/seaweedfs:4.53',
+  /** Python standard library only, for the credentials Job, SeaweedFS's identities file, bucket setup and backup uploads. */
   PYTHON: 'python:3.13.14-slim',
 } as const;

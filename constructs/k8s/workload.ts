@@ -177,6 +177,8 @@ export interface StatefulStoreOptions {
   readonly ports: NamedPort[];
   /** The store's container; its data volume is called `data`. */
   readonly container: k8s.Container;
+  /** Containers that run to completion before it (render a config file, say). @default [] */
+  readonly initContainers?: k8s.Container[];
   /** Further volumes (emptyDirs for runtime dirs). */
   readonly volumes: k8s.Volume[];
   /** Size of the data volume. */
@@ -210,6 +212,7 @@ export function statefulStore(scope: Construct, o: StatefulStoreOptions): { stat
           automountServiceAccountToken: false,
           securityContext: restrictedPodSecurityContext({ uid: o.uid }),
           terminationGracePeriodSeconds: o.terminationGracePeriodSeconds,
+          initContainers: o.initContainers,
           containers: [o.container],
           volumes: o.volumes,
         },

@@ -13,6 +13,7 @@ import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityCont
 import { ISecret, secretEnv } from '../k8s/secret';
 import { containerPorts, serviceAccount, setupJob, statefulStore } from '../k8s/workload';
 import { lazy } from '../k8s/lazy';
+import { readScript } from '../k8s/script';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 
 /** The Secret key holding a database role's name. */
@@ -222,6 +223,10 @@ export class PostgresServer extends Construct implements IConnectable {
     problems.addIf(checkCron(schedule, { path, field: 'backup.schedule' }));
     const retainDays = props.retainDays ?? 30;
     problems.addIf(checkCount(retainDays, 1, { path, field: 'backup.retainDays' }));
+    const prefix = props.prefix ?? this.name;
+    if (typeof prefix !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,62}(\/[a-z0-9][a-z0-9._-]{0,62})*$/.test(prefix)) {
+      problems.add({ path, field: 'backup.prefix', value: prefix, message: 'is not a key prefix of lowercase path segments', fix: `use a prefix like "${this.name}" or "backups/${this.name}"` });
+    }
     problems.throwIfAny();
 
     const name = `${this.name}-backup`;
@@ -236,7 +241,7 @@ export class PostgresServer extends Construct implements IConnectable {
     serviceAccount(this, 'BackupServiceAccount', { name, namespace: this.namespace, labels });
     new k8s.KubeConfigMap(this, 'BackupScripts', {
       metadata: { name, namespace: this.namespace, labels },
-      data: lazy(() => ({ 'dump.sh': this.dumpScript(), 'upload.sh': uploadScript(props.bucket.name, retainDays) })),
+      data: lazy(() => ({ 'dump.sh': this.dumpScript(), 'upload.sh': uploadScript(props.bucket.name, prefix, retainDays), 's3-client.py': readScript(__dirname, 's3-client.py') })),
     });
     return new k8s.KubeCronJob(this, 'Backup', {
       metadata: { name, namespace: this.namespace, labels },
@@ -273,15 +278,15 @@ export class PostgresServer extends Construct implements IConnectable {
                 })],
                 containers: [hardenedContainer({
                   name: 'upload',
-                  image: props.clientImage ?? DefaultImages.MINIO_CLIENT,
+                  image: props.clientImage ?? DefaultImages.PYTHON,
                   resources: preset.setupJob,
                   command: ['sh', '/scripts/upload.sh'],
                   env: [
                     { name: 'S3_URL', value: store.endpoint.url() },
+                    { name: 'AWS_REGION', value: store.region },
                     secretEnv('AWS_ACCESS_KEY_ID', s3, S3_ACCESS_KEY_ID),
                     secretEnv('AWS_SECRET_ACCESS_KEY', s3, S3_SECRET_ACCESS_KEY),
-                    { name: 'HOME', value: '/tmp' },
-                    { name: 'MC_CONFIG_DIR', value: '/tmp/.mc' },
+                    { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
                   ],
                   volumeMounts: [dir, { name: 'scripts', mountPath: '/scripts', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
                 })],
@@ -368,20 +373,25 @@ export interface PostgresBackupProps {
   readonly timezone?: string;
   /** Days a dump is kept. @default 30 */
   readonly retainDays?: number;
-  /** `mc` image for the upload, pinned. @default - {@link DefaultImages.MINIO_CLIENT} */
+  /** Python image (standard library) for the upload, pinned. @default - {@link DefaultImages.PYTHON} */
   readonly clientImage?: string;
+  /**
+   * Key prefix of the dumps in the bucket: uploads go to `<prefix>/<time>/<database>.dump`, and pruning deletes only
+   * keys of that shape under it, so the bucket can be shared.
+   * @default - the server's name, e.g. 'postgres'
+   */
+  readonly prefix?: string;
 }
 
-/** Uploads a dump directory and prunes old dumps. */
-function uploadScript(bucket: string, retainDays: number): string {
+/** Uploads a dump directory under its prefix, then prunes only this server's dumps older than the retention window. */
+function uploadScript(bucket: string, prefix: string, retainDays: number): string {
   return [
     '#!/bin/sh',
-    '# Uploads the dumps the dump step wrote, then removes dumps older than the retention window.',
+    '# Uploads the dumps the dump step wrote to <prefix>/<time>/, then removes this server\'s dumps older than the',
+    '# retention window (judged by the <time> in their keys; nothing else in the bucket is touched).',
     'set -eu',
-    'mc alias set store "$S3_URL" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null',
-    `mc cp --recursive /backup/ "store/${bucket}/"`,
-    `mc rm --recursive --force --older-than ${retainDays}d "store/${bucket}/" || true`,
-    `echo "uploaded to ${bucket}"`,
+    `python3 /scripts/s3-client.py upload /backup "${bucket}" "${prefix}"`,
+    `python3 /scripts/s3-client.py prune "${bucket}" "${prefix}" ${retainDays}`,
   ].join('\n') + '\n';
 }
 

@@ -6,5 +6,6 @@ export * from './database';
 export * from './object-store';
 export * from './pipeline-runner';
 export * from './platform';
+export * from './seaweedfs';
 export * from './tracking-server';
 export * from './workflow-engine';

@@ -58,8 +58,8 @@ export interface IObjectStore {
   connectFrom(peer: IConnectable): void;
 }
 
-/** Shared bucket bookkeeping for both stores. */
-abstract class BucketRegistry extends Construct {
+/** Shared bucket bookkeeping for every store. */
+export abstract class BucketRegistry extends Construct {
   protected readonly bucketMap = new Map<string, Bucket>();
 
   public get buckets(): readonly Bucket[] {
@@ -241,8 +241,9 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     if (this.users.has(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice', fix: 'grant each user once, with all of its buckets' });
     if (buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    // A random access key: a user's name would be one half of its credential known to everyone (issue 9).
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
-      [S3_ACCESS_KEY_ID]: SecretValue.literal(user),
+      [S3_ACCESS_KEY_ID]: SecretValue.random(20),
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),
     });
     secret.availableIn(grantee.connections.namespace);

@@ -9,14 +9,35 @@ import { PlatformNamespace } from '../k8s/namespace';
 import { KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
+import { SeaweedObjectStore } from './seaweedfs';
 import { TrackingServer } from './tracking-server';
 import { ArgoAuthMode, WorkflowEngine } from './workflow-engine';
 
-/** Where the platform keeps objects: MinIO in the cluster, or an external S3 endpoint. */
+/** Which S3 server runs in the cluster. */
+export enum InClusterObjectStore {
+  /** SeaweedFS (Apache-2.0, maintained): the default. See the README's comparison. */
+  SEAWEEDFS = 'seaweedfs',
+  /**
+   * MinIO, at its last community image. Its repository is unmaintained since February 2026 and that image carries
+   * CVE-2026-41145 and CVE-2026-40344 (an access key without a valid signature can write objects), which no
+   * community build fixes: choose it only to keep an existing MinIO volume, and plan the move.
+   */
+  MINIO = 'minio',
+}
+
+/** Where the platform keeps objects: an S3 server in the cluster (SeaweedFS by default), or an external S3 endpoint. */
 export class ObjectStoreChoice {
-  /** MinIO in the platform namespace (the default). */
+  /** SeaweedFS in the platform namespace (the default). */
   public static inCluster(): ObjectStoreChoice {
-    return new ObjectStoreChoice(undefined);
+    return new ObjectStoreChoice(undefined, InClusterObjectStore.SEAWEEDFS);
+  }
+
+  /**
+   * MinIO in the platform namespace, by explicit choice: unmaintained upstream, with known unfixed CVEs
+   * (see {@link InClusterObjectStore.MINIO}).
+   */
+  public static minio(): ObjectStoreChoice {
+    return new ObjectStoreChoice(undefined, InClusterObjectStore.MINIO);
   }
 
   /** An S3 endpoint outside the cluster; its buckets must exist. */
@@ -24,10 +45,15 @@ export class ObjectStoreChoice {
     if (!props || props.endpoint === undefined || props.endpoint === '') {
       fail({ path: 'ObjectStoreChoice.external', field: 'endpoint', value: props?.endpoint, message: 'is required for an external object store', fix: 'give the S3 endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com"' });
     }
-    return new ObjectStoreChoice(props);
+    return new ObjectStoreChoice(props, undefined);
   }
 
-  private constructor(public readonly external: ExternalObjectStoreProps | undefined) {}
+  private constructor(
+    /** The external store's props, when the store is external. */
+    public readonly external: ExternalObjectStoreProps | undefined,
+    /** The in-cluster server, when the store is in the cluster. */
+    public readonly server: InClusterObjectStore | undefined,
+  ) {}
 }
 
 /** Where the platform keeps its databases: Postgres in the cluster, or databases on an external server. */
@@ -47,7 +73,9 @@ export class DatabaseChoice {
 
 /** Images of every component; each one pinned. */
 export interface PlatformImages {
-  /** MinIO server. @default - {@link DefaultImages.MINIO} */
+  /** SeaweedFS server (the default in-cluster object store). @default - {@link DefaultImages.SEAWEEDFS} */
+  readonly seaweedfs?: string;
+  /** MinIO server, when chosen with {@link ObjectStoreChoice.minio}. @default - {@link DefaultImages.MINIO} */
   readonly minio?: string;
   /** MinIO client for the bucket setup Job. @default - {@link DefaultImages.MINIO_CLIENT} */
   readonly minioClient?: string;
@@ -61,17 +89,17 @@ export interface PlatformImages {
   readonly argoServer?: string;
   /** Argo executor (non-root). @default - {@link DefaultImages.ARGO_EXECUTOR} */
   readonly argoExecutor?: string;
-  /** Python for the credentials Job. @default - {@link DefaultImages.PYTHON} */
+  /** Python (standard library) for the credentials Job, SeaweedFS's setup and the backup upload. @default - {@link DefaultImages.PYTHON} */
   readonly python?: string;
 }
 
-const IMAGE_KEYS = ['minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python'];
+const IMAGE_KEYS = ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python'];
 
 /** Props of {@link Platform}. */
 export interface PlatformProps {
   /** The environment whose preset sizes everything. @default EnvironmentName.SANDBOX */
   readonly environment?: EnvironmentName;
-  /** Namespace of MinIO, Postgres, MLflow and the credentials Job. @default 'cd4ml' */
+  /** Namespace of the object store, Postgres, MLflow and the credentials Job. @default 'cd4ml' */
   readonly namespace?: string;
   /** Namespace of the Argo controller and server. @default 'argo' */
   readonly workflowNamespace?: string;
@@ -91,9 +119,9 @@ export interface PlatformProps {
   readonly databaseBackups?: boolean;
   /** Images. @default - {@link DefaultImages} */
   readonly images?: PlatformImages;
-  /** StorageClass of the MinIO and Postgres volumes. @default - the cluster's default StorageClass */
+  /** StorageClass of the object store's and Postgres' volumes. @default - the cluster's default StorageClass */
   readonly storageClassName?: string;
-  /** Size of MinIO's volume. @default - the preset's (sandbox 10Gi, dev and staging 50Gi, prod 500Gi) */
+  /** Size of the in-cluster object store's volume. @default - the preset's (sandbox 10Gi, dev and staging 50Gi, prod 500Gi) */
   readonly objectStoreStorage?: string;
   /** Size of Postgres' volume. @default - the preset's (sandbox 5Gi, dev and staging 20Gi, prod 100Gi) */
   readonly databaseStorage?: string;
@@ -187,18 +215,19 @@ export class Platform extends Construct {
     });
     this.credentials = credentials;
 
-    this.objectStore = storeChoice.external || !credentials
-      ? new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!)
-      : new MinioObjectStore(this, 'ObjectStore', {
-        namespace,
-        credentials,
-        image: images.minio,
-        clientImage: images.minioClient,
-        resources: p.objectStore.resources,
-        setupResources: p.setupJob,
-        storage: props.objectStoreStorage ?? p.objectStore.storage,
-        storageClassName: props.storageClassName,
-      });
+    const storeCommon = {
+      namespace,
+      resources: p.objectStore.resources,
+      setupResources: p.setupJob,
+      storage: props.objectStoreStorage ?? p.objectStore.storage,
+      storageClassName: props.storageClassName,
+    };
+    if (storeChoice.external || !credentials) this.objectStore = new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!);
+    else if (storeChoice.server === InClusterObjectStore.MINIO) {
+      this.objectStore = new MinioObjectStore(this, 'ObjectStore', { ...storeCommon, credentials, image: images.minio, clientImage: images.minioClient });
+    } else {
+      this.objectStore = new SeaweedObjectStore(this, 'ObjectStore', { ...storeCommon, credentials, image: images.seaweedfs, setupImage: images.python });
+    }
     const bucketNames = props.buckets ?? {};
     this.trackingArtifacts = this.objectStore.addBucket(bucketNames.trackingArtifacts ?? 'mlflow-artifacts');
     this.workflowArtifacts = this.objectStore.addBucket(bucketNames.workflowArtifacts ?? 'argo-artifacts');
@@ -222,7 +251,7 @@ export class Platform extends Construct {
       trackingDb = this.postgres.addDatabase('mlflow');
       archiveDb = this.postgres.addDatabase('argo');
       if (props.databaseBackups ?? true) {
-        this.postgres.enableBackups({ bucket: this.objectStore.addBucket(bucketNames.databaseBackups ?? 'db-backups'), clientImage: images.minioClient });
+        this.postgres.enableBackups({ bucket: this.objectStore.addBucket(bucketNames.databaseBackups ?? 'db-backups'), clientImage: images.python });
       }
     }
 

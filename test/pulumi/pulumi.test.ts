@@ -110,7 +110,7 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
     const { registered } = await deploy(stack, config(), secretKeys);
     const protectedOnes = kube(registered).filter((r) => r.protect).map((r) => r.name).sort();
     const ns = stack === 'staging' ? 'staging-cd4ml' : 'cd4ml';
-    const stores = stack === 'prod' ? [] : [`${ns}/StatefulSet/minio`, `${ns}/StatefulSet/postgres`];
+    const stores = stack === 'prod' ? [] : [`${ns}/StatefulSet/seaweedfs`, `${ns}/StatefulSet/postgres`];
     expect(protectedOnes).toEqual([`cluster/Namespace/${ns}`, ...stores].sort());
     for (const r of kube(registered).filter((x) => x.protect)) expect(r.retainOnDelete).toBe(true);
   });
@@ -159,12 +159,12 @@ test('prod takes credentials of its external stores from secret config, as Secre
 });
 
 test('credentials overrides from secret config replace generated Secrets in every namespace they are copied to', async () => {
-  const credentials = { 'minio-pipelines': { AWS_ACCESS_KEY_ID: 'pipelines', AWS_SECRET_ACCESS_KEY: 'chosen-by-ops' } };
+  const credentials = { 'seaweedfs-pipelines': { AWS_ACCESS_KEY_ID: 'pipelines', AWS_SECRET_ACCESS_KEY: 'chosen-by-ops' } };
   const { registered, error } = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify(credentials) }, ['cd4ml:credentials']);
   expect(error).toBeUndefined();
-  expect(kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.name.endsWith('/minio-pipelines')).map((r) => r.name).sort()).toEqual(['cd4ml/Secret/minio-pipelines', 'ml-pipelines/Secret/minio-pipelines']);
-  const bad = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify({ 'minio-root': { MINIO_ROOT_USER: 'x' } }) }, ['cd4ml:credentials']);
-  expect(bad.error?.message).toMatch(/cd4ml:credentials.minio-root = "\(secret\)": lacks the keys MINIO_ROOT_PASSWORD/);
+  expect(kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.name.endsWith('/seaweedfs-pipelines')).map((r) => r.name).sort()).toEqual(['cd4ml/Secret/seaweedfs-pipelines', 'ml-pipelines/Secret/seaweedfs-pipelines']);
+  const bad = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify({ 'seaweedfs-admin': { AWS_ACCESS_KEY_ID: 'x' } }) }, ['cd4ml:credentials']);
+  expect(bad.error?.message).toMatch(/cd4ml:credentials.seaweedfs-admin = "\(secret\)": lacks the keys AWS_SECRET_ACCESS_KEY/);
   expect(bad.registered).toEqual([]);
 });
 

@@ -23,7 +23,7 @@ test.each(scripts.map((s) => [`${s.cm}/${s.file}`, s]))('%s is valid code', (_, 
 });
 
 test('there are scripts to check', () => {
-  expect(scripts.map((s) => s.file).sort()).toEqual(['dump.sh', 'generate-credentials.py', 'migrate.py', 'setup.sh', 'setup.sh', 'upload.sh']);
+  expect(scripts.map((s) => s.file).sort()).toEqual(['dump.sh', 'generate-credentials.py', 'migrate.py', 's3-client.py', 's3-client.py', 'seaweedfs-config.py', 'setup.sh', 'setup.sh', 'upload.sh']);
 });
 
 /** The directory of the Postgres server binaries (Debian's postgresql package). */

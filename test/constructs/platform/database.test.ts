@@ -86,13 +86,17 @@ describe('PostgresServer backups', () => {
     expect(cron.spec.jobTemplate.spec.ttlSecondsAfterFinished).toBeUndefined();
     const pod = cron.spec.jobTemplate.spec.template.spec;
     expect(pod.initContainers[0].env.find((e: Obj) => e.name === 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-superuser', key: 'password' });
-    expect(pod.containers[0].env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-postgres-backup', key: 'AWS_SECRET_ACCESS_KEY' });
+    expect(pod.containers[0].env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-postgres-backup', key: 'AWS_SECRET_ACCESS_KEY' });
     const scripts = m.find('ConfigMap', 'postgres-backup', 'cd4ml').data;
     expect(scripts['dump.sh']).toContain('pg_dump -Fc --no-owner -d "mlflow"');
     expect(scripts['dump.sh']).toContain('pg_dump -Fc --no-owner -d "argo"');
-    expect(scripts['upload.sh']).toContain('mc rm --recursive --force --older-than 30d "store/db-backups/"');
-    // its MinIO user may write only the backup bucket
-    expect(JSON.parse(m.find('ConfigMap', 'minio-setup', 'cd4ml').data['policy-postgres-backup.json']).Statement[0].Resource).toEqual(['arn:aws:s3:::db-backups']);
+    // uploads under the server's own prefix, and prunes only there: a shared bucket keeps everything else
+    expect(scripts['upload.sh']).toContain('python3 /scripts/s3-client.py upload /backup "db-backups" "postgres"');
+    expect(scripts['upload.sh']).toContain('python3 /scripts/s3-client.py prune "db-backups" "postgres" 30');
+    expect(scripts['s3-client.py']).toContain('def main(');
+    // its S3 identity may use only the backup bucket
+    const ids = JSON.parse(m.find('ConfigMap', 'seaweedfs-config', 'cd4ml').data['identities.json']).identities;
+    expect(ids.find((i: Obj) => i.name === 'postgres-backup').actions).toEqual(['Read:db-backups', 'Write:db-backups', 'List:db-backups']);
   });
 
   test('can be turned off, and fail when enabled twice', () => {

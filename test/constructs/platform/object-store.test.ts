@@ -60,7 +60,7 @@ describe('MinioObjectStore', () => {
     expect(spec.find((s: Obj) => s.name === 'minio-trainer')).toEqual({
       name: 'minio-trainer',
       namespaces: ['store', 'apps'],
-      keys: { AWS_ACCESS_KEY_ID: { literal: 'trainer' }, AWS_SECRET_ACCESS_KEY: { random: 40 } },
+      keys: { AWS_ACCESS_KEY_ID: { random: 20 }, AWS_SECRET_ACCESS_KEY: { random: 40 } },
     });
     // and the grantee may reach the S3 port, and only that
     const ingress = m.find('NetworkPolicy', 'minio', 'store').spec.ingress;

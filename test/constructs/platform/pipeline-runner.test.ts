@@ -32,7 +32,7 @@ describe('PipelineRunner', () => {
   test('publishes the step defaults: tracking URI and S3 endpoint by ConfigMap, credentials by Secret', () => {
     expect(m.find('ConfigMap', 'pipeline-defaults', 'ml-pipelines').data).toEqual({
       MLFLOW_TRACKING_URI: 'http://mlflow.cd4ml.svc.cluster.local:5000',
-      MLFLOW_S3_ENDPOINT_URL: 'http://minio.cd4ml.svc.cluster.local:9000',
+      MLFLOW_S3_ENDPOINT_URL: 'http://seaweedfs.cd4ml.svc.cluster.local:8333',
       AWS_DEFAULT_REGION: 'us-east-1',
       CD4ML_BUCKET_ARGO_ARTIFACTS: 'argo-artifacts',
       CD4ML_BUCKET_DATA: 'data',
@@ -45,14 +45,14 @@ describe('PipelineRunner', () => {
       { name: 'AWS_DEFAULT_REGION', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'AWS_DEFAULT_REGION' } } },
       { name: 'CD4ML_BUCKET_ARGO_ARTIFACTS', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_ARGO_ARTIFACTS' } } },
       { name: 'CD4ML_BUCKET_DATA', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_DATA' } } },
-      { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
-      { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },
+      { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
+      { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },
     ]);
   });
 
   test('opens exactly the flows steps need: tracking server, object store and the API for the executor', () => {
     const egress = m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.egress;
-    expect(egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0].port)).toEqual([443, 5000, 6443, 9000]);
+    expect(egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0].port)).toEqual([443, 5000, 6443, 8333]);
     expect(m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.ingress).toEqual([]);
   });
 

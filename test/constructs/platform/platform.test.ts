@@ -9,7 +9,7 @@ const platform = (props: PlatformProps = {}) => synth((chart) => new Platform(ch
 describe('Platform', () => {
   test('the sandbox stands up the seed\'s components under readable names', () => {
     const m = platform();
-    for (const [name, ns] of [['minio', 'cd4ml'], ['postgres', 'cd4ml'], ['mlflow', 'cd4ml'], ['argo-server', 'argo']]) expect(m.has('Service', name, ns)).toBe(true);
+    for (const [name, ns] of [['seaweedfs', 'cd4ml'], ['postgres', 'cd4ml'], ['mlflow', 'cd4ml'], ['argo-server', 'argo']]) expect(m.has('Service', name, ns)).toBe(true);
     expect(m.all('Namespace').map((n) => n.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines']);
     expect(m.find('Namespace', 'ml-pipelines').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.27' });
   });
@@ -20,7 +20,7 @@ describe('Platform', () => {
     // then every URL, selector, secret copy and role follows
     expect(m.find('ConfigMap', 'pipeline-defaults', 'training').data.MLFLOW_TRACKING_URI).toBe('http://mlflow.mlops.svc.cluster.local:5000');
     const repo = JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap', 'workflows').data.artifactRepository);
-    expect(repo.s3.endpoint).toBe('minio.mlops.svc.cluster.local:9000');
+    expect(repo.s3.endpoint).toBe('seaweedfs.mlops.svc.cluster.local:8333');
     expect(m.container('Deployment', 'workflow-controller', 'workflow-controller', 'workflows').args).toContain('training');
     expect(m.has('Role', 'workflow-controller', 'training')).toBe(true);
     expect(danglingReferences(m.objects)).toEqual([]);
@@ -34,7 +34,7 @@ describe('Platform', () => {
     expect(prod.find('Deployment', 'argo-server').spec.replicas).toBe(2);
     expect(prod.has('PodDisruptionBudget', 'argo-server', 'argo')).toBe(true);
     const sandbox = platform();
-    expect(sandbox.find('StatefulSet', 'minio').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+    expect(sandbox.find('StatefulSet', 'seaweedfs').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
     expect(sandbox.all('PodDisruptionBudget')).toEqual([]);
   });
 
@@ -52,7 +52,7 @@ describe('Platform', () => {
       }),
     });
     // then
-    expect(m.has('StatefulSet', 'minio')).toBe(false);
+    expect(m.has('StatefulSet', 'seaweedfs')).toBe(false);
     expect(m.has('StatefulSet', 'postgres')).toBe(false);
     const args: string[] = m.container('Deployment', 'mlflow', 'mlflow').args;
     // external databases: a verified certificate by default, for MLflow (libpq) and the Argo archive (pgx)

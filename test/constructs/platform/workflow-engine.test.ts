@@ -34,7 +34,7 @@ describe('WorkflowEngine', () => {
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-argo'], verbs: ['get'] },
     ]);
     // people read artifacts and archived logs through argo-server with their own token: that secret, no other
-    expect(m.find('Role', 'argo-user', 'ml-pipelines').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['minio-pipelines'], verbs: ['get'] });
+    expect(m.find('Role', 'argo-user', 'ml-pipelines').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-pipelines'], verbs: ['get'] });
   });
 
   test('grants argo-server the users\' rights in the pipeline namespace only when server auth is opted into', () => {
@@ -42,20 +42,20 @@ describe('WorkflowEngine', () => {
     expect(sandbox.container('Deployment', 'argo-server', 'argo-server', 'argo').args).toContain('server');
     const role = sandbox.find('Role', 'argo-server', 'ml-pipelines');
     expect(role.rules.flatMap((r: Obj) => r.resources)).toEqual(expect.arrayContaining(['workflows', 'workflowtemplates', 'pods/log']));
-    expect(role.rules.find((r: Obj) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['minio-pipelines'], verbs: ['get'] });
+    expect(role.rules.find((r: Obj) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-pipelines'], verbs: ['get'] });
   });
 
   test('points the artifact repository at the object store through secret selectors, never inline keys', () => {
     expect(cfg(m, 'artifactRepository')).toEqual({
       archiveLogs: true,
       s3: {
-        endpoint: 'minio.cd4ml.svc.cluster.local:9000',
+        endpoint: 'seaweedfs.cd4ml.svc.cluster.local:8333',
         bucket: 'argo-artifacts',
         region: 'us-east-1',
         insecure: true,
         keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
-        accessKeySecret: { name: 'minio-pipelines', key: 'AWS_ACCESS_KEY_ID' },
-        secretKeySecret: { name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' },
+        accessKeySecret: { name: 'seaweedfs-pipelines', key: 'AWS_ACCESS_KEY_ID' },
+        secretKeySecret: { name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' },
       },
     });
   });
@@ -84,7 +84,7 @@ describe('WorkflowEngine', () => {
     // every step, even one submitted by hand, inherits the runner's defaults and a writable /tmp as HOME
     expect(main.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
     expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'HOME']);
-    expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
+    expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
   });
 });
