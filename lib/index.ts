@@ -10,3 +10,4 @@ export * from './graph';
 export * from './duration';
 export * from './mermaid';
 export * from './cron';
+export * from './upgrade';

@@ -1,6 +1,9 @@
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
 import { App, Chart, YamlOutputType } from 'cdk8s';
+import { parseAllDocuments } from 'yaml';
 import { Construct } from 'constructs';
-import { checkEnvironmentName, EnvironmentName, fail, GpuScheduling, Pipeline, Platform, PlatformProps } from '../index';
+import { ACKNOWLEDGE_ENV, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, EnvironmentName, fail, GpuScheduling, Pipeline, Platform, PlatformProps } from '../index';
 import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';
 
 /** What differs between the environments of this repository's own stack. */
@@ -105,4 +108,20 @@ export function buildApp(environment: EnvironmentName, outdir = 'dist', options:
   const platform = new PlatformChart(app, `${environment}-platform`, { gpu: STACK_SETTINGS[environment].gpu, ...platformProps, environment });
   const pipelines = new PipelinesChart(app, `${environment}-pipelines`, platform, examplesImage ?? EXAMPLES_IMAGE, names);
   return { app, platform, pipelines };
+}
+
+/**
+ * Refuses an output that would lose data or that the API server would refuse on the stores already deployed, by
+ * comparing with the manifests already in `outdir` (the last synth, or the GitOps checkout): a store resized, moved
+ * to another namespace, removed, or given another data format (a Postgres major version). Nothing is written then.
+ * StatefulSets named in CD4ML_ACKNOWLEDGE_DATA_CHANGE (`namespace/name`, comma-separated) pass once migrated.
+ */
+export function guardDataOnResynth(outdir: string, environment: EnvironmentName, next: ReadonlyArray<Record<string, unknown>>, acknowledged = process.env[ACKNOWLEDGE_ENV] ?? ''): void {
+  if (!existsSync(outdir)) return;
+  // only this environment's files: another preset rendered into the same directory is another deployment
+  const previous = readdirSync(outdir).filter((f) => new RegExp(`^\\d+-${environment}-(platform|pipelines)\\.k8s\\.yaml$`).test(f)).sort()
+    .flatMap((f) => parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJS() as Record<string, unknown>))
+    .filter((o) => o !== null && typeof o === 'object');
+  const problems = checkDataSafeUpgrade(previous, next, acknowledged.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  if (problems.length > 0) throw new Cd4mlValidationError(problems);
 }

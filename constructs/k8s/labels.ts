@@ -15,3 +15,15 @@ export function componentLabels(name: string, instance: string, component: strin
     'app.kubernetes.io/managed-by': PART_OF,
   };
 }
+
+/**
+ * Annotations that keep an object when GitOps prunes or deletes the application that rendered it: what holds data
+ * (a store's StatefulSet, the namespace of its volumes) and the CRDs whose deletion deletes every object of theirs.
+ * `kubectl delete -f` ignores them (see the README, "What removes data").
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#no-prune-resources
+ * @see https://fluxcd.io/flux/components/kustomize/kustomizations/#prune
+ */
+export const KEEP_ON_PRUNE: Readonly<Record<string, string>> = {
+  'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false',
+  'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+};

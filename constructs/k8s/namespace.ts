@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { checkDnsLabel, fail } from '../../lib';
-import { PART_OF } from './labels';
+import { KEEP_ON_PRUNE, PART_OF } from './labels';
 
 /** Props of {@link PlatformNamespace}. */
 export interface PlatformNamespaceProps {
@@ -19,6 +19,11 @@ export interface PlatformNamespaceProps {
    * @default - namespace `kube-system`, pods labelled `k8s-app: kube-dns` (CoreDNS on k3s, kind, EKS, GKE, AKS)
    */
   readonly dns?: { readonly namespace: string; readonly podSelector: Record<string, string> };
+  /**
+   * The namespace holds data (a store's volumes): GitOps never prunes or deletes it ({@link KEEP_ON_PRUNE}).
+   * @default false
+   */
+  readonly holdsData?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ export class PlatformNamespace extends Construct {
     this.resource = new k8s.KubeNamespace(this, 'Resource', {
       metadata: {
         name: this.name,
+        annotations: props.holdsData ? { ...KEEP_ON_PRUNE } : undefined,
         labels: {
           'app.kubernetes.io/part-of': PART_OF,
           'app.kubernetes.io/managed-by': PART_OF,

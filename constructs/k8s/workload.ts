@@ -2,8 +2,8 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ContainerResources } from '../../lib';
-import { componentLabels, selectorLabels } from './labels';
+import { ContainerResources, DATA_FORMAT_ANNOTATION } from '../../lib';
+import { componentLabels, KEEP_ON_PRUNE, selectorLabels } from './labels';
 import { lazy } from './lazy';
 import { Connections, IConnectable } from './network';
 import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
@@ -185,6 +185,11 @@ export interface StatefulStoreOptions {
   readonly storage: string;
   /** StorageClass of the data volume. */
   readonly storageClassName?: string;
+  /**
+   * The format of the data on its volume (`postgres 17`): annotated on the StatefulSet, so a change that needs a
+   * migration is refused at synth (see `checkDataSafeUpgrade`).
+   */
+  readonly dataFormat: string;
   /** Seconds the store gets to shut down cleanly. @default 30 */
   readonly terminationGracePeriodSeconds?: number;
 }
@@ -198,7 +203,7 @@ export function statefulStore(scope: Construct, o: StatefulStoreOptions): { stat
   serviceAccount(scope, 'ServiceAccount', { name: o.name, namespace: o.namespace, labels: o.labels });
   clusterIpService(scope, 'Service', { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector, ports: o.ports });
   const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
-    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: { ...KEEP_ON_PRUNE, [DATA_FORMAT_ANNOTATION]: o.dataFormat } },
     spec: {
       serviceName: o.name,
       replicas: 1,

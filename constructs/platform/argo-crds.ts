@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { PART_OF } from '../k8s/labels';
+import { KEEP_ON_PRUNE, PART_OF } from '../k8s/labels';
 
 /** One Argo Workflows custom resource kind. */
 interface ArgoKind {
@@ -49,7 +49,7 @@ export class ArgoCrds extends Construct {
     this.resources = ARGO_KINDS.map(
       (k) =>
         new k8s.KubeCustomResourceDefinition(this, k.kind, {
-          metadata: { name: `${k.plural}.${ARGO_GROUP}`, labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/name': 'argo-workflows' } },
+          metadata: { name: `${k.plural}.${ARGO_GROUP}`, annotations: { ...KEEP_ON_PRUNE }, labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/name': 'argo-workflows' } },
           spec: {
             group: ARGO_GROUP,
             names: {

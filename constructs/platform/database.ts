@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
-  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
+  environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -147,6 +147,8 @@ export class PostgresServer extends Construct implements IConnectable {
       ports,
       storage,
       storageClassName: props.storageClassName,
+      // a major version reads only its own data directory: changing it needs a dump and restore
+      dataFormat: `postgres ${postgresMajor(this.image) ?? this.image}`,
       terminationGracePeriodSeconds: 60,
       container: hardenedContainer({
         name: 'postgres',

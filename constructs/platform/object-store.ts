@@ -196,6 +196,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       ports,
       storage,
       storageClassName: props.storageClassName,
+      dataFormat: 'minio',
       container: hardenedContainer({
         name: 'minio',
         image: props.image ?? DefaultImages.MINIO,

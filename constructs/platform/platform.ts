@@ -201,7 +201,8 @@ export class Platform extends Construct {
     this.namespaces = [namespace, workflowNamespace, pipelineNamespace];
     const p = this.preset;
     const images = props.images ?? {};
-    const platformNs = new PlatformNamespace(this, 'Namespace', { name: namespace });
+    // the stores' volumes live here: GitOps never prunes it
+    const platformNs = new PlatformNamespace(this, 'Namespace', { name: namespace, holdsData: true });
     const workflowNs = new PlatformNamespace(this, 'WorkflowNamespace', { name: workflowNamespace });
 
     const storeChoice = props.objectStore ?? ObjectStoreChoice.inCluster();

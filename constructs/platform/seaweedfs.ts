@@ -139,6 +139,8 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
       ports,
       storage,
       storageClassName: props.storageClassName,
+      // SeaweedFS keeps its on-disk format across releases; another server could not read this volume
+      dataFormat: 'seaweedfs',
       initContainers: [hardenedContainer({
         name: 'identities',
         image: setupImage,

@@ -24,9 +24,33 @@ describe('the cdk8s app (what `npm run synth` runs)', () => {
     const read = (f: string) => parseAllDocuments(readFileSync(join(dir, 'dist', f), 'utf8')).map((d) => d.toJSON());
     const platform = read('0000-sandbox-platform.k8s.yaml');
     expect(platform[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'cd4ml' } });
-    expect(platform.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['Service/minio', 'Service/postgres', 'Service/mlflow', 'Service/argo-server']));
+    expect(platform.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['Service/seaweedfs', 'Service/postgres', 'Service/mlflow', 'Service/argo-server']));
     const pipelines = read('0001-sandbox-pipelines.k8s.yaml');
     expect(pipelines.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['WorkflowTemplate/breast-cancer', 'CronWorkflow/breast-cancer-nightly']));
+  });
+
+  test('a resynth over its own output passes; one that would resize, move or reformat a store is refused and writes nothing', () => {
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
+    // given a deployed output whose Postgres volume was made at 3Gi with Postgres 16's data directory
+    const file = join(dir, 'dist', '0000-sandbox-platform.k8s.yaml');
+    const deployed = readFileSync(file, 'utf8').replace(/storage: 5Gi/, 'storage: 3Gi').replace('cd4ml.io/data-format: postgres 17', 'cd4ml.io/data-format: postgres 16');
+    writeFileSync(file, deployed);
+    // when the next synth renders 5Gi and Postgres 17
+    const run = spawnSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '', CD4ML_ACKNOWLEDGE_DATA_CHANGE: '' }, encoding: 'utf8' });
+    // then both are refused with the procedure, and the deployed output is untouched
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('StatefulSet cd4ml/postgres: volumeClaimTemplates.data.storage = "5Gi": differs from the 3Gi the existing volume was made with');
+    expect(run.stderr).toContain('StatefulSet cd4ml/postgres: data format = "postgres 17": differs from the "postgres 16" its volume holds');
+    expect(readFileSync(file, 'utf8')).toBe(deployed);
+    // and once the migration is done, acknowledging it lets the synth through
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '', CD4ML_ACKNOWLEDGE_DATA_CHANGE: 'cd4ml/postgres' } });
+    expect(readFileSync(file, 'utf8')).toContain('storage: 5Gi');
+  });
+
+  test('another preset rendered into the same directory is another deployment, not a change', () => {
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: 'dev' } });
   });
 
   test('fails on an unknown environment and writes nothing', () => {

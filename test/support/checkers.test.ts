@@ -43,11 +43,11 @@ describe('danglingReferences', () => {
     find(objects, 'RoleBinding', 'pipeline-executor').roleRef.name = 'executor';
     const cm = find(objects, 'ConfigMap', 'workflow-controller-configmap');
     const repo = JSON.parse(cm.data.artifactRepository);
-    repo.s3.accessKeySecret.name = 'minio-root';
+    repo.s3.accessKeySecret.name = 'seaweedfs-admin';
     cm.data.artifactRepository = JSON.stringify(repo);
     const problems = danglingReferences(objects);
     expect(problems).toContainEqual(expect.stringMatching(/RoleBinding ml-pipelines\/pipeline-executor: Role executor missing/));
-    expect(problems).toContainEqual(expect.stringMatching(/artifact secret ml-pipelines\/minio-root/));
+    expect(problems).toContainEqual(expect.stringMatching(/artifact secret ml-pipelines\/seaweedfs-admin/));
   });
 });
 
@@ -58,16 +58,16 @@ describe('securityViolations', () => {
 
   test('catches a container that keeps capabilities, an unpinned image and a literal password', () => {
     const objects = copy();
-    const c = find(objects, 'StatefulSet', 'minio').spec.template.spec.containers[0];
+    const c = find(objects, 'StatefulSet', 'seaweedfs').spec.template.spec.containers[0];
     delete c.securityContext.capabilities;
-    c.image = 'quay.io/minio/minio:latest';
+    c.image = 'chrislusf/seaweedfs:latest';
     find(objects, 'Deployment', 'argo-server').spec.template.spec.containers[0].image = 'registry.local:5000/argocli';
-    c.env.push({ name: 'MINIO_ROOT_PASSWORD', value: 'minioadmin' });
+    c.env.push({ name: 'AWS_SECRET_ACCESS_KEY', value: 'secret-in-plain-sight' });
     const v = securityViolations(objects);
-    expect(v).toContainEqual(expect.stringMatching(/container minio: capabilities do not drop ALL \(rule 3\)/));
-    expect(v).toContainEqual(expect.stringMatching(/image quay.io\/minio\/minio:latest is not pinned \(rule 8\)/));
+    expect(v).toContainEqual(expect.stringMatching(/container seaweedfs: capabilities do not drop ALL \(rule 3\)/));
+    expect(v).toContainEqual(expect.stringMatching(/image chrislusf\/seaweedfs:latest is not pinned \(rule 8\)/));
     expect(v).toContainEqual(expect.stringMatching(/image registry.local:5000\/argocli is not pinned \(rule 8\)/));
-    expect(v).toContainEqual(expect.stringMatching(/env MINIO_ROOT_PASSWORD is a literal \(rule 11\)/));
+    expect(v).toContainEqual(expect.stringMatching(/env AWS_SECRET_ACCESS_KEY is a literal \(rule 11\)/));
   });
 
   test('catches identical probes, a missing memory limit and credentials in a URL', () => {

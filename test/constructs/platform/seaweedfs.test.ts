@@ -15,6 +15,18 @@ describe('SeaweedObjectStore', () => {
     expect([m.has('StatefulSet', 'minio', 'cd4ml'), m.has('StatefulSet', 'seaweedfs', 'cd4ml')]).toEqual([true, false]);
   });
 
+  test('GitOps never prunes what holds data: the stores\' namespace, their StatefulSets, the Argo CRDs', () => {
+    const m = synth((chart) => new Platform(chart, 'platform'));
+    const keep = { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false', 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
+    const kept = m.objects.filter((o: Obj) => o.metadata?.annotations?.['kustomize.toolkit.fluxcd.io/prune'] === 'disabled').map((o: Obj) => `${o.kind}/${o.metadata.name}`).sort();
+    const crds = m.all('CustomResourceDefinition').map((o: Obj) => `CustomResourceDefinition/${o.metadata.name}`);
+    expect(crds.length).toBeGreaterThanOrEqual(6);
+    expect(kept).toEqual([...crds, 'Namespace/cd4ml', 'StatefulSet/postgres', 'StatefulSet/seaweedfs'].sort());
+    expect(m.find('Namespace', 'cd4ml').metadata.annotations).toEqual(keep);
+    expect(m.find('StatefulSet', 'postgres', 'cd4ml').metadata.annotations).toEqual({ ...keep, 'cd4ml.io/data-format': 'postgres 17' });
+    expect(m.find('StatefulSet', 'seaweedfs', 'cd4ml').metadata.annotations['cd4ml.io/data-format']).toBe('seaweedfs');
+  });
+
   test('exposes only the S3 port; master, volume and filer listen on the pod\'s loopback', () => {
     const m = synth((chart) => seaweed(chart));
     expect(m.find('Service', 'seaweedfs', 'store').spec.ports).toEqual([{ name: 's3', port: 8333, targetPort: 's3', protocol: 'TCP' }]);
