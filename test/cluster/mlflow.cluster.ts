@@ -3,7 +3,7 @@ import { request } from 'http';
 import { dirname, join, relative } from 'path';
 import { startContainer } from './support/local-pod';
 import { Started, waitFor } from './support/processes';
-import { minioSetup, MinioSetup, s3Call, S3Identity, S3Server, startSeaweedS3 } from './support/s3';
+import { s3Call, S3Keys, s3Keys } from './support/s3';
 import { Sandbox } from './support/sandbox';
 import { tools } from './support/tools';
 import { podTemplate } from './support/workloads';
@@ -27,7 +27,6 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   const template = sb.find('WorkflowTemplate', 'breast-cancer');
   const pipelinesNs = template.metadata.namespace!;
   const controllerConfig = sb.find('ConfigMap', 'workflow-controller-configmap').data as Record<string, string>;
-  const setup: MinioSetup = minioSetup(sb.find('Job', /^minio-setup-/), sb.find('ConfigMap', 'minio-setup'));
   // the tracking server's artifact bucket, as its args render it
   const mlflowArgs: string[] = podTemplate(mlflowDeployment).spec.containers.find((c: Obj) => c.name === 'mlflow').args;
   const artifactBucket = /^s3:\/\/([^/]+)/.exec(mlflowArgs[mlflowArgs.indexOf('--artifacts-destination') + 1])![1];
@@ -35,9 +34,9 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   // the bucket the runner names for data (what prepare_data writes to)
   const dataBucket = (sb.find('ConfigMap', 'pipeline-defaults').data as Record<string, string>).CD4ML_BUCKET_DATA;
 
-  let s3: S3Server;
-  let admin: S3Identity;
-  const identities = new Map<string, S3Identity>(); // by Secret name
+  let s3: { endpoint: string };
+  let admin: S3Keys;
+  const identities = new Map<string, S3Keys>(); // by Secret name
   let server: Started;
   let pyBin: string;
 
@@ -131,36 +130,21 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     // the tools' venv is built on the system's interpreter, so the pods' non-root uids can run it (build-python.sh)
     pyBin = join(tools().python, 'bin');
 
-    // The object store: SeaweedFS stands in for MinIO, whose setup Job runs `mc`, a client we cannot build here.
-    // Its identities mirror the MinIO users and policies that setup Job creates: root as admin, each granted user
-    // limited to the buckets its rendered policy names.
-    const minio = sb.find('Service', 'minio');
-    const rootSecret = await sb.secret(minio.metadata.namespace!, setup.root.secret);
-    admin = { name: 'admin', accessKey: rootSecret[setup.root.userKey], secretKey: rootSecret[setup.root.passwordKey], actions: ['Admin', 'Read', 'List', 'Tagging', 'Write'] };
-    for (const u of setup.users) {
-      const data = await sb.secret(minio.metadata.namespace!, u.secret);
-      identities.set(u.secret, { name: u.policy, accessKey: data[u.accessKeyKey], secretKey: data[u.secretKeyKey], actions: u.grants });
-    }
-    sb.hosts();
-    const s3Port = ((minio.spec as Obj).ports as Obj[]).find((p) => p.name === 's3')!.port;
-    s3 = await startSeaweedS3({ host: sb.services.address(minio.metadata.name, minio.metadata.namespace!), port: s3Port, identities: [admin, ...identities.values()] });
-    sb.track(s3.proc);
-    for (const b of setup.buckets) {
-      const r = s3Call(s3.endpoint, admin, 'create_bucket', { Bucket: b });
-      if (!r.ok) throw new Error(`creating bucket ${b}: ${r.code} ${r.message}`);
-    }
+    // The object store as its StatefulSet runs it, with the buckets its setup Job creates
+    s3 = await sb.startObjectStore();
+    admin = s3Keys(await sb.secret(platformNs, 'seaweedfs-admin'));
+    for (const name of ['seaweedfs-mlflow', 'seaweedfs-pipelines', 'seaweedfs-postgres-backup']) identities.set(name, s3Keys(await sb.secret(platformNs, name)));
   }, 300000);
   afterAll(async () => { await sb.stop(); });
 
-  test('the S3 stand-in holds the setup Job\'s buckets, each identity limited to its policy', () => {
-    // given the buckets and users the rendered MinIO setup declares
-    expect(setup.buckets).toEqual(expect.arrayContaining([artifactBucket, dataBucket]));
-    expect(setup.users.map((u) => u.secret).sort()).toEqual(['minio-mlflow', 'minio-pipelines', 'minio-postgres-backup']);
-    // then the server lists exactly those buckets to the admin
+  test('the object store holds the setup Job\'s buckets, and the tracking server\'s identity only its own', () => {
+    // the admin sees exactly the declared buckets
+    const declared = /create-buckets (.*)/.exec((sb.find('ConfigMap', 'seaweedfs-setup').data as Record<string, string>)['setup.sh'])![1].trim().split(' ');
+    expect(declared).toEqual(expect.arrayContaining([artifactBucket, dataBucket]));
     const listed = s3Call(s3.endpoint, admin, 'list_buckets');
-    expect(listed.ok && (listed.response.Buckets as Obj[]).map((b) => b.Name).sort()).toEqual([...setup.buckets].sort());
+    expect(listed.ok && (listed.response.Buckets as Obj[]).map((b) => b.Name).sort()).toEqual([...declared].sort());
     // and the tracking server's identity may write its bucket, not the pipelines' data
-    const mlflow = identities.get('minio-mlflow')!;
+    const mlflow = identities.get('seaweedfs-mlflow')!;
     expect(s3Call(s3.endpoint, mlflow, 'put_object', { Bucket: artifactBucket, Key: 'probe', Body: 'x' })).toMatchObject({ ok: true });
     expect(s3Call(s3.endpoint, mlflow, 'put_object', { Bucket: dataBucket, Key: 'probe', Body: 'x' })).toMatchObject({ ok: false, code: 'AccessDenied' });
     expect(s3Call(s3.endpoint, admin, 'delete_object', { Bucket: artifactBucket, Key: 'probe' })).toMatchObject({ ok: true });
@@ -308,7 +292,7 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
       const r = await runStep('deploy-model', {}, { command: ['python', '-c', probe] });
       expect({ status: r.status, log: r.status === 0 ? '' : tail(r.log) }).toEqual({ status: 0, log: '' });
       // then the store refuses the tracking server's bucket and allows its own
-      expect(JSON.parse(r.outputs.endpoint_uri)).toEqual({ key: identities.get('minio-pipelines')!.accessKey, put: 'AccessDenied', list: 'AccessDenied', data: 'ok' });
+      expect(JSON.parse(r.outputs.endpoint_uri)).toEqual({ key: identities.get('seaweedfs-pipelines')!.accessKey, put: 'AccessDenied', list: 'AccessDenied', data: 'ok' });
       expect(s3Call(s3.endpoint, admin, 'head_object', { Bucket: artifactBucket, Key: 'intruder' })).toMatchObject({ ok: false });
     });
   });

@@ -36,6 +36,11 @@ export interface LocalPodOptions {
   readonly imageFiles?: ReadonlyArray<readonly [string, string]>;
   /** The image's WORKDIR, where the container starts unless it names its own. @default '/' */
   readonly imageWorkingDir?: string;
+  /**
+   * The pod's directory, shared by its containers (an init container's emptyDir output is there for the main one).
+   * @default - a new directory per container
+   */
+  readonly podDir?: string;
 }
 
 /** Rewrites every rendered `host:port` (and bare host) of a Service to where the real server listens. */
@@ -62,7 +67,7 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   const { cp, namespace, pod } = o;
   const c: Obj | undefined = [...(pod.initContainers ?? []), ...(pod.containers ?? [])].find((x: Obj) => x.name === o.container);
   if (!c) throw new Error(`no container ${o.container} in the pod`);
-  const dir = scratch(`pod-${o.container}`);
+  const dir = o.podDir ?? scratch(`pod-${o.container}`);
   const uid: number = c.securityContext?.runAsUser ?? pod.securityContext?.runAsUser ?? 65534;
   const gid: number = c.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup ?? pod.securityContext?.fsGroup ?? uid;
 

@@ -6,9 +6,9 @@ import { EnvironmentName } from '../../../lib';
 import { buildApp, StackOptions } from '../../../stacks/app';
 import { apply, get, KubeObject } from './apply';
 import { ControlPlane } from './control-plane';
-import { runContainer, ServiceAddresses } from './local-pod';
+import { runContainer, ServiceAddresses, startContainer } from './local-pod';
 import { PostgresServer } from './postgres';
-import { scratch, stop, Started } from './processes';
+import { scratch, stop, Started, waitFor } from './processes';
 import { tools } from './tools';
 import { podTemplate } from './workloads';
 
@@ -88,6 +88,31 @@ export class Sandbox {
     const setup = await this.runJob(this.find('Job', /^postgres-setup-/), 'setup');
     if (setup.status !== 0) throw new Error(`the Postgres setup Job failed (${setup.status}):\n${setup.stdout}\n${setup.stderr}`);
     return this.postgres;
+  }
+
+  /**
+   * The object store as its StatefulSet runs it: the init container writes the identities file from the generated
+   * Secrets into the pod's memory volume, then `weed` starts with the rendered args (its claim is a local directory),
+   * and once its probe answers, the setup Job creates the buckets as the admin identity.
+   * @returns the S3 endpoint at the Service's address and port, the server, and the setup Job's output
+   */
+  public async startObjectStore(): Promise<{ endpoint: string; server: Started; setup: string; identities: string }> {
+    const sts = this.find('StatefulSet', 'seaweedfs');
+    const ns = sts.metadata.namespace!;
+    const template = podTemplate(sts).spec;
+    const pod = { ...template, volumes: [...template.volumes, { name: 'data', emptyDir: {} }] };
+    const podDir = scratch('pod-seaweedfs');
+    const hosts = this.hosts();
+    const init = await runContainer({ cp: this.cp, namespace: ns, pod, container: 'identities', hosts, path: [join(tools().python, 'bin')], podDir });
+    if (init.status !== 0) throw new Error(`the identities init container failed (${init.status}):\n${init.stdout}\n${init.stderr}`);
+    const server = this.track(await startContainer({ cp: this.cp, namespace: ns, pod, container: 'seaweedfs', hosts, path: [tools().seaweedfs], podDir, name: 'seaweedfs' }));
+    const port = ((this.find('Service', 'seaweedfs').spec as Obj).ports as Obj[]).find((p) => p.name === 's3')!.port as number;
+    const endpoint = `http://${this.services.address('seaweedfs', ns)}:${port}`;
+    const probe = (template.containers as Obj[]).find((c) => c.name === 'seaweedfs')!.readinessProbe.httpGet.path as string;
+    await waitFor(`SeaweedFS ${endpoint}${probe}`, async () => ((await fetch(`${endpoint}${probe}`).catch(() => undefined))?.ok ? true : undefined), 120000, { proc: server, intervalMs: 500 });
+    const setup = await this.runJob(this.find('Job', /^seaweedfs-setup-/), 'setup');
+    if (setup.status !== 0) throw new Error(`the SeaweedFS setup Job failed (${setup.status}):\n${setup.stdout}\n${setup.stderr}`);
+    return { endpoint, server, setup: setup.stdout, identities: init.stdout };
   }
 
   /** Registers a process to stop with the sandbox. */

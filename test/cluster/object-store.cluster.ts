@@ -1,0 +1,131 @@
+import { writeFileSync } from 'fs';
+import { connect } from 'net';
+import { join } from 'path';
+import { runContainer } from './support/local-pod';
+import { run, scratch } from './support/processes';
+import { s3Call, S3Keys, s3Keys } from './support/s3';
+import { Sandbox } from './support/sandbox';
+import { tools } from './support/tools';
+import { podTemplate } from './support/workloads';
+
+// The default object store (SeaweedFS) as its StatefulSet runs it: the identities file its init container writes
+// from the generated Secrets, `weed` with the rendered args, the bucket setup Job; then what each identity may do,
+// and the nightly backup's upload and prune, run as the CronJob runs them, against it.
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe('the default object store on real servers', () => {
+  const sb = new Sandbox();
+  const ns = sb.find('StatefulSet', 'seaweedfs').metadata.namespace!;
+  const runnerEnv = sb.find('ConfigMap', 'pipeline-defaults').data as Record<string, string>;
+  const buckets = {
+    data: runnerEnv.CD4ML_BUCKET_DATA,
+    workflow: /\bbucket: (\S+)/.exec(Object.values(sb.find('ConfigMap', 'workflow-controller-configmap').data as Record<string, string>).join('\n'))![1],
+    tracking: 'mlflow-artifacts',
+    backups: 'db-backups',
+  };
+  let store: { endpoint: string; setup: string; identities: string };
+  const keys = new Map<string, S3Keys>();
+
+  beforeAll(async () => {
+    await sb.start();
+    const creds = await sb.runJob(sb.find('Job', /^cd4ml-credentials-/), 'generate');
+    if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
+    store = await sb.startObjectStore();
+    for (const user of ['admin', 'mlflow', 'pipelines', 'postgres-backup']) keys.set(user, s3Keys(await sb.secret(ns, `seaweedfs-${user}`)));
+  }, 300000);
+  afterAll(async () => { await sb.stop(); });
+
+  test('the init container writes every identity from its Secret, and the setup Job creates the buckets, again without change', async () => {
+    expect(store.identities.trim()).toBe('wrote 4 identities: admin, mlflow, pipelines, postgres-backup');
+    expect(store.setup.trim().split('\n').sort()).toEqual(Object.values(buckets).map((b) => `created bucket ${b}`).sort());
+    const again = await sb.runJob(sb.find('Job', /^seaweedfs-setup-/), 'setup');
+    expect({ status: again.status, stdout: again.stdout.trim().split('\n').sort(), stderr: again.stderr }).toEqual({ status: 0, stdout: Object.values(buckets).map((b) => `kept bucket ${b}`).sort(), stderr: '' });
+    // every key is random: no access key is a user's name
+    expect([...keys.values()].map((k) => k.accessKey).filter((k) => !/^[A-Za-z0-9]{20}$/.test(k))).toEqual([]);
+  });
+
+  test('each identity reads, writes and lists its own buckets only, and none but the admin creates a bucket', () => {
+    const can = (user: string, bucket: string) => {
+      const k = keys.get(user)!;
+      const put = s3Call(store.endpoint, k, 'put_object', { Bucket: bucket, Key: `probe/${user}`, Body: 'x' });
+      const list = s3Call(store.endpoint, k, 'list_objects_v2', { Bucket: bucket, Prefix: 'probe/' });
+      const get = s3Call(store.endpoint, keys.get('admin')!, 'put_object', { Bucket: bucket, Key: 'probe/admin', Body: 'y' }).ok
+        ? s3Call(store.endpoint, k, 'get_object', { Bucket: bucket, Key: 'probe/admin' }) : undefined;
+      const del = s3Call(store.endpoint, k, 'delete_object', { Bucket: bucket, Key: 'probe/admin' });
+      return [put, list, get, del].map((r) => (r?.ok ? 'ok' : r?.code)).join(',');
+    };
+    const table: Record<string, Record<string, string>> = {};
+    for (const user of ['mlflow', 'pipelines', 'postgres-backup']) table[user] = Object.fromEntries(Object.entries(buckets).map(([role, b]) => [role, can(user, b)]));
+    const ok = 'ok,ok,ok,ok';
+    const no = 'AccessDenied,AccessDenied,AccessDenied,AccessDenied';
+    expect(table).toEqual({
+      mlflow: { data: no, workflow: no, tracking: ok, backups: no },
+      pipelines: { data: ok, workflow: ok, tracking: no, backups: no },
+      'postgres-backup': { data: no, workflow: no, tracking: no, backups: ok },
+    });
+    expect(s3Call(store.endpoint, keys.get('pipelines')!, 'create_bucket', { Bucket: 'exfiltration' })).toMatchObject({ ok: false, code: 'AccessDenied' });
+    expect(s3Call(store.endpoint, keys.get('pipelines')!, 'list_buckets')).not.toMatchObject({ ok: true, response: { Buckets: expect.arrayContaining([expect.objectContaining({ Name: buckets.tracking })]) } });
+  });
+
+  test('a valid access key without its secret cannot write (the class of MinIO\'s CVE-2026-41145)', () => {
+    const pipelines = keys.get('pipelines')!;
+    const forged = s3Call(store.endpoint, { accessKey: pipelines.accessKey, secretKey: 'not-the-secret-key-at-all-0000000000000' }, 'put_object', { Bucket: buckets.data, Key: 'forged', Body: 'x' });
+    expect(forged).toMatchObject({ ok: false, code: 'SignatureDoesNotMatch' });
+    const anonymous = run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '--data', 'x', `${store.endpoint}/${buckets.data}/anonymous`], { allowFail: true });
+    expect(anonymous.stdout).toBe('403');
+    expect(s3Call(store.endpoint, keys.get('admin')!, 'head_object', { Bucket: buckets.data, Key: 'forged' })).toMatchObject({ ok: false });
+  });
+
+  test('master, volume server and filer do not answer at the Service\'s address: only S3 does', async () => {
+    const host = new URL(store.endpoint).hostname;
+    const open = (port: number) => new Promise<boolean>((resolve) => {
+      const s = connect({ host, port, timeout: 3000 }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+      s.on('timeout', () => { s.destroy(); resolve(false); });
+    });
+    const ports = [9333, 19333, 8080, 18080, 8888, 18888, Number(new URL(store.endpoint).port)];
+    const reachable = Object.fromEntries(await Promise.all(ports.map(async (p) => [p, await open(p)] as const)));
+    expect(reachable).toEqual({ 9333: false, 19333: false, 8080: false, 18080: false, 8888: false, 18888: false, [new URL(store.endpoint).port]: true });
+  });
+
+  test('the nightly backup uploads under its prefix and prunes only its own expired dumps, in a bucket it shares', async () => {
+    await sb.startPostgres();
+    const admin = keys.get('admin')!;
+    // given someone else's object, a stray object under our prefix, and one of our dumps from long ago
+    for (const key of ['other-team/keep-me.txt', 'postgres/README.txt', 'postgres/20200101T000000Z/mlflow.dump']) {
+      expect(s3Call(store.endpoint, admin, 'put_object', { Bucket: buckets.backups, Key: key, Body: 'old' })).toMatchObject({ ok: true });
+    }
+    // when the CronJob's pod runs: the dump container, then the upload container on the same volume
+    const cron = sb.find('CronJob', 'postgres-backup');
+    const pod = podTemplate(cron).spec;
+    const podDir = scratch('pod-backup');
+    const common = { cp: sb.cp, namespace: cron.metadata.namespace!, pod, hosts: sb.hosts(), podDir, path: [join(tools().python, 'bin'), tools().postgres] };
+    const dump = await runContainer({ ...common, container: 'dump' });
+    expect({ status: dump.status, stderr: dump.stderr }).toEqual({ status: 0, stderr: '' });
+    const upload = await runContainer({ ...common, container: 'upload' });
+    expect({ status: upload.status, stderr: upload.stderr }).toEqual({ status: 0, stderr: '' });
+    // then today's dumps are under postgres/<time>/, the expired one is gone, and nothing else was touched
+    const listed = s3Call(store.endpoint, admin, 'list_objects_v2', { Bucket: buckets.backups });
+    const stored = listed.ok ? (listed.response.Contents as Obj[]).map((o) => o.Key as string).sort() : [];
+    expect(stored.filter((k) => !/^postgres\/\d{8}T\d{6}Z\//.test(k))).toEqual(['other-team/keep-me.txt', 'postgres/README.txt']);
+    expect(stored.filter((k) => /^postgres\/\d{8}T\d{6}Z\//.test(k)).map((k) => k.replace(/\d{8}T\d{6}Z/, 'T'))).toEqual(['postgres/T/argo.dump', 'postgres/T/mlflow.dump']);
+    expect(upload.stdout).toMatch(/pruned 1 dump files older than 30 days under s3:\/\/db-backups\/postgres\/, kept 2/);
+  });
+
+  test('the backup client uploads a dump larger than one part in parts, byte for byte', () => {
+    const dir = scratch('multipart');
+    const file = join(dir, '20261204T000000Z', 'big.dump');
+    run('mkdir', ['-p', join(dir, '20261204T000000Z')]);
+    const bytes = Buffer.alloc(17 * 1024 * 1024 + 123);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    writeFileSync(file, bytes);
+    const k = keys.get('postgres-backup')!;
+    const r = run(join(tools().python, 'bin', 'python'), [join(__dirname, '..', '..', 'constructs', 'platform', 's3-client.py'), 'upload', dir, buckets.backups, 'multipart-probe'], {
+      env: { PATH: process.env.PATH, S3_URL: store.endpoint, AWS_ACCESS_KEY_ID: k.accessKey, AWS_SECRET_ACCESS_KEY: k.secretKey }, allowFail: true,
+    });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    const head = s3Call(store.endpoint, k, 'head_object', { Bucket: buckets.backups, Key: 'multipart-probe/20261204T000000Z/big.dump' });
+    expect(head.ok && { length: head.response.ContentLength, multipart: /-\d+"?$/.test(String(head.response.ETag)) }).toEqual({ length: bytes.length, multipart: true });
+  });
+});
