@@ -62,7 +62,7 @@ describe('the sandbox platform\'s Jobs on real servers', () => {
     // given a table with a row in MLflow's database
     const pg = sb.postgres!;
     pg.sql('CREATE TABLE backup_probe (id int primary key, note text); INSERT INTO backup_probe VALUES (1, \'kept\');', 'mlflow');
-    // when the CronJob's dump container runs (the upload container needs mc, which is not built here)
+    // when the CronJob's dump container runs (its upload container runs against the real object store in object-store.cluster.ts)
     const dump = await sb.runJob(sb.find('CronJob', 'postgres-backup'), 'dump');
     expect({ status: dump.status, stderr: dump.stderr }).toEqual({ status: 0, stderr: '' });
     const [stamp] = readdirSync(join(dump.volumes, 'backup'));
