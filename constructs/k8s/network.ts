@@ -44,11 +44,29 @@ export class NetworkPeer {
   }
 }
 
-/** The Kubernetes API server, as a NetworkPolicy egress target. */
+/**
+ * Where API egress goes by default: `172.16.0.0/12`, the private range Docker takes its bridge networks from
+ * (`172.17.0.0/16` to `172.31.0.0/16`), where k3d puts the nodes of the sandbox cluster, and with them the API server
+ * (k3s serves it on the server node's address, port 6443). Other clusters must set {@link KubeApiAccess.cidr}.
+ * @see https://k3d.io/stable/design/networking/
+ */
+export const DEFAULT_KUBE_API_CIDR = '172.16.0.0/12';
+
+/**
+ * The Kubernetes API server, as a NetworkPolicy egress target. The API server is not a pod, so it is reached by
+ * address. Kubernetes leaves open whether a plugin checks egress before or after the `kubernetes` Service's address
+ * is translated to an endpoint's; the common plugins (kube-router in k3s, Calico, Cilium) check after, so the rule
+ * names the endpoints' addresses (`kubectl get endpoints kubernetes -n default`) and ports.
+ * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
+ */
 export interface KubeApiAccess {
-  /** CIDR of the API server endpoints. @default '0.0.0.0/0' (the API server is not a pod; narrow it to your control plane's addresses) */
+  /**
+   * CIDR of the API server's endpoints: set it to your API server endpoints' addresses, e.g. `"192.0.2.10/32"` for
+   * the address `kubectl get endpoints kubernetes -n default` lists. `0.0.0.0/0` (or `::/0`) is refused.
+   * @default - {@link DEFAULT_KUBE_API_CIDR} (`172.16.0.0/12`: a k3d sandbox's Docker network)
+   */
   readonly cidr?: string;
-  /** Ports the API server answers on (443 via the `kubernetes` Service, 6443 on k3s/kind control planes). @default [443, 6443] */
+  /** Ports the API server answers on (443 on most managed clusters, 6443 on k3s/kind/kubeadm endpoints). @default [443, 6443] */
   readonly ports?: number[];
 }
 
@@ -135,11 +153,14 @@ export class Connections extends Construct {
     this.egress.set(`${JSON.stringify(json)}:${port}`, { peer: json, port });
   }
 
-  /** Allows egress to the Kubernetes API server (for workloads that call it). */
+  /** Allows egress to the Kubernetes API server (only for workloads that call it). */
   public allowToKubeApi(access: KubeApiAccess = {}): void {
     const problems = new Problems();
-    const cidr = access.cidr ?? '0.0.0.0/0';
-    problems.addIf(checkCidr(cidr, { path: this.node.path, field: 'kubeApi.cidr' }));
+    const cidr = access.cidr ?? DEFAULT_KUBE_API_CIDR;
+    const fix = 'set it to your API server endpoints\' addresses (`kubectl get endpoints kubernetes -n default`), e.g. "192.0.2.10/32"';
+    const malformed = checkCidr(cidr, { path: this.node.path, field: 'kubeApi.cidr' });
+    if (malformed) problems.add({ ...malformed, fix });
+    else if (/\/0$/.test(cidr)) problems.add({ path: this.node.path, field: 'kubeApi.cidr', value: cidr, message: 'opens API egress to every address', fix });
     for (const port of access.ports ?? []) problems.addIf(checkPort(port, { path: this.node.path, field: 'kubeApi.ports' }));
     problems.throwIfAny();
     for (const port of access.ports ?? [443, 6443]) this.allowEgress(NetworkPeer.cidr(cidr), port);

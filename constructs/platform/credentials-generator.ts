@@ -1,8 +1,10 @@
+import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { checkDnsSubdomain, checkEnvName, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems } from '../../lib';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
+import { namespacedAdmissionPolicy, requestedByServiceAccount } from '../k8s/admission';
 import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from '../k8s/pod-security';
 import { lazy } from '../k8s/lazy';
@@ -36,9 +38,9 @@ export interface CredentialsGeneratorProps {
   readonly image?: string;
   /** Container resources. @default - the sandbox preset's setup Job resources (50m / 64Mi, limit 128Mi) */
   readonly resources?: ContainerResources;
-  /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} (172.16.0.0/12 on ports 443 and 6443) */
   readonly kubeApi?: KubeApiAccess;
-  /** Name of the Job, ServiceAccount, Roles and ConfigMap. @default 'cd4ml-credentials' */
+  /** Name of the Job, ServiceAccount, Roles, admission policies (`<name>.<namespace>`) and ConfigMap. @default 'cd4ml-credentials' */
   readonly name?: string;
 }
 
@@ -46,7 +48,10 @@ export interface CredentialsGeneratorProps {
  * Produces the platform's credentials inside the cluster at deploy time, so no value is ever rendered:
  * a Job (Python standard library, the pod's own token) creates each Secret with random values unless it
  * exists, and keeps its copies in other namespaces in line. Its Roles allow `create` on Secrets and
- * `get`/`update` only on the Secrets it manages, in only the namespaces it writes to.
+ * `get`/`update` only on the Secrets it manages, in only the namespaces it writes to. RBAC cannot limit `create`
+ * by name, so in each of those namespaces a ValidatingAdmissionPolicy admits the generator's creates and updates
+ * only for the Secrets it manages there, of type `Opaque`, bound to no service account: its token cannot mint a
+ * token Secret for another account, nor write any other Secret.
  */
 export class CredentialsGenerator extends Construct implements IConnectable {
   /** Name of the Job and its objects. */
@@ -57,6 +62,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
   public readonly connections: Connections;
   private readonly secrets = new Map<string, GeneratedSecret>();
   private readonly roles = new Map<string, Set<string>>();
+  private readonly job: ApiObject;
 
   public constructor(scope: Construct, id: string, props: CredentialsGeneratorProps) {
     super(scope, id);
@@ -80,7 +86,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     });
 
     // Named after its spec, so declaring another secret makes a new Job that runs (Job templates are immutable).
-    new HashNamedJob(this, 'Job', () => configHash(this.spec()), {
+    this.job = new HashNamedJob(this, 'Job', () => configHash(this.spec()), {
       metadata: { name: this.name, namespace: this.namespace, labels },
       spec: {
         backoffLimit: 6,
@@ -139,13 +145,17 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     return secret;
   }
 
-  /** Called by a GeneratedSecret when it must exist in `namespace`: grants the generator there. */
+  /**
+   * Called by a GeneratedSecret when it must exist in `namespace`: grants the generator there (a Role, and the
+   * admission policy that limits its `create` to the Secrets it manages).
+   */
   public grantIn(namespace: string, secretName: string): void {
     let names = this.roles.get(namespace);
     if (!names) {
       names = new Set<string>();
       this.roles.set(namespace, names);
       this.createRole(namespace, names);
+      this.limitWrites(namespace, names);
     }
     names.add(secretName);
   }
@@ -157,12 +167,47 @@ export class CredentialsGenerator extends Construct implements IConnectable {
       namespace,
       labels,
       rules: [
-        // `create` cannot be limited by name (the name is not known when it is authorized).
+        // `create` cannot be limited by name (the name is not known when it is authorized): the policy below does.
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         { apiGroups: [''], resources: ['secrets'], resourceNames: lazy(() => [...names].sort()), verbs: ['get', 'update'] },
       ],
       subject: { name: this.name, namespace: this.namespace },
     });
+  }
+
+  /**
+   * What RBAC cannot say: the generator's creates and updates of Secrets in `namespace` must name a Secret it manages
+   * there, be `Opaque`, and carry no `kubernetes.io/service-account.name` annotation (so its token cannot have the
+   * token controller fill a token of another service account). Requests of anyone else are not checked.
+   */
+  private limitWrites(namespace: string, names: Set<string>): void {
+    const labels = componentLabels(this.name, this.name, 'credentials');
+    const sorted = (): string[] => [...names].sort();
+    const who = `the credentials generator (service account ${this.namespace}/${this.name})`;
+    const { binding } = namespacedAdmissionPolicy(this, `${namespace}SecretsPolicy`, {
+      name: `${this.name}.${namespace}`,
+      namespace,
+      labels,
+      rules: [{ apiGroups: [''], resources: ['secrets'], operations: ['CREATE', 'UPDATE'] }],
+      matchConditions: [requestedByServiceAccount(this.namespace, this.name)],
+      validations: [
+        {
+          // names are DNS subdomains (checked in addSecret): JSON strings are CEL strings
+          expression: lazy(() => `object.metadata.name in ${JSON.stringify(sorted())}`),
+          message: lazy(() => `${who} may write only the Secrets it manages in ${namespace}: ${sorted().join(', ')}`),
+        },
+        {
+          expression: 'has(object.type) && object.type == "Opaque"',
+          message: `${who} may write only Secrets of type Opaque`,
+        },
+        {
+          expression: '!has(object.metadata.annotations) || !("kubernetes.io/service-account.name" in object.metadata.annotations)',
+          message: `${who} may not write a Secret bound to a service account (annotation kubernetes.io/service-account.name)`,
+        },
+      ],
+    });
+    // In force before the Job runs.
+    this.job.addDependency(binding);
   }
 
   private spec(): Array<{ name: string; namespaces: string[]; keys: Record<string, { random?: number; literal?: string }> }> {

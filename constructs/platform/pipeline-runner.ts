@@ -9,7 +9,7 @@ import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PlatformNamespace } from '../k8s/namespace';
 import { ISecret, secretEnv } from '../k8s/secret';
-import { TrackingServer } from './tracking-server';
+import { MLFLOW_TELEMETRY_OFF, TrackingServer } from './tracking-server';
 import { boundRole, serviceAccount } from '../k8s/workload';
 import { namespacedAdmissionPolicy } from '../k8s/admission';
 
@@ -50,7 +50,11 @@ export interface PipelineRunnerProps {
   readonly stepDefaults?: ContainerResources;
   /** GPU node pool scheduling; without it, GPU steps are refused at synth. @default - no GPU scheduling */
   readonly gpu?: GpuScheduling;
-  /** How to reach the Kubernetes API (the Argo executor reports results through it). @default - see {@link KubeApiAccess} */
+  /**
+   * How to reach the Kubernetes API. Only the Argo executor (the wait container of each step pod) calls it, to report
+   * results; NetworkPolicies select pods, so the rule covers the pipeline namespace's pods.
+   * @default - see {@link KubeApiAccess} (172.16.0.0/12 on ports 443 and 6443)
+   */
   readonly kubeApi?: KubeApiAccess;
   /** Name of the service account pipeline pods run as. @default 'pipeline-runner' */
   readonly serviceAccountName?: string;
@@ -63,7 +67,7 @@ export interface PipelineRunnerProps {
  * (tracking server, object store, DNS, and the API for the Argo executor), a service account for the
  * pods (no API token) and one for the Argo executor (a Role with only `workflowtaskresults` create/patch),
  * a ResourceQuota and LimitRange (GPUs too), and the defaults every step inherits: `MLFLOW_TRACKING_URI`,
- * `MLFLOW_S3_ENDPOINT_URL` and the S3 credentials by Secret reference.
+ * `MLFLOW_S3_ENDPOINT_URL`, MLflow's telemetry off ({@link MLFLOW_TELEMETRY_OFF}) and the S3 credentials by Secret reference.
  */
 export class PipelineRunner extends Construct implements IConnectable {
   /** The namespace. */
@@ -296,11 +300,21 @@ export class PipelineRunner extends Construct implements IConnectable {
     ];
   }
 
+  /**
+   * MLflow's usage telemetry switched off ({@link MLFLOW_TELEMETRY_OFF}), by reference to the defaults ConfigMap. The
+   * workflow controller merges it into the main container of every step of every workflow in the namespace (its
+   * `mainContainer` defaults), so it also holds for workflows not built with `Pipeline`.
+   */
+  public telemetryEnv(): k8s.EnvVar[] {
+    return Object.keys(MLFLOW_TELEMETRY_OFF).map((name) => ({ name, valueFrom: { configMapKeyRef: { name: this.defaultsConfigMapName, key: name } } }));
+  }
+
   private defaultValues(buckets: readonly Bucket[]): Record<string, string> {
     const data: Record<string, string> = {
       MLFLOW_TRACKING_URI: this.trackingServer.endpoint.url(),
       MLFLOW_S3_ENDPOINT_URL: this.objectStore.endpoint.url(),
       AWS_DEFAULT_REGION: this.objectStore.region,
+      ...MLFLOW_TELEMETRY_OFF,
     };
     for (const b of buckets) data[bucketEnvName(b)] = b.name;
     return data;

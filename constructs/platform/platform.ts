@@ -140,7 +140,12 @@ export interface PlatformProps {
   readonly trackingServerHosts?: string[];
   /** Peers (an ingress controller) allowed to reach the MLflow and Argo UIs. @default [] (use `kubectl port-forward`) */
   readonly uiIngressFrom?: NetworkPeer[];
-  /** How workloads reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  /**
+   * How the workloads that call the Kubernetes API (the credentials Job, the Argo controller and server, the Argo
+   * executor in pipeline pods) reach it: set `cidr` to your API server endpoints' addresses
+   * (`kubectl get endpoints kubernetes -n default`).
+   * @default - see {@link KubeApiAccess} (172.16.0.0/12, a k3d sandbox's Docker network, on ports 443 and 6443)
+   */
   readonly kubeApi?: KubeApiAccess;
 }
 

@@ -14,6 +14,18 @@ import { readScript } from '../k8s/script';
 import { secretEnv } from '../k8s/secret';
 import { clusterIpService, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
+/**
+ * Turns MLflow's usage telemetry off in every process that sets it (the tracking server, and the MLflow client in
+ * every step): `MLFLOW_DISABLE_TELEMETRY` is MLflow's own switch; `DO_NOT_TRACK` is the cross-tool convention, which
+ * MLflow honours only when it reads `true` (case aside: `1` or `yes` do not count; mlflow 3.17
+ * mlflow/telemetry/utils.py `is_telemetry_disabled`).
+ * @see https://mlflow.org/docs/latest/community/usage-tracking/
+ */
+export const MLFLOW_TELEMETRY_OFF: Readonly<Record<string, string>> = {
+  MLFLOW_DISABLE_TELEMETRY: 'true',
+  DO_NOT_TRACK: 'true',
+};
+
 /** Props of {@link TrackingServer}. */
 export interface TrackingServerProps {
   /** Namespace to run in. */
@@ -57,7 +69,8 @@ export interface TrackingServerProps {
 /**
  * The MLflow tracking server and model registry: backend store in Postgres, artifacts in the object store
  * through MLflow's artifact proxy (`--artifacts-destination`, server-side S3 credentials), the schema
- * migrated before serving, `--allowed-hosts` derived from the Service's names, and Service `mlflow`.
+ * migrated before serving, `--allowed-hosts` derived from the Service's names, usage telemetry off
+ * ({@link MLFLOW_TELEMETRY_OFF}), no API token and no API egress, and Service `mlflow`.
  */
 export class TrackingServer extends Construct implements IConnectable {
   /** The in-cluster endpoint: what `MLFLOW_TRACKING_URI` points at. */
@@ -124,6 +137,8 @@ export class TrackingServer extends Construct implements IConnectable {
       secretEnv('AWS_SECRET_ACCESS_KEY', s3, S3_SECRET_ACCESS_KEY),
       // Background job execution runs job code inside the tracking server: off for a shared server.
       { name: 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION', value: 'false' },
+      // Usage telemetry off (the server and the migration both import mlflow).
+      ...Object.entries(MLFLOW_TELEMETRY_OFF).map(([name, value]) => ({ name, value })),
       { name: 'HOME', value: '/tmp' },
       { name: 'TMPDIR', value: '/tmp' },
       { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },

@@ -84,7 +84,7 @@ export interface WorkflowEngineProps {
   readonly serverReplicas?: number;
   /** Defaults for every workflow. @default - see {@link WorkflowDefaults} */
   readonly workflowDefaults?: WorkflowDefaults;
-  /** How to reach the Kubernetes API. @default - see {@link KubeApiAccess} */
+  /** How the controller and argo-server reach the Kubernetes API. @default - see {@link KubeApiAccess} (172.16.0.0/12 on ports 443 and 6443) */
   readonly kubeApi?: KubeApiAccess;
   /** Peers allowed to reach the UI besides port-forwarding (an ingress controller). @default [] */
   readonly ingressFrom?: NetworkPeer[];
@@ -92,6 +92,8 @@ export interface WorkflowEngineProps {
 
 const ARGO_UID = 8737;
 const CONFIGMAP = 'workflow-controller-configmap';
+/** The Secret of CA certificates the controller mounts into agent pods, when it exists (workflow/common/common.go `CACertificatesVolumeMountName`). */
+const AGENT_CA_SECRET = 'argo-workflows-agent-ca-certificates';
 
 /**
  * Argo Workflows, namespace-scoped: the workflow-controller and argo-server run in their own namespace and
@@ -182,10 +184,12 @@ export class WorkflowEngine extends Construct {
         securityContext: restrictedContainerSecurityContext(),
       },
       // Merged into every step's main container: the runner's defaults (tracking URI, S3 endpoint, credentials by
-      // reference), a writable /tmp as HOME under the read-only root, default resources, restricted context.
+      // reference, MLflow telemetry off), a writable /tmp as HOME under the read-only root, default resources,
+      // restricted context. Argo merges these under the template's container, env by name (workflow/controller/
+      // workflowpod.go, strategic merge patch).
       mainContainer: {
         imagePullPolicy: 'IfNotPresent',
-        env: [...runner.stepEnv(), { name: 'HOME', value: '/tmp' }],
+        env: [...runner.stepEnv(), ...runner.telemetryEnv(), { name: 'HOME', value: '/tmp' }],
         resources: plainResources(runner.stepDefaults),
         securityContext: restrictedContainerSecurityContext(),
         volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
@@ -259,7 +263,11 @@ export class WorkflowEngine extends Construct {
       { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates', 'workflowtemplates/finalizers'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['list', 'watch', 'deletecollection'] },
       { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      // Upstream grants `get` on every Secret here, but the controller reads none in a workflow's namespace: artifact
+      // and executor-token Secrets are mounted into pods by name and read by the executor from files. Its one GET is
+      // the CA bundle of HTTP and plugin (agent) templates (argo-workflows v4.0.5 workflow/controller/agent.go
+      // `secretExists`), the name upstream's cluster role limits it to.
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [AGENT_CA_SECRET], verbs: ['get'] },
       { apiGroups: [ARGO_GROUP], resources: ['cronworkflows', 'cronworkflows/finalizers'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },

@@ -131,7 +131,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) =
   if (env !== EnvironmentName.SANDBOX) {
     test('the GPU cap per step is enforced by the API server', async () => {
       const ns = all.find((o) => o.kind === 'LimitRange')!.metadata.namespace!;
-      const policy = all.find((o) => o.kind === 'ValidatingAdmissionPolicy')!;
+      const policy = all.find((o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name.startsWith('cd4ml-gpu-per-step.'))!;
       const max = Number(/compareTo\(quantity\('(\d+)'\)\)/.exec(JSON.stringify(policy.spec))![1]);
       const gpuPod = (name: string, gpus: number) => ({
         apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns },

@@ -1,4 +1,5 @@
-import { Connections, NetworkPeer } from '../../../constructs';
+import { Connections, DEFAULT_KUBE_API_CIDR, NetworkPeer } from '../../../constructs';
+import { Cd4mlValidationError } from '../../../lib';
 import { synth } from '../../support/manifests';
 
 describe('Connections', () => {
@@ -36,6 +37,28 @@ describe('Connections', () => {
       ],
       ports: [{ protocol: 'TCP', port: 5432 }],
     }]);
+  });
+
+  test('opens API egress only to the sandbox\'s API server range by default, on 443 and 6443', () => {
+    // when
+    const m = synth((chart) => new Connections(chart, 'c', { name: 'c', namespace: 'a', podSelector: { app: 'c' } }).allowToKubeApi());
+    // then: k3d's Docker networks (172.17.0.0/16 onwards), not every address
+    expect(DEFAULT_KUBE_API_CIDR).toBe('172.16.0.0/12');
+    expect(m.find('NetworkPolicy', 'c', 'a').spec.egress).toEqual([
+      { to: [{ ipBlock: { cidr: '172.16.0.0/12' } }], ports: [{ protocol: 'TCP', port: 443 }] },
+      { to: [{ ipBlock: { cidr: '172.16.0.0/12' } }], ports: [{ protocol: 'TCP', port: 6443 }] },
+    ]);
+  });
+
+  test('fails when the API server CIDR is every address, with a fix that passes', () => {
+    const connect = (cidr: string) => synth((chart) => new Connections(chart, 'c', { name: 'c', namespace: 'a', podSelector: {} }).allowToKubeApi({ cidr }));
+    for (const cidr of ['0.0.0.0/0', '::/0']) {
+      expect(() => connect(cidr)).toThrow(new RegExp(`test/c: kubeApi.cidr = "${cidr.replace(/\./g, '\\.')}": opens API egress to every address\\. Fix: set it to your API server endpoints' addresses`));
+    }
+    // the fix's example passes
+    const fix = (() => { try { connect('0.0.0.0/0'); } catch (e) { return (e as Cd4mlValidationError).problems[0].fix; } return ''; })();
+    const example = /"([^"]+)"/.exec(fix)![1];
+    expect(connect(example).find('NetworkPolicy', 'c', 'a').spec.egress[0].to).toEqual([{ ipBlock: { cidr: example } }]);
   });
 
   test('fails when the API server CIDR or port is malformed', () => {

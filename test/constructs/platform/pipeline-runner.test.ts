@@ -34,6 +34,8 @@ describe('PipelineRunner', () => {
       MLFLOW_TRACKING_URI: 'http://mlflow.cd4ml.svc.cluster.local:5000',
       MLFLOW_S3_ENDPOINT_URL: 'http://seaweedfs.cd4ml.svc.cluster.local:8333',
       AWS_DEFAULT_REGION: 'us-east-1',
+      MLFLOW_DISABLE_TELEMETRY: 'true',
+      DO_NOT_TRACK: 'true',
       CD4ML_BUCKET_ARGO_ARTIFACTS: 'argo-artifacts',
       CD4ML_BUCKET_DATA: 'data',
     });
@@ -50,9 +52,24 @@ describe('PipelineRunner', () => {
     ]);
   });
 
+  test('turns MLflow\'s usage telemetry off in every step, by reference to the defaults ConfigMap', () => {
+    // DO_NOT_TRACK counts only as "true" (mlflow/telemetry/utils.py is_telemetry_disabled)
+    let env: unknown[] = [];
+    synth((chart) => { env = new Platform(chart, 'p').pipelineRunner.telemetryEnv(); });
+    expect(env).toEqual([
+      { name: 'MLFLOW_DISABLE_TELEMETRY', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_DISABLE_TELEMETRY' } } },
+      { name: 'DO_NOT_TRACK', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'DO_NOT_TRACK' } } },
+    ]);
+    const data = m.find('ConfigMap', 'pipeline-defaults', 'ml-pipelines').data;
+    expect({ MLFLOW_DISABLE_TELEMETRY: data.MLFLOW_DISABLE_TELEMETRY, DO_NOT_TRACK: data.DO_NOT_TRACK }).toEqual({ MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' });
+  });
+
   test('opens exactly the flows steps need: tracking server, object store and the API for the executor', () => {
     const egress = m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.egress;
     expect(egress.map((r: { ports: Array<{ port: number }> }) => r.ports[0].port)).toEqual([443, 5000, 6443, 8333]);
+    // the API only at the sandbox's API server range (k3d's Docker networks), never everywhere
+    const api = egress.filter((r: { ports: Array<{ port: number }> }) => [443, 6443].includes(r.ports[0].port));
+    expect(api.map((r: { to: unknown[] }) => r.to)).toEqual([[{ ipBlock: { cidr: '172.16.0.0/12' } }], [{ ipBlock: { cidr: '172.16.0.0/12' } }]]);
     expect(m.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.ingress).toEqual([]);
   });
 
@@ -68,7 +85,7 @@ describe('PipelineRunner', () => {
       policyName: 'cd4ml-gpu-per-step.ml-pipelines', validationActions: ['Deny'],
       matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ml-pipelines' } } },
     });
-    expect(platform().all('ValidatingAdmissionPolicy')).toEqual([]);
+    expect(platform().all('ValidatingAdmissionPolicy').filter((p) => p.metadata.name.startsWith('cd4ml-gpu-per-step'))).toEqual([]);
   });
 
   test('fails when a GPU pool allows more GPUs per step than the quota holds', () => {

@@ -14,6 +14,27 @@ describe('Platform', () => {
     expect(m.find('Namespace', 'ml-pipelines').metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.27' });
   });
 
+  test('only the workloads that call the Kubernetes API may reach it, and only at the API server range', () => {
+    // given the sandbox, and a platform told its API server's address
+    const sandbox = platform();
+    const told = platform({ kubeApi: { cidr: '192.0.2.10/32' } });
+    const apiEgress = (m: typeof sandbox) => Object.fromEntries(m.all('NetworkPolicy')
+      .map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, ((p.spec.egress ?? []) as Obj[]).filter((r) => (r.to ?? []).some((t: Obj) => t.ipBlock))] as const)
+      .filter(([, rules]) => rules.length > 0)
+      .map(([name, rules]) => [name, rules.map((r) => `${r.to.map((t: Obj) => t.ipBlock.cidr).join(',')}:${r.ports[0].port}`)]));
+    // then the credentials Job, the Argo controller and server, and the pipeline pods (for the Argo executor) have it;
+    // MLflow, the stores, their setup Jobs and the backup do not
+    const sandboxApi = ['172.16.0.0/12:443', '172.16.0.0/12:6443'];
+    expect(apiEgress(sandbox)).toEqual({ 'cd4ml/cd4ml-credentials': sandboxApi, 'argo/workflow-controller': sandboxApi, 'argo/argo-server': sandboxApi, 'ml-pipelines/pipelines': sandboxApi });
+    const toldApi = ['192.0.2.10/32:443', '192.0.2.10/32:6443'];
+    expect(apiEgress(told)).toEqual({ 'cd4ml/cd4ml-credentials': toldApi, 'argo/workflow-controller': toldApi, 'argo/argo-server': toldApi, 'ml-pipelines/pipelines': toldApi });
+    // and only their pods carry an API token
+    const tokens = sandbox.objects.filter((o) => ['Deployment', 'StatefulSet', 'Job', 'CronJob'].includes(o.kind))
+      .filter((o) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template : o.spec.template).spec.automountServiceAccountToken !== false)
+      .map((o) => o.metadata.name.replace(/-[0-9a-f]{8}$/, ''));
+    expect(tokens.sort()).toEqual(['argo-server', 'cd4ml-credentials', 'workflow-controller']);
+  });
+
   test('changing a namespace keeps every consumer right', () => {
     // given other namespaces than the defaults
     const m = platform({ namespace: 'mlops', workflowNamespace: 'workflows', pipelineNamespace: 'training' });

@@ -25,6 +25,21 @@ describe('TrackingServer', () => {
     expect(m.env('Deployment', 'mlflow', 'mlflow', 'MLFLOW_S3_ENDPOINT_URL').value).toBe('http://minio.ml.svc.cluster.local:9000');
   });
 
+  test('turns MLflow\'s usage telemetry off in the server and its migration, and gets no API token', () => {
+    const m = synth((chart) => mlflow(chart));
+    for (const container of ['mlflow', 'migrate']) {
+      const env = m.container('Deployment', 'mlflow', container, 'ml').env;
+      // DO_NOT_TRACK counts only as "true" (mlflow 3.17 mlflow/telemetry/utils.py is_telemetry_disabled)
+      expect(env.filter((e: { name: string }) => ['MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK'].includes(e.name))).toEqual([
+        { name: 'MLFLOW_DISABLE_TELEMETRY', value: 'true' },
+        { name: 'DO_NOT_TRACK', value: 'true' },
+      ]);
+    }
+    expect(m.find('Deployment', 'mlflow', 'ml').spec.template.spec.automountServiceAccountToken).toBe(false);
+    // its NetworkPolicy opens no egress to an address block (the API server is reached by address only)
+    expect(JSON.stringify(m.find('NetworkPolicy', 'mlflow', 'ml').spec.egress)).not.toContain('ipBlock');
+  });
+
   test('derives --allowed-hosts from the names it is reached by, never "*"', () => {
     const m = synth((chart) => mlflow(chart, { extraAllowedHosts: ['mlflow.example.com'] }));
     const c = m.container('Deployment', 'mlflow', 'mlflow', 'ml');

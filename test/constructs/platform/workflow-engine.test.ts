@@ -60,6 +60,17 @@ describe('WorkflowEngine', () => {
     });
   });
 
+  test('lets the controller read no Secret in the pipeline namespace but the agent CA bundle (workflow/controller/agent.go)', () => {
+    // given the controller's Role in the managed namespace
+    const rules: Obj[] = m.find('Role', 'workflow-controller', 'ml-pipelines').rules;
+    // then its only Secret rule names the one Secret the controller itself reads there
+    expect(rules.filter((r) => r.resources.includes('secrets'))).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['argo-workflows-agent-ca-certificates'], verbs: ['get'] },
+    ]);
+    // and it still reads service accounts (the executor's token name)
+    expect(rules).toContainEqual({ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] });
+  });
+
   test('archives workflows in Postgres with credentials from a secret in the controller namespace', () => {
     expect(cfg(m, 'persistence')).toMatchObject({
       archive: true,
@@ -81,9 +92,10 @@ describe('WorkflowEngine', () => {
     });
     const main = cfg(m, 'mainContainer');
     expect(main.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    // every step, even one submitted by hand, inherits the runner's defaults and a writable /tmp as HOME
+    // every step, even one submitted by hand, inherits the runner's defaults, MLflow's telemetry off and a writable /tmp as HOME
     expect(main.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'HOME']);
+    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', 'HOME']);
+    expect(main.env.find((e: Obj) => e.name === 'DO_NOT_TRACK').valueFrom.configMapKeyRef).toEqual({ name: 'pipeline-defaults', key: 'DO_NOT_TRACK' });
     expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
   });
