@@ -1,3 +1,5 @@
+import { holdsCredential, REDACTED } from './credentials';
+
 /**
  * One thing wrong with the input of a construct: where, which field, what value, and how to fix it.
  */
@@ -6,7 +8,10 @@ export interface Problem {
   readonly path: string;
   /** The prop or field that holds the bad value, e.g. `buckets[1].name`. */
   readonly field: string;
-  /** The bad value, rendered as given (undefined when the value is missing). */
+  /**
+   * The bad value, rendered as given (undefined when the value is missing); `(redacted)` for anything that may hold a
+   * credential (every problem is screened: see {@link redactProblem}).
+   */
   readonly value?: unknown;
   /** What is wrong, in a few words. */
   readonly message: string;
@@ -24,8 +29,14 @@ function show(value: unknown): string {
   }
 }
 
+/** The problem with its value replaced by `(redacted)` when the value (or a string inside it) looks like a credential. */
+export function redactProblem(p: Problem): Problem {
+  return p.value !== REDACTED && holdsCredential(p.value) ? { ...p, value: REDACTED } : p;
+}
+
 /** Renders one problem as a single line: `path: field = value: message. Fix: fix`. */
-export function formatProblem(p: Problem): string {
+export function formatProblem(problem: Problem): string {
+  const p = redactProblem(problem);
   return `${p.path}: ${p.field} = ${show(p.value)}: ${p.message}. Fix: ${p.fix}`;
 }
 
@@ -36,10 +47,11 @@ export class Cd4mlValidationError extends Error {
   public readonly problems: readonly Problem[];
 
   public constructor(problems: readonly Problem[]) {
-    const lines = problems.map((p) => `  - ${formatProblem(p)}`);
+    const safe = problems.map(redactProblem);
+    const lines = safe.map((p) => `  - ${formatProblem(p)}`);
     super(`cd4ml: ${problems.length} invalid input${problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`);
     this.name = 'Cd4mlValidationError';
-    this.problems = [...problems];
+    this.problems = safe;
   }
 }
 
@@ -51,12 +63,12 @@ export class Problems {
 
   /** Records a problem. */
   public add(problem: Problem): void {
-    this.items.push(problem);
+    this.items.push(redactProblem(problem));
   }
 
   /** Records a problem if `problem` is defined (validators return undefined when the value is fine). */
   public addIf(problem: Problem | undefined): void {
-    if (problem) this.items.push(problem);
+    if (problem) this.items.push(redactProblem(problem));
   }
 
   /** Throws a {@link Cd4mlValidationError} when any problem was recorded. */

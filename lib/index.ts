@@ -11,3 +11,6 @@ export * from './duration';
 export * from './mermaid';
 export * from './cron';
 export * from './upgrade';
+export * from './credentials';
+export * from './scheduling';
+export * from './regions';

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { checkDnsLabel, fail } from '../../lib';
+import { checkDnsLabel, checkLabels, checkNamespace, checkNoNulls, Problems } from '../../lib';
 import { KEEP_ON_PRUNE, PART_OF } from './labels';
 
 /** Props of {@link PlatformNamespace}. */
@@ -39,10 +39,19 @@ export class PlatformNamespace extends Construct {
   public constructor(scope: Construct, id: string, props: PlatformNamespaceProps) {
     super(scope, id);
     const path = this.node.path;
-    const problem = checkDnsLabel(props.name, { path, field: 'name' });
-    if (problem) fail(problem);
+    const problems = new Problems();
+    checkNoNulls(props, path, ['name']).forEach((p) => problems.add(p));
+    problems.addIf(checkNamespace(props?.name, { path, field: 'name' }));
+    const version = props?.podSecurityVersion ?? 'v1.27';
+    if (typeof version !== 'string' || !/^(v1\.\d{1,2}|latest)$/.test(version)) {
+      problems.add({ path, field: 'podSecurityVersion', value: version, message: 'is not a Kubernetes minor version', fix: 'use a version like "v1.27"' });
+    }
+    if (props?.dns !== undefined) {
+      problems.addIf(checkDnsLabel(props.dns?.namespace, { path, field: 'dns.namespace' }));
+      for (const p of checkLabels(props.dns?.podSelector, { path, field: 'dns.podSelector' })) problems.add(p);
+    }
+    problems.throwIfAny();
     this.name = props.name;
-    const version = props.podSecurityVersion ?? 'v1.27';
     this.resource = new k8s.KubeNamespace(this, 'Resource', {
       metadata: {
         name: this.name,

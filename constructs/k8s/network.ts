@@ -1,6 +1,6 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { checkCidr, checkPort, Problems } from '../../lib';
+import { checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, Problem, Problems } from '../../lib';
 import { componentLabels } from './labels';
 
 /** One side of an allowed flow, as a NetworkPolicy peer. */
@@ -17,18 +17,28 @@ export interface PeerSpec {
  * A NetworkPolicy peer outside cd4ml's own workloads: a namespace, labelled pods, or an IP block.
  */
 export class NetworkPeer {
-  /** Every pod of a namespace (selected by its `kubernetes.io/metadata.name` label). */
+  /** Every pod of a namespace (selected by its `kubernetes.io/metadata.name` label). Refuses a name that is not a DNS-1123 label. */
   public static namespace(name: string): NetworkPeer {
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(name, { path: 'NetworkPeer.namespace', field: 'name' }));
+    problems.throwIfAny();
     return new NetworkPeer({ namespace: name, podSelector: {} });
   }
 
-  /** Pods with these labels in a namespace. */
+  /** Pods with these labels in a namespace. Refuses a bad namespace name, label key or label value. */
   public static pods(namespace: string, labels: Record<string, string>): NetworkPeer {
-    return new NetworkPeer({ namespace, podSelector: labels });
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(namespace, { path: 'NetworkPeer.pods', field: 'namespace' }));
+    checkLabels(labels, { path: 'NetworkPeer.pods', field: 'labels' }).forEach((p) => problems.add(p));
+    problems.throwIfAny();
+    return new NetworkPeer({ namespace, podSelector: { ...labels } });
   }
 
-  /** An IP block in CIDR notation. */
+  /** An IP block in CIDR notation. Refuses anything else. */
   public static cidr(cidr: string): NetworkPeer {
+    const problems = new Problems();
+    problems.addIf(checkCidr(cidr, { path: 'NetworkPeer.cidr', field: 'cidr' }));
+    problems.throwIfAny();
     return new NetworkPeer({ cidr });
   }
 
@@ -42,6 +52,16 @@ export class NetworkPeer {
     if (s.namespace !== undefined) peer.namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': s.namespace } };
     return peer;
   }
+}
+
+/**
+ * Checks a list of peers given by a JavaScript caller: an array of {@link NetworkPeer}s, each made by its factories.
+ * @returns one problem per bad entry
+ */
+export function checkPeers(value: unknown, site: { readonly path: string; readonly field: string }): Problem[] {
+  const fix = 'build each peer with NetworkPeer.namespace(), NetworkPeer.pods() or NetworkPeer.cidr()';
+  if (!Array.isArray(value)) return [{ ...site, value, message: 'is not a list of NetworkPeers', fix: `give a list; ${fix}` }];
+  return value.flatMap((p: unknown, i) => (p instanceof NetworkPeer ? [] : [{ ...site, field: `${site.field}[${i}]`, value: p, message: 'is not a NetworkPeer', fix }]));
 }
 
 /**
@@ -108,6 +128,11 @@ export class Connections extends Construct {
 
   public constructor(scope: Construct, id: string, props: ConnectionsProps) {
     super(scope, id);
+    const problems = new Problems();
+    problems.addIf(checkDnsSubdomain(props.name, { path: this.node.path, field: 'name' }));
+    problems.addIf(checkDnsLabel(props.namespace, { path: this.node.path, field: 'namespace' }));
+    checkLabels(props.podSelector, { path: this.node.path, field: 'podSelector' }).forEach((p) => problems.add(p));
+    problems.throwIfAny();
     this.namespace = props.namespace;
     this.podSelector = { ...props.podSelector };
     new ApiObject(this, 'Resource', {

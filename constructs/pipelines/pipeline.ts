@@ -2,9 +2,10 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkUid, describeGraphProblem, fail, parseDuration, Problem, Problems,
-  checkCron, Quantity, QuantityKind, stepLabel, toMermaidFlowchart,
+  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
+  isCredentialFlag, parseDuration, Problem, Problems, checkCron, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
+import { ISecret, secretEnv } from '../k8s/secret';
 import { ARGO_API_VERSION } from '../platform/argo-crds';
 import { componentLabels, PART_OF } from '../k8s/labels';
 import { lazy } from '../k8s/lazy';
@@ -85,6 +86,17 @@ export interface CachePolicy {
   readonly maxAge?: string;
 }
 
+/** One key of a Secret, read into a step's environment by reference. */
+export interface SecretKeyRef {
+  /** The Secret (made available in the runner's namespace when the step is added). */
+  readonly secret: ISecret;
+  /** The key to read; the Secret must hold it. */
+  readonly key: string;
+}
+
+/** How a step reads a credential: by Secret reference, never as a literal (env values and args are rendered in plain text). */
+const CREDENTIAL_FIX = 'pass it as a Secret reference: secretEnv: { NAME: { secret, key } } puts it in the step\'s environment, where the code reads it (an argument may say $(NAME))';
+
 /** Props of {@link Pipeline.addStep}. */
 export interface StepProps {
   /** The step's image, pinned by tag (not `latest`) or digest. Required. */
@@ -101,8 +113,10 @@ export interface StepProps {
   readonly inputArtifacts?: Record<string, StepArtifact>;
   /** Artifacts the step writes to `/tmp/artifacts/<name>`, stored in the platform's object store. @default [] */
   readonly outputArtifacts?: string[];
-  /** Further non-secret environment variables. @default {} */
+  /** Further non-secret environment variables; a value that looks like a credential is refused. @default {} */
   readonly env?: Record<string, string>;
+  /** Environment variables read from Secrets by reference (tokens, passwords): never rendered as values. @default {} */
+  readonly secretEnv?: Record<string, SecretKeyRef>;
   /** CPU, memory, ephemeral storage, GPUs. @default - the runner's step defaults */
   readonly resources?: StepResources;
   /** Retries. @default - none */
@@ -159,6 +173,10 @@ export class Step {
     }
     return new StepArtifact(this, name);
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function isStepValue(v: unknown): v is IStepValue {
@@ -290,6 +308,8 @@ export class Pipeline extends Construct {
     if (this.params.has(name)) fail({ ...site, value: name, message: 'is declared twice', fix: 'declare each parameter once' });
     const mismatch = typeMismatch(options.type, options.default);
     if (mismatch) fail({ ...site, field: `${site.field}.default`, value: options.default, message: `${mismatch} (the parameter is declared ${options.type})`, fix: `give a ${options.type} default, or change the type` });
+    const secretDefault = checkNoCredential(options.default, { ...site, field: `${site.field}.default` }, 'a default is rendered in the WorkflowTemplate in plain text: give a harmless default and read the credential in the step from a Secret (a step\'s secretEnv)');
+    if (secretDefault) fail(secretDefault);
     const p = new PipelineParameter(this.name, name, options.type, options.default, options.description);
     this.params.set(name, p);
     return p;
@@ -312,6 +332,7 @@ export class Pipeline extends Construct {
     problems.throwIfAny();
     const step = new Step(this, name, props);
     this.stepMap.set(name, step);
+    for (const ref of Object.values(props.secretEnv ?? {})) ref.secret.availableIn(this.runner.namespace);
     if (props.cache && !this.cacheConfigMap) {
       const controllerNamespace = this.runner.workflowControllerNamespace;
       if (controllerNamespace === undefined) {
@@ -439,7 +460,8 @@ export class Pipeline extends Construct {
     for (const name of props.outputArtifacts ?? []) if (!IDENT.test(name)) problems.add({ path, field: 'outputArtifacts', value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
     const artifactNames = props.outputArtifacts ?? [];
     if (new Set(artifactNames).size !== artifactNames.length) problems.add({ path, field: 'outputArtifacts', value: artifactNames, message: 'names an artifact twice', fix: 'name each artifact once' });
-    for (const name of Object.keys(props.env ?? {})) {
+    this.checkPlainText(problems, path, props);
+    for (const name of Object.keys(isRecord(props.env) ? props.env : {})) {
       problems.addIf(checkEnvName(name, { path, field: `env.${name}` }));
       if (/^(MLFLOW_|AWS_|CD4ML_)/.test(name) || name === 'HOME') problems.add({ path, field: `env.${name}`, value: name, message: 'would override a value the runner or pipeline sets', fix: 'configure it on the runner or pipeline instead' });
       else if (/(PASSWORD|SECRET|TOKEN|PRIVATE|ACCESS_KEY|CREDENTIAL)/i.test(name)) problems.add({ path, field: `env.${name}`, value: name, message: 'looks like a credential, and env values are written into the manifests in plain text', fix: 'read credentials from a Secret (the runner passes S3 credentials by reference)' });
@@ -462,6 +484,52 @@ export class Pipeline extends Construct {
     if (f?.items !== undefined && f.items.length === 0) problems.add({ path, field: 'fanOut', value: [], message: 'has no items', fix: 'give at least one item' });
     if (f?.count !== undefined) problems.addIf(checkCount(f.count, 1, { path, field: 'fanOut' }, 1000));
     if (f?.output && f.output.producer.pipeline !== this) problems.add({ path, field: 'fanOut', value: f.output.name, message: 'fans out over an output of a step outside this pipeline', fix: 'fan out over an output of this pipeline\'s own steps' });
+  }
+
+  /**
+   * What a step renders in plain text (command, args, env values, literal inputs, fan-out items): the right types for
+   * JavaScript callers, and no value that looks like a credential (never shown; the fix says to pass a Secret reference).
+   * `secretEnv` entries must name a key their Secret holds.
+   */
+  private checkPlainText(problems: Problems, path: string, props: StepProps): void {
+    for (const field of ['command', 'args'] as const) {
+      const list: unknown = props[field];
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) {
+        problems.add({ path, field, value: list, message: `is ${describeType(list)}, not a list of strings`, fix: 'give a list of strings, e.g. ["--epochs", "10"]' });
+        continue;
+      }
+      list.forEach((a: unknown, i) => {
+        const site = { path, field: `${field}[${i}]` };
+        if (typeof a !== 'string') problems.add({ ...site, value: a, message: `is ${describeType(a)}, not a string`, fix: typeof a === 'number' || typeof a === 'boolean' ? `write it as a string, "${String(a)}"` : 'give each argument as a string' });
+        else if (i > 0 && isCredentialFlag(list[i - 1]) && checkNoCredential(`${String(list[i - 1]).replace(/^-+/, '')}=${a}`, site)) {
+          problems.add({ ...site, value: REDACTED, message: `follows ${String(list[i - 1])}, so it looks like a credential, which would be written into the manifests in plain text`, fix: CREDENTIAL_FIX });
+        } else problems.addIf(checkNoCredential(a, site, CREDENTIAL_FIX));
+      });
+    }
+    if (props.env !== undefined && !isRecord(props.env)) problems.add({ path, field: 'env', value: props.env, message: `is ${describeType(props.env)}, not a map of names to values`, fix: 'give an object, e.g. { LOG_LEVEL: "info" }' });
+    for (const [name, value] of Object.entries(isRecord(props.env) ? props.env : {})) {
+      const site = { path, field: `env.${name}` };
+      if (typeof value !== 'string') problems.add({ ...site, value, message: `is ${describeType(value)}, but env values are strings`, fix: typeof value === 'number' || typeof value === 'boolean' ? `write it as a string, "${String(value)}"` : 'give the value as a string' });
+      else problems.addIf(checkNoCredential(value, site, CREDENTIAL_FIX));
+    }
+    for (const [name, value] of Object.entries(isRecord(props.inputs) ? props.inputs : {})) {
+      if (!isStepValue(value)) problems.addIf(checkNoCredential(value, { path, field: `inputs.${name}` }, 'inputs are rendered as arguments in plain text: read the credential in the step from a Secret (secretEnv)'));
+    }
+    (props.fanOut?.spec.items ?? []).forEach((item, i) => problems.addIf(checkNoCredential(item, { path, field: `fanOut.items[${i}]` }, 'fan-out items are rendered in plain text: read the credential in the step from a Secret (secretEnv)')));
+    if (props.secretEnv !== undefined && !isRecord(props.secretEnv)) problems.add({ path, field: 'secretEnv', value: describeType(props.secretEnv), message: 'is not a map of names to Secret keys', fix: 'give an object, e.g. { API_TOKEN: { secret, key: "token" } }' });
+    for (const [name, ref] of Object.entries(isRecord(props.secretEnv) ? props.secretEnv : {})) {
+      const site = { path, field: `secretEnv.${name}` };
+      problems.addIf(checkEnvName(name, site));
+      if (/^(MLFLOW_|AWS_|CD4ML_)/.test(name) || name === 'HOME') problems.add({ ...site, value: name, message: 'would override a value the runner or pipeline sets', fix: 'configure it on the runner or pipeline instead' });
+      if (isRecord(props.env) && name in props.env) problems.add({ ...site, value: name, message: 'is also set in env', fix: 'set each variable once' });
+      const keys: unknown = isRecord(ref) && isRecord(ref.secret) ? ref.secret.keys : undefined;
+      if (!isRecord(ref) || !isRecord(ref.secret) || !Array.isArray(keys) || typeof ref.secret.availableIn !== 'function') {
+        problems.add({ ...site, value: describeType(ref), message: 'is not a Secret key reference', fix: 'give { secret, key }, the secret an ISecret such as SecretRef.fromSecretName("api-token", ["token"])' });
+      } else if (typeof ref.key !== 'string' || !keys.includes(ref.key)) {
+        problems.add({ ...site, field: `${site.field}.key`, value: ref.key, message: `is not a key of the Secret ${String(ref.secret.secretName)}`, fix: `use one of ${keys.join(', ') || '(none)'}` });
+      }
+    }
   }
 
   private checkResources(problems: Problems, path: string, r: StepResources): void {
@@ -493,6 +561,7 @@ export class Pipeline extends Construct {
       }
       const mismatch = typeMismatch(p.type, value);
       if (mismatch) problems.add({ path, field: `arguments.${name}`, value, message: `${mismatch} (the parameter is declared ${p.type})`, fix: `pass a ${p.type}` });
+      else problems.addIf(checkNoCredential(value, { path, field: `arguments.${name}` }, 'arguments are rendered in plain text: read the credential in the step from a Secret (a step\'s secretEnv)'));
     }
   }
 
@@ -590,6 +659,7 @@ export class Pipeline extends Construct {
       { name: 'CD4ML_PIPELINE', value: this.name },
       { name: 'CD4ML_STEP', value: s.name },
       ...Object.entries(p.env ?? {}).map(([name, value]) => ({ name, value })),
+      ...Object.entries(p.secretEnv ?? {}).map(([name, ref]) => secretEnv(name, ref.secret, ref.key)),
     ];
     const gpu = r.gpu && runner.gpu ? runner.gpu : undefined;
     const retry = p.retry;

@@ -1,7 +1,9 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { checkDnsSubdomain, checkEnvName, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems } from '../../lib';
+import {
+  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems, checkNoNulls,
+} from '../../lib';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { namespacedAdmissionPolicy, requestedByServiceAccount } from '../k8s/admission';
@@ -66,8 +68,19 @@ export class CredentialsGenerator extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: CredentialsGeneratorProps) {
     super(scope, id);
+    props = props ?? ({} as CredentialsGeneratorProps);
+    const path = this.node.path;
     this.name = props.name ?? 'cd4ml-credentials';
     this.namespace = props.namespace;
+    const problems = new Problems();
+    checkNoNulls(props, path, ['namespace']).forEach((p) => problems.add(p));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    // the Job is named `<name>-<8 hex digits>`, a DNS label of at most 63 characters
+    if (typeof this.name === 'string' && this.name.length > 54) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 54 characters (the Job appends a 9-character hash)', fix: 'use a name like "cd4ml-credentials"' });
+    problems.addIf(checkImage(props.image ?? DefaultImages.PYTHON, { path, field: 'image' }));
+    if (props.resources !== undefined) checkResources(problems, props.resources, path, 'resources');
+    problems.throwIfAny();
     const labels = componentLabels(this.name, this.name, 'credentials');
     const selector = selectorLabels(this.name, this.name);
 

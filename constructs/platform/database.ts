@@ -2,8 +2,8 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkPort, checkPostgresIdentifier, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
-  environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme,
+  checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkHost, checkImage, checkNamespace, checkPort, checkPostgresIdentifier, checkResources, checkUid,
+  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -14,7 +14,7 @@ import { ISecret, secretEnv } from '../k8s/secret';
 import { containerPorts, serviceAccount, setupJob, statefulStore } from '../k8s/workload';
 import { lazy } from '../k8s/lazy';
 import { readScript } from '../k8s/script';
-import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
+import { Bucket, checkGenerator, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 
 /** The Secret key holding a database role's name. */
 export const PG_USERNAME_KEY = 'username';
@@ -106,6 +106,7 @@ export class PostgresServer extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
+    props = props ?? ({} as PostgresServerProps);
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'postgres';
@@ -116,10 +117,15 @@ export class PostgresServer extends Construct implements IConnectable {
     const uid = props.uid ?? 70;
 
     const problems = new Problems();
+    checkNoNulls(props, path, ['namespace', 'credentials']).forEach((p) => problems.add(p));
     problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkGenerator(props.credentials, path));
+    problems.addIf(checkImage(props.image ?? DefaultImages.POSTGRES, { path, field: 'image' }));
     problems.addIf(checkPort(port, { path, field: 'port' }));
     problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
     checkResources(problems, resources, path, 'resources');
+    if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
     problems.throwIfAny();
@@ -223,6 +229,8 @@ export class PostgresServer extends Construct implements IConnectable {
     if (this.node.tryFindChild('Backup')) problems.add({ path, field: 'enableBackups', value: true, message: 'is called twice', fix: 'enable backups once' });
     const schedule = props.schedule ?? '0 2 * * *';
     problems.addIf(checkCron(schedule, { path, field: 'backup.schedule' }));
+    problems.addIf(checkImage(props.clientImage ?? DefaultImages.PYTHON, { path, field: 'backup.clientImage' }));
+    if (!(props.bucket instanceof Bucket)) problems.add({ path, field: 'backup.bucket', value: props.bucket, message: 'is not a Bucket', fix: 'pass a bucket from an object store\'s addBucket()' });
     const retainDays = props.retainDays ?? 30;
     problems.addIf(checkCount(retainDays, 1, { path, field: 'backup.retainDays' }));
     const prefix = props.prefix ?? this.name;
@@ -443,17 +451,20 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
 
   public constructor(scope: Construct, id: string, props: ExternalPostgresDatabaseProps) {
     super(scope, id);
+    props = props ?? ({} as ExternalPostgresDatabaseProps);
     const path = this.node.path;
     const problems = new Problems();
     const port = props.port ?? 5432;
-    if (!props.host) problems.add({ path, field: 'host', value: props.host, message: 'is required', fix: 'give the server\'s host name' });
+    checkNoNulls(props, path, ['host', 'credentials', 'databaseName']).forEach((p) => problems.add(p));
+    problems.addIf(checkHost(props.host, { path, field: 'host' }));
     problems.addIf(checkPort(port, { path, field: 'port' }));
     problems.addIf(checkPostgresIdentifier(props.databaseName, { path, field: 'databaseName' }));
     if (props.egressCidr !== undefined) problems.addIf(checkCidr(props.egressCidr, { path, field: 'egressCidr' }));
     const modes = Object.values(PostgresSslMode) as string[];
     if (props.sslMode !== undefined && !modes.includes(props.sslMode)) problems.add({ path, field: 'sslMode', value: props.sslMode, message: 'is not a libpq sslmode cd4ml supports', fix: `use one of ${modes.join(', ')} (PostgresSslMode)` });
+    const keys: unknown = (props.credentials as Partial<ISecret> | undefined)?.keys;
     for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
-      if (!props.credentials?.keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
+      if (!Array.isArray(keys) || !keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
     }
     problems.throwIfAny();
     this.endpoint = new Endpoint(props.host, port, Scheme.POSTGRES);

@@ -2,8 +2,8 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkBucketName, checkCidr, checkResources, checkUid, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources, Endpoint, EnvironmentName,
-  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme,
+  checkBucketName, checkCidr, checkImage, checkNamespace, checkRegion, checkResources, checkUid, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources,
+  describeType, Endpoint, EnvironmentName, environmentPreset, fail, findCredential, isAwsHost, Problem, Problems, Quantity, QuantityKind, regionOfAwsHost, REDACTED, Scheme, checkNoNulls,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -153,6 +153,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
 
   public constructor(scope: Construct, id: string, props: MinioObjectStoreProps) {
     super(scope, id);
+    props = props ?? ({} as MinioObjectStoreProps);
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'minio';
@@ -165,12 +166,19 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     const uid = props.uid ?? 10001;
 
     const problems = new Problems();
+    checkNoNulls(props, path, ['namespace', 'credentials']).forEach((p) => problems.add(p));
     problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkGenerator(props.credentials, path));
+    problems.addIf(checkImage(props.image ?? DefaultImages.MINIO, { path, field: 'image' }));
+    problems.addIf(checkImage(props.clientImage ?? DefaultImages.MINIO_CLIENT, { path, field: 'clientImage' }));
+    problems.addIf(checkRegion(this.region, { path, field: 'region' }));
     problems.addIf(checkPort(apiPort, { path, field: 'apiPort' }));
     problems.addIf(checkPort(consolePort, { path, field: 'consolePort' }));
     if (apiPort === consolePort) problems.add({ path, field: 'consolePort', value: consolePort, message: 'equals apiPort', fix: 'give the console its own port' });
     problems.addIf(Quantity.check(storage, QuantityKind.BYTES, { path, field: 'storage' }));
     checkResources(problems, resources, path, 'resources');
+    if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
     problems.throwIfAny();
@@ -240,7 +248,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
     if (problem) fail(problem);
     if (this.users.has(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice', fix: 'grant each user once, with all of its buckets' });
-    if (buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
+    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
     // A random access key: a user's name would be one half of its credential known to everyone (issue 9).
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
@@ -340,25 +348,33 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
 
   public constructor(scope: Construct, id: string, props: ExternalObjectStoreProps) {
     super(scope, id);
+    props = props ?? ({} as ExternalObjectStoreProps);
     const path = this.node.path;
-    const url = parseUrl(props.endpoint, path, 'endpoint');
+    const problems = new Problems();
+    checkNoNulls(props, path, ['endpoint', 'credentials']).forEach((p) => problems.add(p));
+    const url = checkEndpointUrl(props.endpoint, path, 'endpoint');
+    if (!(url instanceof Endpoint)) problems.add(url);
+    const keys: unknown = (props.credentials as Partial<ISecret> | undefined)?.keys;
     for (const key of [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) {
-      if (!props.credentials?.keys.includes(key)) {
-        fail({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
+      if (!Array.isArray(keys) || !keys.includes(key)) {
+        problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
       }
     }
     this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
-    const cidr = checkCidr(this.egressCidr, { path, field: 'egressCidr' });
-    if (cidr) fail(cidr);
-    this.endpoint = url;
+    problems.addIf(checkCidr(this.egressCidr, { path, field: 'egressCidr' }));
     this.region = props.region ?? 'us-east-1';
+    // AWS signs for a region: an AWS endpoint needs an AWS region, and the very one its host names
+    const host = url instanceof Endpoint ? url.host : '';
+    problems.addIf(checkRegion(this.region, { path, field: 'region' }, { aws: isAwsHost(host), expected: regionOfAwsHost(host) }));
+    problems.throwIfAny();
+    this.endpoint = url as Endpoint;
     this.credentials = props.credentials;
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
     const problem = checkDnsLabel(user, { path: this.node.path, field: 'grantReadWrite(user)' });
     if (problem) fail(problem);
-    if (buckets.length === 0) fail({ path: this.node.path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
+    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path: this.node.path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
     this.credentials.availableIn(grantee.connections.namespace);
     this.connectFrom(grantee);
@@ -372,18 +388,36 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
 
 /** Parses an http(s) URL into an endpoint, failing with the construct path and field. */
 export function parseUrl(value: string | undefined, path: string, field: string): Endpoint {
-  if (value === undefined || value === '') {
-    fail({ path, field, value, message: 'is required', fix: 'give the full URL, e.g. "https://s3.eu-central-1.amazonaws.com"' });
+  const result = checkEndpointUrl(value, path, field);
+  if (!(result instanceof Endpoint)) fail(result);
+  return result;
+}
+
+/**
+ * Reads an http(s) URL into an endpoint, or says what is wrong with it. A URL that holds a credential (a user and
+ * password, a token in its query) is refused and never shown.
+ */
+export function checkEndpointUrl(value: unknown, path: string, field: string): Endpoint | Problem {
+  if (value === undefined || value === null || value === '') {
+    return { path, field, value, message: 'is required', fix: 'give the full URL, e.g. "https://s3.eu-central-1.amazonaws.com"' };
   }
+  if (typeof value !== 'string') return { path, field, value, message: `is ${describeType(value)}, not a URL`, fix: 'give the full URL as a string, e.g. "https://s3.example.com"' };
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    fail({ path, field, value, message: 'is not a URL', fix: 'give the full URL with scheme, e.g. "https://s3.example.com"' });
+    if (findCredential(value)) return { path, field, value: REDACTED, message: 'holds credentials', fix: 'pass credentials as a Secret, never inside the URL' };
+    return { path, field, value, message: 'is not a URL', fix: 'give the full URL with scheme, e.g. "https://s3.example.com"' };
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail({ path, field, value, message: 'is not an http(s) URL', fix: 'use http:// or https://' });
-  if (u.username || u.password) fail({ path, field, value: '(redacted)', message: 'holds credentials', fix: 'pass credentials as a Secret, never inside the URL' });
+  if (u.username || u.password || findCredential(value)) return { path, field, value: REDACTED, message: 'holds credentials', fix: 'pass credentials as a Secret, never inside the URL' };
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return { path, field, value, message: 'is not an http(s) URL', fix: 'use http:// or https://, e.g. "https://s3.example.com"' };
   const scheme = u.protocol === 'https:' ? Scheme.HTTPS : Scheme.HTTP;
   const port = u.port === '' ? (scheme === Scheme.HTTPS ? 443 : 80) : Number(u.port);
   return new Endpoint(u.hostname, port, scheme);
+}
+
+/** Checks that a required `credentials` prop is a {@link CredentialsGenerator} (JavaScript callers can pass anything). */
+export function checkGenerator(value: unknown, path: string): Problem | undefined {
+  if (value instanceof CredentialsGenerator) return undefined;
+  return { path, field: 'credentials', value: value === undefined || value === null ? value : describeType(value), message: 'is not a CredentialsGenerator', fix: 'pass the CredentialsGenerator that creates the store\'s Secrets (new CredentialsGenerator(scope, id, { namespace }))' };
 }

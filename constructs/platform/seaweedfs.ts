@@ -2,8 +2,8 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkDnsSubdomain, checkPort, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail,
-  Problems, Quantity, QuantityKind, Scheme,
+  checkDnsLabel, checkDnsSubdomain, checkImage, checkNamespace, checkPort, checkRegion, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
+  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -14,7 +14,7 @@ import { emptyDirVolume, hardenedContainer, httpProbe, NOBODY } from '../k8s/pod
 import { readScript } from '../k8s/script';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { containerPorts, setupJob, statefulStore } from '../k8s/workload';
-import { Bucket, BucketRegistry, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
+import { Bucket, BucketRegistry, checkGenerator, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 
 /** Props of {@link SeaweedObjectStore}. */
 export interface SeaweedObjectStoreProps {
@@ -79,6 +79,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
 
   public constructor(scope: Construct, id: string, props: SeaweedObjectStoreProps) {
     super(scope, id);
+    props = props ?? ({} as SeaweedObjectStoreProps);
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'seaweedfs';
@@ -92,8 +93,13 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
     const setupImage = props.setupImage ?? DefaultImages.PYTHON;
 
     const problems = new Problems();
+    checkNoNulls(props, path, ['namespace', 'credentials']).forEach((p) => problems.add(p));
     problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
-    problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }));
+    problems.addIf(checkGenerator(props.credentials, path));
+    problems.addIf(checkImage(props.image ?? DefaultImages.SEAWEEDFS, { path, field: 'image' }));
+    problems.addIf(checkImage(setupImage, { path, field: 'setupImage' }));
+    problems.addIf(checkRegion(this.region, { path, field: 'region' }));
     problems.addIf(checkPort(apiPort, { path, field: 'apiPort' }));
     if (INTERNAL_PORTS.includes(apiPort)) {
       problems.add({ path, field: 'apiPort', value: apiPort, message: `is one of the ports SeaweedFS uses inside the pod (${INTERNAL_PORTS.join(', ')})`, fix: 'use 8333' });

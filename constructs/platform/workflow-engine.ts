@@ -2,14 +2,14 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkDnsLabel, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme,
+  checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { lazy } from '../k8s/lazy';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
-import { Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { checkPeers, Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
@@ -121,12 +121,14 @@ export class WorkflowEngine extends Construct {
 
   public constructor(scope: Construct, id: string, props: WorkflowEngineProps) {
     super(scope, id);
+    props = props ?? ({} as WorkflowEngineProps);
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.namespace = props.namespace;
     this.authMode = props.authMode ?? ArgoAuthMode.CLIENT;
     const runner = props.runner;
-    const managed = runner.namespace;
+    // a JavaScript caller may pass no runner: refused below, before the name is used
+    const managed: string = runner instanceof PipelineRunner ? runner.namespace : '';
     const controllerResources = props.controllerResources ?? preset.workflowController.resources;
     const serverResources = props.serverResources ?? preset.workflowServer.resources;
     const executorResources = props.executorResources ?? { cpu: '10m', memory: '64Mi', memoryLimit: '256Mi' };
@@ -134,7 +136,14 @@ export class WorkflowEngine extends Construct {
     const defaults = props.workflowDefaults ?? {};
 
     const problems = new Problems();
-    problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
+    checkNoNulls(props, path, ['namespace', 'runner', 'artifactBucket']).forEach((p) => problems.add(p));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }, 'argo'));
+    if (!(runner instanceof PipelineRunner)) problems.add({ path, field: 'runner', value: runner, message: 'is not a PipelineRunner', fix: 'pass the PipelineRunner whose namespace the engine manages' });
+    if (!(props.artifactBucket instanceof Bucket)) problems.add({ path, field: 'artifactBucket', value: props.artifactBucket, message: 'is not a Bucket', fix: 'pass a bucket the runner was granted, from its object store\'s addBucket()' });
+    problems.addIf(checkImage(props.controllerImage ?? DefaultImages.ARGO_CONTROLLER, { path, field: 'controllerImage' }));
+    problems.addIf(checkImage(props.serverImage ?? DefaultImages.ARGO_SERVER, { path, field: 'serverImage' }));
+    problems.addIf(checkImage(props.executorImage ?? DefaultImages.ARGO_EXECUTOR, { path, field: 'executorImage' }));
+    if (props.ingressFrom !== undefined) checkPeers(props.ingressFrom, { path, field: 'ingressFrom' }).forEach((p) => problems.add(p));
     if (this.namespace === managed) {
       problems.add({ path, field: 'namespace', value: this.namespace, message: 'equals the runner\'s namespace', fix: 'run Argo in its own namespace: workflows there could reach the controller\'s secrets' });
     }
@@ -146,7 +155,7 @@ export class WorkflowEngine extends Construct {
       if (n !== undefined) problems.addIf(checkCount(n, 1, { path, field }));
     }
     if (defaults.runAsUser !== undefined) problems.addIf(checkUid(defaults.runAsUser, { path, field: 'workflowDefaults.runAsUser' }));
-    if (props.artifactBucket.store !== runner.objectStore) {
+    if (props.artifactBucket instanceof Bucket && runner instanceof PipelineRunner && props.artifactBucket.store !== runner.objectStore) {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
     problems.throwIfAny();

@@ -1,0 +1,111 @@
+import {
+  CredentialsGenerator, ExternalObjectStore, ExternalPostgresDatabase, MinioObjectStore, NetworkPeer, Pipeline, PipelineRunner, Platform, PlatformNamespace,
+  PostgresServer, SecretRef, SeaweedObjectStore, WorkflowEngine,
+} from '../../../constructs';
+import { formatProblem, Problem } from '../../../lib';
+import { chart, problemsOf } from './support';
+
+// Given a JavaScript caller (no compiler), when a prop is undefined, null or of the wrong type, then the construct
+// refuses it with a Problem naming the prop: never a TypeError, and never "undefined" or "[object Object]" in a name.
+
+/** What a JavaScript caller might pass instead of the right type. */
+const WRONG: Array<[string, unknown]> = [['undefined', undefined], ['null', null], ['a number', 42], ['an object', { name: 'x' }], ['an array', ['x']], ['a boolean', true]];
+const WRONG_NOT_MISSING = WRONG.filter(([what]) => what !== 'undefined');
+const as = <T>(v: unknown): T => v as T;
+
+/** Runs `build` and returns its problems, asserting it threw some and rendered no junk. */
+function refusedAt(build: () => unknown, field: string): Problem[] {
+  const problems = problemsOf(build);
+  // the prop itself, or a field inside it (an object given as a toleration lacks its key)
+  expect([field, problems.some((p) => p.field === field || p.field.startsWith(`${field}.`)) ? 'refused' : problems.map((p) => p.field)]).toEqual([field, 'refused']);
+  for (const p of problems) expect(formatProblem(p)).not.toMatch(/\[object Object\]|"undefined"|undefined\./);
+  return problems;
+}
+
+const gen = (c: ReturnType<typeof chart>) => new CredentialsGenerator(c, 'creds', { namespace: 'store' });
+const s3 = () => SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+const pg = () => SecretRef.fromSecretName('pg', ['username', 'password']);
+
+describe.each(WRONG)('a prop that is %s', (_what, value) => {
+  test('is refused as a namespace by every component, and as a Platform namespace', () => {
+    refusedAt(() => { const c = chart(); return new SeaweedObjectStore(c, 's', { namespace: as(value), credentials: gen(c) }); }, 'namespace');
+    refusedAt(() => { const c = chart(); return new MinioObjectStore(c, 'm', { namespace: as(value), credentials: gen(c) }); }, 'namespace');
+    refusedAt(() => { const c = chart(); return new PostgresServer(c, 'p', { namespace: as(value), credentials: gen(c) }); }, 'namespace');
+    refusedAt(() => new CredentialsGenerator(chart(), 'g', { namespace: as(value) }), 'namespace');
+    refusedAt(() => new PlatformNamespace(chart(), 'n', { name: as(value) }), 'name');
+    if (value !== undefined) refusedAt(() => new Platform(chart(), 'platform', { namespace: as(value) }), 'namespace');
+  });
+
+  test('is refused as the credentials of a store, with no TypeError', () => {
+    refusedAt(() => new SeaweedObjectStore(chart(), 's', { namespace: 'store', credentials: as(value) }), 'credentials');
+    refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', credentials: as(value) }), 'credentials');
+    refusedAt(() => new ExternalPostgresDatabase(chart(), 'db', { host: 'db.example.com', databaseName: 'mlflow', credentials: as(value) }), 'credentials');
+  });
+
+  test('is refused as a host, an endpoint, a region', () => {
+    refusedAt(() => new ExternalPostgresDatabase(chart(), 'db', { host: as(value), databaseName: 'mlflow', credentials: pg() }), 'host');
+    refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: as(value), credentials: s3() }), 'endpoint');
+    if (value !== undefined) refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', credentials: s3(), region: as(value) }), 'region');
+  });
+
+  test('is refused as a NetworkPeer\'s namespace, labels or CIDR', () => {
+    refusedAt(() => NetworkPeer.namespace(as(value)), 'name');
+    refusedAt(() => NetworkPeer.pods(as(value), {}), 'namespace');
+    if (!(value !== null && typeof value === 'object' && !Array.isArray(value))) refusedAt(() => NetworkPeer.pods('ingress', as(value)), 'labels');
+    refusedAt(() => NetworkPeer.cidr(as(value)), 'cidr');
+  });
+
+  test('is refused as a WorkflowEngine\'s runner and artifact bucket', () => {
+    refusedAt(() => new WorkflowEngine(chart(), 'engine', { namespace: 'wf', runner: as(value), artifactBucket: as(value) }), 'runner');
+    refusedAt(() => new WorkflowEngine(chart(), 'engine', { namespace: 'wf', runner: as(value), artifactBucket: as(value) }), 'artifactBucket');
+  });
+});
+
+describe.each(WRONG_NOT_MISSING)('an optional prop that is %s', (_what, value) => {
+  test('is refused as an image by every component', () => {
+    refusedAt(() => { const c = chart(); return new SeaweedObjectStore(c, 's', { namespace: 'store', credentials: gen(c), image: as(value) }); }, 'image');
+    refusedAt(() => { const c = chart(); return new MinioObjectStore(c, 'm', { namespace: 'store', credentials: gen(c), clientImage: as(value) }); }, 'clientImage');
+    refusedAt(() => { const c = chart(); return new PostgresServer(c, 'p', { namespace: 'store', credentials: gen(c), image: as(value) }); }, 'image');
+    refusedAt(() => new CredentialsGenerator(chart(), 'g', { namespace: 'store', image: as(value) }), 'image');
+  });
+
+  test('is refused as the platform\'s buckets, hosts, ingress peers, GPU scheduling or images', () => {
+    const platform = (props: Record<string, unknown>) => () => new Platform(chart(), 'platform', props);
+    if (!(typeof value === 'object' && value !== null && !Array.isArray(value))) {
+      refusedAt(platform({ buckets: value }), 'buckets');
+      refusedAt(platform({ gpu: value }), 'gpu');
+      refusedAt(platform({ images: value }), 'images');
+    }
+    refusedAt(platform({ buckets: { data: value } }), 'buckets.data');
+    if (!Array.isArray(value)) refusedAt(platform({ trackingServerHosts: value }), 'trackingServerHosts');
+    refusedAt(platform({ trackingServerHosts: [value] }), 'trackingServerHosts[0]');
+    if (!Array.isArray(value)) refusedAt(platform({ uiIngressFrom: value }), 'uiIngressFrom');
+    refusedAt(platform({ uiIngressFrom: [value] }), 'uiIngressFrom[0]');
+    refusedAt(platform({ gpu: { resourceName: value } }), 'gpu.resourceName');
+    if (!Array.isArray(value)) refusedAt(platform({ gpu: { tolerations: value } }), 'gpu.tolerations');
+    refusedAt(platform({ gpu: { tolerations: [value] } }), 'gpu.tolerations[0]');
+  });
+
+  test('is refused as a pipeline step\'s env value or argument', () => {
+    const step = (props: Record<string, unknown>) => () => {
+      const c = chart();
+      const platform = new Platform(c, 'platform');
+      new Pipeline(c, 'train', { runner: platform.pipelineRunner }).addStep('train', { image: 'registry.example/train:1.0.0', ...props });
+    };
+    refusedAt(step({ env: { LOG_LEVEL: value } }), 'env.LOG_LEVEL');
+    refusedAt(step({ args: [value] }), 'args[0]');
+    if (!Array.isArray(value)) refusedAt(step({ args: value }), 'args');
+    if (!Array.isArray(value)) refusedAt(step({ command: value }), 'command');
+  });
+
+  test('is refused as a runner\'s buckets', () => {
+    const c = chart();
+    const p = new Platform(c, 'platform');
+    refusedAt(() => new PipelineRunner(c, 'runner', { namespace: 'other', objectStore: p.objectStore, trackingServer: p.trackingServer, buckets: Array.isArray(value) ? as(value) : as(value) }), Array.isArray(value) ? 'buckets[0]' : 'buckets');
+  });
+});
+
+test('a number where a string belongs gets a fix that writes it as a string', () => {
+  const problems = problemsOf(() => NetworkPeer.pods('ingress', { replicas: as(3) }));
+  expect(problems.map((p) => formatProblem(p))).toEqual(['NetworkPeer.pods: labels["replicas"] = 3: is a number, but label values are strings. Fix: write it as a string, "3"']);
+});
