@@ -56,6 +56,11 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
   public readonly namespaces: pulumi.Output<string[]>;
   /** `kubectl port-forward` commands for each UI. */
   public readonly portForward: pulumi.Output<Record<string, string>>;
+  /**
+   * Where a client finds MLflow's admin credentials (a reference, never the values): the Secret's namespace and
+   * name, and its keys `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, which the MLflow client reads.
+   */
+  public readonly trackingCredentials: pulumi.Output<{ namespace: string; secret: string; keys: string[] }>;
   /** Every Kubernetes resource, by `<namespace or cluster>/<Kind>/<name>`. */
   public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
   /** The objects deployed (as cdk8s synthesized them), in order. */
@@ -128,7 +133,8 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     };
     if (platform.objectStore instanceof MinioObjectStore) portForward.minio = `kubectl -n ${ns} port-forward svc/${platform.objectStore.name} 9001:${platform.objectStore.consoleEndpoint.port}`;
     this.portForward = pulumi.output(portForward);
-    this.registerOutputs({ trackingUri: this.trackingUri, s3Endpoint: this.s3Endpoint, argoServerUrl: this.argoServerUrl, namespaces: this.namespaces, portForward: this.portForward });
+    this.trackingCredentials = pulumi.output({ namespace: ns, secret: platform.trackingServer.adminCredentials.secretName, keys: [...platform.trackingServer.adminCredentials.keys] });
+    this.registerOutputs({ trackingUri: this.trackingUri, s3Endpoint: this.s3Endpoint, argoServerUrl: this.argoServerUrl, namespaces: this.namespaces, portForward: this.portForward, trackingCredentials: this.trackingCredentials });
   }
 }
 

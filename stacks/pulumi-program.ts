@@ -19,6 +19,7 @@ export interface StackOutputs {
   argoServerUrl: pulumi.Output<string>;
   namespaces: pulumi.Output<string[]>;
   portForward: pulumi.Output<Record<string, string>>;
+  trackingCredentials: pulumi.Output<{ namespace: string; secret: string; keys: string[] }>;
 }
 
 /**
@@ -39,6 +40,7 @@ export function run(): { platform: Cd4mlPlatform; outputs: StackOutputs } {
       argoServerUrl: platform.argoServerUrl,
       namespaces: platform.namespaces,
       portForward: platform.portForward,
+      trackingCredentials: platform.trackingCredentials,
     },
   };
 }

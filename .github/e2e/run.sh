@@ -31,12 +31,16 @@ pulumi stack output --stack sandbox --json
 
 step "the platform comes up"
 kubectl -n cd4ml wait --for=condition=complete job -l app.kubernetes.io/part-of=cd4ml --timeout=10m
-for r in statefulset/minio statefulset/postgres deployment/mlflow; do kubectl -n cd4ml rollout status "$r" --timeout=10m; done
+for r in statefulset/seaweedfs statefulset/postgres deployment/mlflow; do kubectl -n cd4ml rollout status "$r" --timeout=10m; done
 for r in deployment/workflow-controller deployment/argo-server; do kubectl -n argo rollout status "$r" --timeout=10m; done
 
 step "MLflow answers and logs a run"
 port_forward cd4ml mlflow 5000:5000
 curl -sf http://localhost:5000/health
+# basic-auth: anonymous API calls are refused; the admin signs in with its generated password
+test "$(curl -s -o /dev/null -w '%{http_code}' http://localhost:5000/api/2.0/mlflow/experiments/search?max_results=1)" = 401
+MLFLOW_AUTH="admin:$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)"
+curl() { command curl -u "$MLFLOW_AUTH" "$@"; }
 run_id=$(curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/create -H 'Content-Type: application/json' \
   -d '{"experiment_id":"0","run_name":"e2e-smoke"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
 curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/log-metric -H 'Content-Type: application/json' \
@@ -46,12 +50,12 @@ echo "logged run $run_id"
 
 step "the buckets exist"
 python3 -m pip install --quiet boto3
-port_forward cd4ml minio 9000:9000
-export AWS_ACCESS_KEY_ID=$(kubectl -n cd4ml get secret minio-root -o jsonpath='{.data.MINIO_ROOT_USER}' | base64 -d)
-export AWS_SECRET_ACCESS_KEY=$(kubectl -n cd4ml get secret minio-root -o jsonpath='{.data.MINIO_ROOT_PASSWORD}' | base64 -d)
+port_forward cd4ml seaweedfs 8333:8333
+export AWS_ACCESS_KEY_ID=$(kubectl -n cd4ml get secret seaweedfs-admin -o jsonpath='{.data.AWS_ACCESS_KEY_ID}' | base64 -d)
+export AWS_SECRET_ACCESS_KEY=$(kubectl -n cd4ml get secret seaweedfs-admin -o jsonpath='{.data.AWS_SECRET_ACCESS_KEY}' | base64 -d)
 python3 - <<'PY'
 import boto3
-names = {b["Name"] for b in boto3.client("s3", endpoint_url="http://localhost:9000", region_name="us-east-1").list_buckets()["Buckets"]}
+names = {b["Name"] for b in boto3.client("s3", endpoint_url="http://localhost:8333", region_name="us-east-1").list_buckets()["Buckets"]}
 missing = {"mlflow-artifacts", "argo-artifacts", "data"} - names
 assert not missing, f"missing buckets: {missing}"
 print("buckets:", sorted(names))
@@ -79,8 +83,8 @@ echo "sklearn-random-forest@champion is deployed"
 step "pulumi destroy keeps the protected stores"
 pulumi destroy --stack sandbox --yes --skip-preview --exclude-protected
 kubectl get namespace cd4ml
-kubectl -n cd4ml get statefulset minio postgres
-kubectl -n cd4ml get pvc data-minio-0 data-postgres-0
+kubectl -n cd4ml get statefulset seaweedfs postgres
+kubectl -n cd4ml get pvc data-seaweedfs-0 data-postgres-0
 echo "the stores, their namespace and their volumes survived"
 
 step "teardown on purpose"

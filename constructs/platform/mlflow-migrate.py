@@ -1,5 +1,10 @@
 """Brings the MLflow backend store to the schema this image expects, before the server starts.
 
+With basic-auth on (MLFLOW_AUTH_CONFIG_PATH set), it also migrates the auth tables (they live in the same database,
+versioned in their own `alembic_version_auth`) and brings each user listed in CD4ML_AUTH_USERS (names of the env
+variables holding its name and password, never a value) in line with its Secret: created when missing, its password
+and admin flag set otherwise, so rotating a Secret and restarting the server rotates the password.
+
 An existing store is upgraded with `mlflow db upgrade` (MLflow refuses to serve an out-of-date schema).
 An empty database is initialized here rather than by the server; an advisory lock keeps replicas that start
 together from racing on either. The
@@ -25,6 +30,23 @@ for attempt in range(60):
 else:
     sys.exit("the database at {} did not accept a connection in 5 minutes".format(engine.url.render_as_string(hide_password=True)))
 
+def sync_users(db_uri):
+    import json
+
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore as AuthStore
+
+    auth = AuthStore()
+    auth.init_db(db_uri)  # creates or upgrades the auth tables
+    for user in json.loads(os.environ.get("CD4ML_AUTH_USERS", "[]")):
+        name, password = os.environ[user["usernameEnv"]], os.environ[user["passwordEnv"]]
+        if auth.has_user(name):
+            auth.update_user(name, password=password, is_admin=user["admin"])
+            print("kept MLflow user {}{}".format(name, " (admin)" if user["admin"] else ""), flush=True)
+        else:
+            auth.create_user(name, password, is_admin=user["admin"])
+            print("created MLflow user {}{}".format(name, " (admin)" if user["admin"] else ""), flush=True)
+
+
 # Replicas start together: one migrates while the others wait on a Postgres advisory lock, then find nothing to do.
 LOCK_ID = 0x6D6C666C  # "mlfl"
 with engine.connect() as lock:
@@ -40,6 +62,8 @@ with engine.connect() as lock:
             SqlAlchemyStore(uri, "mlflow-artifacts:/")
             print("schema created", flush=True)
             status = 0
+        if status == 0 and os.environ.get("MLFLOW_AUTH_CONFIG_PATH"):
+            sync_users(uri)
     finally:
         lock.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:id)"), {"id": LOCK_ID})
 sys.exit(status)

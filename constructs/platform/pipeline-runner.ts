@@ -1,7 +1,8 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkDnsLabel, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind,
+  checkCount, checkDnsLabel, checkExtendedResourceName, checkLabels, checkNamespace, checkResources, checkTolerations, ContainerResources, describeType,
+  EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, suggestBucketName, checkNoNulls,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { componentLabels } from '../k8s/labels';
@@ -9,7 +10,7 @@ import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PlatformNamespace } from '../k8s/namespace';
 import { ISecret, secretEnv } from '../k8s/secret';
-import { MLFLOW_TELEMETRY_OFF, TrackingServer } from './tracking-server';
+import { MLFLOW_PASSWORD_KEY, MLFLOW_TELEMETRY_OFF, MLFLOW_USERNAME_KEY, TrackingServer } from './tracking-server';
 import { boundRole, serviceAccount } from '../k8s/workload';
 import { namespacedAdmissionPolicy } from '../k8s/admission';
 
@@ -80,6 +81,8 @@ export class PipelineRunner extends Construct implements IConnectable {
   public readonly executorTokenSecretName: string;
   /** S3 credentials of the pipelines, in this namespace. */
   public readonly s3Credentials: ISecret;
+  /** The pipelines' MLflow user (keys `MLFLOW_TRACKING_USERNAME`, `MLFLOW_TRACKING_PASSWORD`), in this namespace. */
+  public readonly trackingCredentials: ISecret;
   /** The object store pipelines use. */
   public readonly objectStore: IObjectStore;
   /** The tracking server pipelines log to. */
@@ -105,6 +108,7 @@ export class PipelineRunner extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
     super(scope, id);
+    props = props ?? ({} as PipelineRunnerProps);
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.namespace = props.namespace ?? 'ml-pipelines';
@@ -115,10 +119,13 @@ export class PipelineRunner extends Construct implements IConnectable {
     this.objectStore = props.objectStore;
     this.trackingServer = props.trackingServer;
     this.defaultsConfigMapName = 'pipeline-defaults';
-    this.buckets = [...props.buckets];
+    this.buckets = Array.isArray(props.buckets) ? [...props.buckets] : [];
 
     const problems = new Problems();
-    problems.addIf(checkDnsLabel(this.namespace, { path, field: 'namespace' }));
+    checkNoNulls(props, path, ['objectStore', 'trackingServer', 'buckets']).forEach((p) => problems.add(p));
+    problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }, 'ml-pipelines'));
+    if (props.objectStore === undefined || props.objectStore === null) problems.add({ path, field: 'objectStore', value: props.objectStore, message: 'is missing', fix: 'pass the platform\'s object store' });
+    if (!(props.trackingServer instanceof TrackingServer)) problems.add({ path, field: 'trackingServer', value: describeType(props.trackingServer), message: 'is not a TrackingServer', fix: 'pass the TrackingServer steps log to' });
     problems.addIf(checkDnsLabel(this.serviceAccountName, { path, field: 'serviceAccountName' }));
     problems.addIf(checkDnsLabel(this.executorServiceAccountName, { path, field: 'executorServiceAccountName' }));
     if (this.serviceAccountName === this.executorServiceAccountName) {
@@ -130,8 +137,20 @@ export class PipelineRunner extends Construct implements IConnectable {
     problems.addIf(checkCount(this.quota.gpus, 0, { path, field: 'quota.gpus' }));
     problems.addIf(checkCount(this.quota.pods, 1, { path, field: 'quota.pods' }));
     checkResources(problems, this.stepDefaults, path, 'stepDefaults');
-    if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the artifact bucket and the data bucket' });
-    if (props.gpu) {
+    if (!Array.isArray(props.buckets)) problems.add({ path, field: 'buckets', value: props.buckets, message: `is ${describeType(props.buckets)}, not a list of Buckets`, fix: 'give the artifact bucket and the data bucket, as returned by the store\'s addBucket()' });
+    else if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the artifact bucket and the data bucket' });
+    this.buckets.forEach((b, i) => {
+      if (!(b instanceof Bucket)) problems.add({ path, field: `buckets[${i}]`, value: b, message: 'is not a Bucket', fix: 'pass buckets returned by the store\'s addBucket()' });
+      // two names that differ only in "-", "." or case would reach steps in one CD4ML_BUCKET_<NAME> variable
+      const clash = this.buckets.slice(0, i).find((a) => a instanceof Bucket && b instanceof Bucket && a.name !== b.name && bucketEnvName(a) === bucketEnvName(b));
+      if (clash) problems.add({ path, field: `buckets[${i}]`, value: b.name, message: `reaches steps in the same variable ${bucketEnvName(b)} as the bucket "${clash.name}", so one would hide the other`, fix: `rename one so that the names differ in more than dots, dashes or case, e.g. "${suggestBucketName(`${b.name}-2`)}"` });
+    });
+    if (props.gpu !== undefined && (props.gpu === null || typeof props.gpu !== 'object')) {
+      problems.add({ path, field: 'gpu', value: props.gpu, message: `is ${describeType(props.gpu)}, not GPU scheduling`, fix: 'give { nodeSelector, tolerations } of the GPU node pool, or leave gpu out' });
+    } else if (props.gpu) {
+      if (props.gpu.resourceName !== undefined) problems.addIf(checkExtendedResourceName(props.gpu.resourceName, { path, field: 'gpu.resourceName' }));
+      if (props.gpu.nodeSelector !== undefined) checkLabels(props.gpu.nodeSelector, { path, field: 'gpu.nodeSelector' }).forEach((p) => problems.add(p));
+      if (props.gpu.tolerations !== undefined) checkTolerations(props.gpu.tolerations, { path, field: 'gpu.tolerations' }).forEach((p) => problems.add(p));
       const max = props.gpu.maxPerStep ?? this.quota.gpus;
       if (this.quota.gpus < 1) problems.add({ path, field: 'quota.gpus', value: this.quota.gpus, message: 'is 0 while GPU scheduling is configured', fix: 'set quota.gpus to the GPUs pipelines may use at once' });
       if (!Number.isInteger(max) || max < 1 || max > Math.max(this.quota.gpus, 1)) problems.add({ path, field: 'gpu.maxPerStep', value: max, message: 'must be a whole number from 1 to quota.gpus', fix: 'lower it to at most quota.gpus' });
@@ -149,7 +168,8 @@ export class PipelineRunner extends Construct implements IConnectable {
     const labels = componentLabels('pipeline-runner', this.namespace, 'pipeline-runner');
     this.connections = new Connections(this, 'Connections', { name: 'pipelines', namespace: this.namespace, podSelector: {}, labels });
     this.connections.allowToKubeApi(props.kubeApi);
-    this.connections.allowTo(props.trackingServer, props.trackingServer.endpoint.port);
+    // the pipelines' own MLflow user (the tracking server refuses anonymous requests)
+    this.trackingCredentials = props.trackingServer.grantUser(this, 'pipelines');
     this.s3Credentials = props.objectStore.grantReadWrite(this, 'pipelines', props.buckets);
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
@@ -297,6 +317,8 @@ export class PipelineRunner extends Construct implements IConnectable {
       ...this.buckets.map((b) => fromDefaults(bucketEnvName(b))),
       secretEnv('AWS_ACCESS_KEY_ID', this.s3Credentials, S3_ACCESS_KEY_ID),
       secretEnv('AWS_SECRET_ACCESS_KEY', this.s3Credentials, S3_SECRET_ACCESS_KEY),
+      secretEnv(MLFLOW_USERNAME_KEY, this.trackingCredentials, MLFLOW_USERNAME_KEY),
+      secretEnv(MLFLOW_PASSWORD_KEY, this.trackingCredentials, MLFLOW_PASSWORD_KEY),
     ];
   }
 

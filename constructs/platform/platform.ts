@@ -1,12 +1,15 @@
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkImage, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems } from '../../lib';
+import {
+  checkBucketName, checkBucketVariables, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
+  checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls,
+} from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
 import { DefaultImages } from '../k8s/images';
 import { PlatformNamespace } from '../k8s/namespace';
-import { KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { checkPeers, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { SeaweedObjectStore } from './seaweedfs';
@@ -175,8 +178,8 @@ export class Platform extends Construct {
   public readonly workflowEngine: WorkflowEngine;
   /** The Argo CRDs (every Argo object must depend on them). */
   public readonly argoCrds: ArgoCrds;
-  /** The generator of in-cluster credentials; absent when both stores are external. */
-  public readonly credentials?: CredentialsGenerator;
+  /** The generator of in-cluster credentials (MLflow's users always; the stores' when they are in the cluster). */
+  public readonly credentials: CredentialsGenerator;
   /** The platform's namespaces, in order: platform, workflows, pipelines. */
   public readonly namespaces: readonly string[];
 
@@ -185,21 +188,32 @@ export class Platform extends Construct {
     const path = this.node.path;
     const environment = props.environment ?? EnvironmentName.SANDBOX;
     const problems = new Problems();
+    checkNoNulls(props, path).forEach((p) => problems.add(p));
     problems.addIf(checkEnvironmentName(environment, { path, field: 'environment' }));
     const namespace = props.namespace ?? 'cd4ml';
     const workflowNamespace = props.workflowNamespace ?? 'argo';
     const pipelineNamespace = props.pipelineNamespace ?? 'ml-pipelines';
-    problems.addIf(checkDnsLabel(namespace, { path, field: 'namespace' }));
-    problems.addIf(checkDnsLabel(workflowNamespace, { path, field: 'workflowNamespace' }));
-    problems.addIf(checkDnsLabel(pipelineNamespace, { path, field: 'pipelineNamespace' }));
+    problems.addIf(checkNamespace(namespace, { path, field: 'namespace' }, 'cd4ml'));
+    problems.addIf(checkNamespace(workflowNamespace, { path, field: 'workflowNamespace' }, 'argo'));
+    problems.addIf(checkNamespace(pipelineNamespace, { path, field: 'pipelineNamespace' }, 'ml-pipelines'));
     if (new Set([namespace, workflowNamespace, pipelineNamespace]).size < 3) {
       problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
     }
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
-    for (const [name, image] of Object.entries(props.images ?? {})) {
+    if (!isPlainObject(props.images ?? {})) problems.add({ path, field: 'images', value: props.images, message: `is ${describeType(props.images)}, not a map of component images`, fix: `give an object with any of ${IMAGE_KEYS.join(', ')}` });
+    else for (const [name, image] of Object.entries(props.images ?? {})) {
       if (!IMAGE_KEYS.includes(name)) problems.add({ path, field: `images.${name}`, value: image, message: 'is not a component image', fix: `use one of ${IMAGE_KEYS.join(', ')}` });
       else problems.addIf(checkImage(image, { path, field: `images.${name}` }));
     }
+    checkBuckets(problems, path, props.buckets);
+    if (props.trackingServerHosts !== undefined) {
+      if (!Array.isArray(props.trackingServerHosts)) problems.add({ path, field: 'trackingServerHosts', value: props.trackingServerHosts, message: `is ${describeType(props.trackingServerHosts)}, not a list of host names`, fix: 'give a list, e.g. ["mlflow.example.com"]' });
+      else props.trackingServerHosts.forEach((h, i) => problems.addIf(checkHostPattern(h, { path, field: `trackingServerHosts[${i}]` })));
+    }
+    if (props.uiIngressFrom !== undefined) checkPeers(props.uiIngressFrom, { path, field: 'uiIngressFrom' }).forEach((x) => problems.add(x));
+    if (props.gpu !== undefined) checkGpu(problems, path, props.gpu);
+    if (props.objectStore !== undefined && !(props.objectStore instanceof ObjectStoreChoice)) problems.add({ path, field: 'objectStore', value: describeType(props.objectStore), message: 'is not an ObjectStoreChoice', fix: 'use ObjectStoreChoice.inCluster(), .minio() or .external({...})' });
+    if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
     problems.throwIfAny();
 
     this.preset = environmentPreset(environment);
@@ -212,8 +226,8 @@ export class Platform extends Construct {
 
     const storeChoice = props.objectStore ?? ObjectStoreChoice.inCluster();
     const dbChoice = props.database ?? DatabaseChoice.inCluster();
-    // Only in-cluster stores need generated credentials; external ones come with the user's Secrets.
-    const credentials = storeChoice.external && dbChoice.external ? undefined : new CredentialsGenerator(this, 'Credentials', {
+    // MLflow's users always, in-cluster stores' keys when there are any; external stores come with the user's Secrets.
+    const credentials = new CredentialsGenerator(this, 'Credentials', {
       namespace,
       image: images.python ?? DefaultImages.PYTHON,
       resources: p.setupJob,
@@ -228,7 +242,7 @@ export class Platform extends Construct {
       storage: props.objectStoreStorage ?? p.objectStore.storage,
       storageClassName: props.storageClassName,
     };
-    if (storeChoice.external || !credentials) this.objectStore = new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!);
+    if (storeChoice.external) this.objectStore = new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!);
     else if (storeChoice.server === InClusterObjectStore.MINIO) {
       this.objectStore = new MinioObjectStore(this, 'ObjectStore', { ...storeCommon, credentials, image: images.minio, clientImage: images.minioClient });
     } else {
@@ -241,7 +255,7 @@ export class Platform extends Construct {
 
     let trackingDb: IPostgresDatabase;
     let archiveDb: IPostgresDatabase;
-    if (dbChoice.external || !credentials) {
+    if (dbChoice.external) {
       trackingDb = new ExternalPostgresDatabase(this, 'TrackingDatabase', dbChoice.external!.trackingServer);
       archiveDb = new ExternalPostgresDatabase(this, 'ArchiveDatabase', dbChoice.external!.workflowArchive);
     } else {
@@ -264,6 +278,7 @@ export class Platform extends Construct {
     this.trackingServer = new TrackingServer(this, 'TrackingServer', {
       namespace,
       database: trackingDb,
+      credentials,
       artifactBucket: this.trackingArtifacts,
       image: images.mlflow,
       replicas: props.trackingServerReplicas ?? p.trackingServer.replicas,
@@ -314,6 +329,44 @@ export class Platform extends Construct {
     }
     for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds.resources) obj.node.addDependency(crd);
   }
+}
+
+const BUCKET_ROLES = ['trackingArtifacts', 'workflowArtifacts', 'data', 'databaseBackups'] as const;
+const DEFAULT_BUCKETS: Record<(typeof BUCKET_ROLES)[number], string> = { trackingArtifacts: 'mlflow-artifacts', workflowArtifacts: 'argo-artifacts', data: 'data', databaseBackups: 'db-backups' };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The platform's bucket names: known roles, valid S3 names, all different, and not clashing in the steps' variables. */
+function checkBuckets(problems: Problems, path: string, buckets: unknown): void {
+  if (buckets === undefined) return;
+  if (!isPlainObject(buckets)) {
+    problems.add({ path, field: 'buckets', value: buckets, message: `is ${describeType(buckets)}, not a map of bucket names`, fix: `give an object with any of ${BUCKET_ROLES.join(', ')}` });
+    return;
+  }
+  for (const role of Object.keys(buckets)) {
+    if (!(BUCKET_ROLES as readonly string[]).includes(role)) problems.add({ path, field: `buckets.${role}`, value: buckets[role], message: 'is not a bucket of the platform', fix: `use one of ${BUCKET_ROLES.join(', ')}` });
+  }
+  const names = BUCKET_ROLES.map((role) => ({ role, field: `buckets.${role}`, name: (buckets[role] === undefined ? DEFAULT_BUCKETS[role] : buckets[role]) as string }));
+  for (const b of names) if (buckets[b.role] !== undefined) problems.addIf(checkBucketName(b.name, { path, field: b.field }));
+  names.forEach((b, i) => {
+    const first = names.slice(0, i).find((a) => a.name === b.name);
+    if (first) problems.add({ path, field: b.field, value: b.name, message: `is also the name of ${first.field}`, fix: `give each bucket its own name, e.g. "${DEFAULT_BUCKETS[b.role] === b.name ? `${b.name}-2` : DEFAULT_BUCKETS[b.role]}"` });
+  });
+  // the workflow artifacts and data buckets reach every step as CD4ML_BUCKET_<NAME>
+  checkBucketVariables(names.filter((b) => b.role === 'workflowArtifacts' || b.role === 'data'), path).forEach((x) => problems.add(x));
+}
+
+/** GPU scheduling: an extended resource name, node labels, tolerations as the API server reads them. */
+function checkGpu(problems: Problems, path: string, gpu: unknown): void {
+  if (!isPlainObject(gpu)) {
+    problems.add({ path, field: 'gpu', value: gpu, message: `is ${describeType(gpu)}, not GPU scheduling`, fix: 'give { nodeSelector, tolerations } of the GPU node pool, or leave gpu out' });
+    return;
+  }
+  if (gpu.resourceName !== undefined) problems.addIf(checkExtendedResourceName(gpu.resourceName, { path, field: 'gpu.resourceName' }));
+  if (gpu.nodeSelector !== undefined) checkLabels(gpu.nodeSelector, { path, field: 'gpu.nodeSelector' }).forEach((x) => problems.add(x));
+  if (gpu.tolerations !== undefined) checkTolerations(gpu.tolerations, { path, field: 'gpu.tolerations' }).forEach((x) => problems.add(x));
 }
 
 /** Every ApiObject under a construct. */

@@ -40,17 +40,25 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   let server: Started;
   let pyBin: string;
 
-  /** GET on the tracking server at its Service address, with a Host header (the Service's name by default). */
-  const mlflowGet = (path: string, host = mlflowHost): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-    const req = request({ host: sb.services.address('mlflow', platformNs), port: mlflowPort, path, method: 'GET', headers: { host }, agent: false, timeout: 30000 }, (res) => {
+  /** The admin's `Authorization` header, from the generated Secret the server reads its admin from. */
+  let adminAuth = '';
+  /**
+   * A request to the tracking server at its Service address, with a Host header (the Service's name by default),
+   * signed in as the admin unless `auth` says otherwise (`''`: anonymous).
+   */
+  const mlflowCall = (method: string, path: string, o: { host?: string; auth?: string; body?: Obj } = {}): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    const auth = o.auth ?? adminAuth;
+    const headers: Record<string, string> = { host: o.host ?? mlflowHost, ...(auth ? { authorization: auth } : {}), ...(o.body ? { 'content-type': 'application/json' } : {}) };
+    const req = request({ host: sb.services.address('mlflow', platformNs), port: mlflowPort, path, method, headers, agent: false, timeout: 30000 }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => { body += c.toString(); });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(o.body ? JSON.stringify(o.body) : undefined);
   });
+  const mlflowGet = (path: string, host = mlflowHost) => mlflowCall('GET', path, { host });
   const mlflowJson = async (path: string): Promise<Obj> => {
     const r = await mlflowGet(path);
     if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.body}`);
@@ -129,6 +137,8 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     await sb.startPostgres();
     // the tools' venv is built on the system's interpreter, so the pods' non-root uids can run it (build-python.sh)
     pyBin = join(tools().python, 'bin');
+    const mlflowAdmin = await sb.secret(platformNs, 'mlflow-admin');
+    adminAuth = `Basic ${Buffer.from(`${mlflowAdmin.MLFLOW_TRACKING_USERNAME}:${mlflowAdmin.MLFLOW_TRACKING_PASSWORD}`).toString('base64')}`;
 
     // The object store as its StatefulSet runs it, with the buckets its setup Job creates
     s3 = await sb.startObjectStore();
@@ -154,14 +164,20 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     // when the init container runs as the kubelet would run it
     const r = await sb.runJob(mlflowDeployment, 'migrate', { path: [pyBin, tools().postgres], timeoutMs: 240000 });
     // then it exits 0 having created the schema
-    expect({ status: r.status, stdout: r.stdout.trim().split('\n').slice(-2), stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stdout: ['empty database: creating the MLflow schema', 'schema created'], stderr: '' });
+    expect({ status: r.status, stdout: r.stdout.trim().split('\n').filter((l) => !l.startsWith('waiting')), stderr: r.status === 0 ? '' : r.stderr }).toEqual({
+      status: 0, stdout: ['empty database: creating the MLflow schema', 'schema created', 'created MLflow user admin (admin)', 'created MLflow user pipelines'], stderr: '',
+    });
+    // the auth tables sit beside the tracking tables, versioned apart
+    expect(sb.postgres!.sql(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users', 'alembic_version_auth')`, 'mlflow')).toBe('2');
     const tables = sb.postgres!.sql(`SELECT string_agg(tablename || ':' || tableowner, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('alembic_version', 'experiments', 'runs', 'registered_models', 'model_versions', 'registered_model_aliases')`, 'mlflow');
     expect(tables).toBe('alembic_version:mlflow,experiments:mlflow,model_versions:mlflow,registered_model_aliases:mlflow,registered_models:mlflow,runs:mlflow');
     const head = sb.postgres!.sql('SELECT version_num FROM alembic_version', 'mlflow');
     expect(head).toMatch(/^[0-9a-f]+$/);
     // a restarted pod runs it again: it upgrades in place (nothing to do) and keeps the head revision
     const again = await sb.runJob(mlflowDeployment, 'migrate', { path: [pyBin, tools().postgres], timeoutMs: 240000 });
-    expect({ status: again.status, first: again.stdout.trim().split('\n')[0], stderr: again.status === 0 ? '' : again.stderr }).toEqual({ status: 0, first: 'upgrading the MLflow schema', stderr: '' });
+    expect({ status: again.status, lines: again.stdout.trim().split('\n').filter((l) => /^(upgrading|kept|created)/.test(l)), stderr: again.status === 0 ? '' : again.stderr }).toEqual({
+      status: 0, lines: ['upgrading the MLflow schema', 'kept MLflow user admin (admin)', 'kept MLflow user pipelines'], stderr: '',
+    });
     expect(sb.postgres!.sql('SELECT version_num FROM alembic_version', 'mlflow')).toBe(head);
   });
 
@@ -182,6 +198,17 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     const foreign = await mlflowGet(search, 'attacker.example.com');
     expect({ status: foreign.status, body: foreign.body }).toEqual({ status: 403, body: expect.stringMatching(/host/i) });
     expect((await mlflowGet('/health', '10.244.0.7:5000')).status).toBe(200);
+  });
+
+  test('it serves no one without credentials: only /health answers anonymously, and a wrong password is refused', async () => {
+    const search = '/api/2.0/mlflow/experiments/search?max_results=1';
+    expect((await mlflowCall('GET', search, { auth: '' })).status).toBe(401);
+    expect((await mlflowCall('GET', '/version', { auth: '' })).status).toBe(401);
+    expect((await mlflowCall('GET', search, { auth: `Basic ${Buffer.from('admin:guess').toString('base64')}` })).status).toBe(401);
+    expect((await mlflowCall('GET', '/health', { auth: '' })).status).toBe(200);
+    // the pipelines' user signs in with its own generated password
+    const p = await sb.secret(pipelinesNs, 'mlflow-user-pipelines');
+    expect((await mlflowCall('GET', search, { auth: `Basic ${Buffer.from(`${p.MLFLOW_TRACKING_USERNAME}:${p.MLFLOW_TRACKING_PASSWORD}`).toString('base64')}` })).status).toBe(200);
   });
 
   describe('the seed pipeline\'s steps', () => {
@@ -294,6 +321,14 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
       // then the store refuses the tracking server's bucket and allows its own
       expect(JSON.parse(r.outputs.endpoint_uri)).toEqual({ key: identities.get('seaweedfs-pipelines')!.accessKey, put: 'AccessDenied', list: 'AccessDenied', data: 'ok' });
       expect(s3Call(s3.endpoint, admin, 'head_object', { Bucket: artifactBucket, Key: 'intruder' })).toMatchObject({ ok: false });
+    });
+
+    test('a pod without MLflow credentials cannot move champion or delete a run; the model stays where the pipeline put it', async () => {
+      const before = await mlflowJson('/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion');
+      const moved = await mlflowCall('POST', '/api/2.0/mlflow/registered-models/alias', { auth: '', body: { name: 'sklearn-random-forest', alias: 'champion', version: '1' } });
+      const deleted = await mlflowCall('DELETE', '/api/2.0/mlflow/registered-models/alias', { auth: '', body: { name: 'sklearn-random-forest', alias: 'champion' } });
+      expect([moved.status, deleted.status]).toEqual([401, 401]);
+      expect(await mlflowJson('/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion')).toEqual(before);
     });
   });
 });

@@ -104,6 +104,8 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
     expect(byName.size).toBe(resources.length);
     expect(outputs!.trackingUri).toMatch(/^http:\/\/mlflow\.[a-z-]*cd4ml\.svc\.cluster\.local:5000$/);
     expect(Object.keys(outputs!.portForward as object)).toEqual(expect.arrayContaining(['mlflow', 'argo']));
+    // the client config points at the admin's Secret, never at its values
+    expect(outputs!.trackingCredentials).toEqual({ namespace: expect.stringMatching(/cd4ml$/), secret: 'mlflow-admin', keys: ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'] });
   });
 
   test('protects the stateful stores and their namespace from deletion and replacement, and nothing else', async () => {

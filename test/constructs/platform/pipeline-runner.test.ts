@@ -49,6 +49,8 @@ describe('PipelineRunner', () => {
       { name: 'CD4ML_BUCKET_DATA', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_DATA' } } },
       { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
       { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },
+      { name: 'MLFLOW_TRACKING_USERNAME', valueFrom: { secretKeyRef: { name: 'mlflow-user-pipelines', key: 'MLFLOW_TRACKING_USERNAME' } } },
+      { name: 'MLFLOW_TRACKING_PASSWORD', valueFrom: { secretKeyRef: { name: 'mlflow-user-pipelines', key: 'MLFLOW_TRACKING_PASSWORD' } } },
     ]);
   });
 

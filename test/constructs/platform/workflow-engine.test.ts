@@ -94,7 +94,7 @@ describe('WorkflowEngine', () => {
     expect(main.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     // every step, even one submitted by hand, inherits the runner's defaults, MLflow's telemetry off and a writable /tmp as HOME
     expect(main.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', 'HOME']);
+    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', 'HOME']);
     expect(main.env.find((e: Obj) => e.name === 'DO_NOT_TRACK').valueFrom.configMapKeyRef).toEqual({ name: 'pipeline-defaults', key: 'DO_NOT_TRACK' });
     expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
