@@ -7,3 +7,4 @@ export * from './namespace';
 export * from './network';
 export * from './pod-security';
 export * from './secret';
+export * from './output-checks';

@@ -1,3 +1,4 @@
+import { validateRenderedObjects } from './output-checks';
 import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
@@ -75,6 +76,7 @@ export interface SetupJobOptions {
  * so a changed setup (a new bucket, a new database) is a new Job that `kubectl apply` starts.
  */
 export function setupJob(scope: Construct, id: string, opts: SetupJobOptions): void {
+  validateRenderedObjects(scope);
   const name = `${opts.store.name}-setup`;
   const o = {
     ...opts,
@@ -200,6 +202,7 @@ export interface StatefulStoreOptions {
  * @returns the StatefulSet and the store's network flows
  */
 export function statefulStore(scope: Construct, o: StatefulStoreOptions): { statefulSet: ApiObject; connections: Connections } {
+  validateRenderedObjects(scope);
   serviceAccount(scope, 'ServiceAccount', { name: o.name, namespace: o.namespace, labels: o.labels });
   clusterIpService(scope, 'Service', { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector, ports: o.ports });
   const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
