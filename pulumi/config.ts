@@ -67,14 +67,20 @@ export const SETTINGS = {
   examplesImage: 'image of the example pipelines\' steps',
   pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
   gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
-  objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3AccessKeyId, s3SecretAccessKey)',
+  objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3<User>AccessKeyId, s3<User>SecretAccessKey for each consumer)',
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server, to narrow egress NetworkPolicies',
   trackingServerHosts: 'list of external host names MLflow answers to (an Ingress host)',
-  s3AccessKeyId: 'secret: S3 access key of the external object store',
-  s3SecretAccessKey: 'secret: S3 secret key of the external object store',
+  s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
+  s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
+  s3WorkflowsAccessKeyId: 'secret: external S3 access key of Argo\'s artifact repository (its artifact bucket only)',
+  s3WorkflowsSecretAccessKey: 'secret: external S3 secret key of Argo\'s artifact repository',
+  s3PipelinesAccessKeyId: 'secret: external S3 access key of the pipeline steps (the data bucket only)',
+  s3PipelinesSecretAccessKey: 'secret: external S3 secret key of the pipeline steps',
+  s3PostgresBackupAccessKeyId: 'secret: external S3 access key of the in-cluster Postgres backup (the backup bucket only)',
+  s3PostgresBackupSecretAccessKey: 'secret: external S3 secret key of the in-cluster Postgres backup',
   trackingDbUsername: 'secret: role of the external MLflow database',
   trackingDbPassword: 'secret: password of the external MLflow database',
   archiveDbUsername: 'secret: role of the external Argo archive database',
@@ -82,7 +88,14 @@ export const SETTINGS = {
   credentials: 'secret: object { "<secret name>": { "<key>": "<value>" } } overriding credentials the cluster would generate',
 } as const;
 
-const SECRET_SETTINGS = ['s3AccessKeyId', 's3SecretAccessKey', 'trackingDbUsername', 'trackingDbPassword', 'archiveDbUsername', 'archiveDbPassword', 'credentials'];
+/**
+ * The consumers of an external object store, each with its own key (user name as the platform grants it, and the
+ * word in its config keys `s3<Word>AccessKeyId` / `s3<Word>SecretAccessKey`); `postgres-backup` only with the
+ * in-cluster Postgres.
+ */
+export const EXTERNAL_S3_USERS: ReadonlyArray<readonly [string, string]> = [['mlflow', 'Mlflow'], ['workflows', 'Workflows'], ['pipelines', 'Pipelines'], ['postgres-backup', 'PostgresBackup']];
+
+const SECRET_SETTINGS = [...EXTERNAL_S3_USERS.flatMap(([, w]) => [`s3${w}AccessKeyId`, `s3${w}SecretAccessKey`]), 'trackingDbUsername', 'trackingDbPassword', 'archiveDbUsername', 'archiveDbPassword', 'credentials'];
 
 /**
  * Reads and checks a stack's config, given as Pulumi's flat map (`cd4ml:<key>` -> string, objects as JSON),
@@ -154,8 +167,11 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   };
   if (objectStore) {
     if (!objectStore.endpoint) problems.add({ ...site('objectStore'), value: objectStore, message: 'has no endpoint', fix: 'give objectStore.endpoint, e.g. https://s3.eu-central-1.amazonaws.com' });
-    requireSecret('s3AccessKeyId', 'the external object store needs credentials');
-    requireSecret('s3SecretAccessKey', 'the external object store needs credentials');
+    for (const [user, word] of EXTERNAL_S3_USERS) {
+      if (user === 'postgres-backup' && database) continue;
+      requireSecret(`s3${word}AccessKeyId`, `each consumer of the external object store needs its own key: ${user}`);
+      requireSecret(`s3${word}SecretAccessKey`, `each consumer of the external object store needs its own key: ${user}`);
+    }
   }
   if (database) {
     if (!database.host) problems.add({ ...site('database'), value: database, message: 'has no host', fix: 'give database.host' });

@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   ArgoAuthMode, DatabaseChoice, fail, ObjectStoreChoice, PG_PASSWORD_KEY, PostgresSslMode, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
 } from '../index';
-import { Cd4mlPlatform, ConfigSecret, KubeObject, parseStackConfig, StackConfig } from '../pulumi';
+import { Cd4mlPlatform, ConfigSecret, EXTERNAL_S3_USERS, KubeObject, parseStackConfig, StackConfig } from '../pulumi';
 import { StackOptions, STACK_SETTINGS, SynthesizedStack, synthesizeStack } from './app';
 
 // Which config keys Pulumi holds as secrets (exported by the runtime, not by its typings).
@@ -60,7 +60,9 @@ export interface DeploymentPlan {
 export function planDeployment(cfg: StackConfig): DeploymentPlan {
   const prefix = cfg.namespacePrefix;
   // External stores read Secrets that Pulumi creates from secret config.
-  const s3 = cfg.objectStore ? SecretRef.fromSecretName('cd4ml-s3', [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) : undefined;
+  // one key per consumer of an external object store, so no step can rewrite MLflow's or Argo's objects
+  const s3Users = cfg.objectStore ? EXTERNAL_S3_USERS.filter(([user]) => user !== 'postgres-backup' || !cfg.database) : [];
+  const s3 = Object.fromEntries(s3Users.map(([user, word]) => [user, { ref: SecretRef.fromSecretName(`cd4ml-s3-${user}`, [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]), word }]));
   const trackingDb = cfg.database ? SecretRef.fromSecretName('cd4ml-tracking-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
   const archiveDb = cfg.database ? SecretRef.fromSecretName('cd4ml-archive-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
   const options: StackOptions = {
@@ -74,7 +76,7 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     workflowServerReplicas: cfg.workflowServerReplicas,
     images: cfg.images,
     gpu: cfg.gpu ?? STACK_SETTINGS[cfg.environment].gpu,
-    objectStore: cfg.objectStore && s3 ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: s3 }) : undefined,
+    objectStore: cfg.objectStore ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: Object.fromEntries(Object.entries(s3).map(([user, { ref }]) => [user, ref])) }) : undefined,
     database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
       trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
       workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
@@ -88,7 +90,7 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
   const stack = synthesizeStack(cfg.environment, options);
   const secrets: ConfigSecret[] = [];
   for (const [ref, keys] of [
-    [s3, { [S3_ACCESS_KEY_ID]: 's3AccessKeyId', [S3_SECRET_ACCESS_KEY]: 's3SecretAccessKey' }],
+    ...Object.values(s3).map(({ ref, word }) => [ref, { [S3_ACCESS_KEY_ID]: `s3${word}AccessKeyId`, [S3_SECRET_ACCESS_KEY]: `s3${word}SecretAccessKey` }] as const),
     [trackingDb, { [PG_USERNAME_KEY]: 'trackingDbUsername', [PG_PASSWORD_KEY]: 'trackingDbPassword' }],
     [archiveDb, { [PG_USERNAME_KEY]: 'archiveDbUsername', [PG_PASSWORD_KEY]: 'archiveDbPassword' }],
   ] as const) {

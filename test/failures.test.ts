@@ -25,7 +25,7 @@ describe('bad input', () => {
 
   test('fails when an external object store has no endpoint', () => {
     const credentials = SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
-    expect(() => ObjectStoreChoice.external({ endpoint: '', credentials })).toThrow(/ObjectStoreChoice.external: endpoint = "": is required for an external object store/);
+    expect(() => ObjectStoreChoice.external({ endpoint: '', sharedCredentials: credentials })).toThrow(/ObjectStoreChoice.external: endpoint = "": is required for an external object store/);
   });
 
   test('fails when a StorageClass name is invalid', () => {

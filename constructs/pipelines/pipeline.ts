@@ -1,3 +1,4 @@
+import { validateRenderedObjects } from '../k8s/output-checks';
 import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
@@ -296,6 +297,8 @@ export class Pipeline extends Construct {
       spec: lazy(() => this.renderSpec()),
     });
     this.node.addValidation({ validate: () => this.validateGraph() });
+    // collisions, sizes and name lengths across everything the app renders
+    validateRenderedObjects(this);
   }
 
   /**
@@ -540,6 +543,18 @@ export class Pipeline extends Construct {
     const req = Quantity.tryParse(r.memory ?? this.runner.stepDefaults.memory);
     const lim = Quantity.tryParse(r.memoryLimit ?? '');
     if (req && lim && lim.value < req.value) problems.add({ path, field: 'resources.memoryLimit', value: r.memoryLimit, message: `is below the memory request ${r.memory ?? this.runner.stepDefaults.memory}`, fix: 'raise the limit to at least the request' });
+    // A pod bigger than the namespace's whole quota is refused at admission every time: say so at synth.
+    const quota = this.runner.quota;
+    for (const [field, given, total] of [['cpu', r.cpu, quota.cpu], ['memory', r.memory, quota.memory], ['memoryLimit', r.memoryLimit, quota.memoryLimit]] as const) {
+      const q = typeof given === 'string' ? Quantity.tryParse(given) : undefined;
+      const t = Quantity.tryParse(total);
+      if (q && t && q.value > t.value) {
+        problems.add({ path, field: `resources.${field}`, value: given, message: `exceeds the pipeline namespace's whole quota (${total}), so the pod would never be admitted`, fix: `request at most "${total}", or raise the runner's quota.${field === 'memoryLimit' ? 'memoryLimit' : field}` });
+      }
+    }
+    if (r.gpu && Number.isInteger(r.gpu.count) && r.gpu.count > quota.gpus && this.runner.gpu && r.gpu.count <= this.runner.gpu.maxPerStep) {
+      problems.add({ path, field: 'resources.gpu.count', value: r.gpu.count, message: `exceeds the pipeline namespace's GPU quota (${quota.gpus})`, fix: `request at most ${Math.max(quota.gpus, 1)}, or raise the runner's quota.gpus` });
+    }
     if (r.gpu) {
       const n = r.gpu.count;
       if (!Number.isInteger(n) || n < 1) {

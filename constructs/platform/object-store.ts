@@ -326,10 +326,20 @@ export interface ExternalObjectStoreProps {
   /** The S3 endpoint URL, e.g. `https://s3.eu-central-1.amazonaws.com` or `http://minio.storage.svc:9000`. Required. */
   readonly endpoint: string;
   /**
-   * An existing Secret with keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` that may use every declared bucket;
-   * it must exist in each namespace listed by its `requiredIn`.
+   * One existing Secret per consumer, by the user name it is granted under (the platform grants `mlflow` its
+   * artifact bucket, `workflows` Argo's artifact bucket, `pipelines` the data bucket, and `postgres-backup` the backup
+   * bucket when Postgres runs in the cluster), each with keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` for a
+   * key limited to those buckets. Each must exist in the namespaces its `requiredIn` lists after synthesis.
+   * Give this or {@link sharedCredentials}.
+   * @default - none
    */
-  readonly credentials: ISecret;
+  readonly credentials?: Readonly<Record<string, ISecret>>;
+  /**
+   * One Secret every consumer shares. Any pipeline step can then rewrite MLflow's artifacts and Argo's logs behind
+   * their backs: only for a throwaway bucket. Give this or {@link credentials}.
+   * @default - none
+   */
+  readonly sharedCredentials?: ISecret;
   /** The region to sign requests for. @default 'us-east-1' */
   readonly region?: string;
   /** Where the endpoint's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
@@ -337,13 +347,14 @@ export interface ExternalObjectStoreProps {
 }
 
 /**
- * An S3 endpoint that runs outside the platform (AWS S3, a shared MinIO, Ceph RGW...). Buckets must exist;
- * every grantee reads the one credential Secret the user supplies.
+ * An S3 endpoint that runs outside the platform (AWS S3, a shared MinIO, Ceph RGW...). Buckets must exist; each
+ * grantee reads its own credential Secret, which the user supplies (or, by explicit choice, one shared Secret).
  */
 export class ExternalObjectStore extends BucketRegistry implements IObjectStore {
   public readonly endpoint: Endpoint;
   public readonly region: string;
-  private readonly credentials: ISecret;
+  private readonly credentials: Readonly<Record<string, ISecret>>;
+  private readonly sharedCredentials?: ISecret;
   private readonly egressCidr: string;
 
   public constructor(scope: Construct, id: string, props: ExternalObjectStoreProps) {
@@ -351,14 +362,39 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
     props = props ?? ({} as ExternalObjectStoreProps);
     const path = this.node.path;
     const problems = new Problems();
-    checkNoNulls(props, path, ['endpoint', 'credentials']).forEach((p) => problems.add(p));
+    checkNoNulls(props, path, ['endpoint', 'credentials', 'sharedCredentials']).forEach((p) => problems.add(p));
     const url = checkEndpointUrl(props.endpoint, path, 'endpoint');
     if (!(url instanceof Endpoint)) problems.add(url);
-    const keys: unknown = (props.credentials as Partial<ISecret> | undefined)?.keys;
-    for (const key of [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) {
-      if (!Array.isArray(keys) || !keys.includes(key)) {
-        problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
+    const perUser = props.credentials;
+    const example = `{ mlflow: SecretRef.fromSecretName('s3-mlflow', ['${S3_ACCESS_KEY_ID}', '${S3_SECRET_ACCESS_KEY}']), workflows: ..., pipelines: ... }`;
+    const checkKeys = (secret: unknown, field: string) => {
+      const keys: unknown = (secret as Partial<ISecret> | undefined)?.keys;
+      for (const key of [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]) {
+        if (!Array.isArray(keys) || !keys.includes(key)) {
+          problems.add({ path, field, value: (secret as Partial<ISecret> | undefined)?.secretName ?? describeType(secret), message: `lacks the key ${key}`, fix: `use a Secret with keys ${S3_ACCESS_KEY_ID} and ${S3_SECRET_ACCESS_KEY}` });
+        }
       }
+    };
+    if ((perUser === undefined) === (props.sharedCredentials === undefined)) {
+      problems.add({
+        path, field: 'credentials', value: perUser === undefined ? undefined : '(and sharedCredentials)',
+        message: perUser === undefined ? 'is missing: each consumer needs its own S3 key' : 'is given together with sharedCredentials',
+        fix: `give one Secret per consumer, e.g. credentials: ${example}`,
+      });
+    } else if (perUser !== undefined) {
+      if (typeof perUser !== 'object' || perUser === null || Array.isArray(perUser) || 'secretName' in perUser) {
+        problems.add({ path, field: 'credentials', value: describeType(perUser), message: 'is not a map of Secrets by user (one Secret is sharedCredentials)', fix: `give one Secret per consumer, e.g. credentials: ${example}` });
+      } else {
+        for (const [user, secret] of Object.entries(perUser)) {
+          problems.addIf(checkDnsLabel(user, { path, field: `credentials.${user}` }));
+          checkKeys(secret, `credentials.${user}`);
+        }
+        const names = Object.values(perUser).map((s) => s?.secretName);
+        const twice = names.find((n, i) => n !== undefined && names.indexOf(n) !== i);
+        if (twice) problems.add({ path, field: 'credentials', value: twice, message: 'serves two consumers', fix: 'give each consumer its own Secret, with a key limited to its buckets (or say sharedCredentials)' });
+      }
+    } else {
+      checkKeys(props.sharedCredentials, 'sharedCredentials');
     }
     this.egressCidr = props.egressCidr ?? '0.0.0.0/0';
     problems.addIf(checkCidr(this.egressCidr, { path, field: 'egressCidr' }));
@@ -368,7 +404,8 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
     problems.addIf(checkRegion(this.region, { path, field: 'region' }, { aws: isAwsHost(host), expected: regionOfAwsHost(host) }));
     problems.throwIfAny();
     this.endpoint = url as Endpoint;
-    this.credentials = props.credentials;
+    this.credentials = { ...(perUser ?? {}) };
+    this.sharedCredentials = props.sharedCredentials;
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
@@ -376,9 +413,17 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
     if (problem) fail(problem);
     if (!Array.isArray(buckets) || buckets.length === 0) fail({ path: this.node.path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
-    this.credentials.availableIn(grantee.connections.namespace);
+    const secret = this.credentials[user] ?? this.sharedCredentials;
+    if (!secret) {
+      fail({
+        path: this.node.path, field: `credentials.${user}`, value: undefined,
+        message: `is missing: the platform grants "${user}" the buckets ${buckets.map((b) => b.name).join(', ')}`,
+        fix: `add credentials.${user}: SecretRef.fromSecretName('s3-${user}', ['${S3_ACCESS_KEY_ID}', '${S3_SECRET_ACCESS_KEY}']), a key limited to those buckets`,
+      });
+    }
+    secret.availableIn(grantee.connections.namespace);
     this.connectFrom(grantee);
-    return this.credentials;
+    return secret;
   }
 
   public connectFrom(peer: IConnectable): void {

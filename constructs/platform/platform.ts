@@ -1,3 +1,4 @@
+import { validateRenderedObjects } from '../k8s/output-checks';
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import {
@@ -216,6 +217,8 @@ export class Platform extends Construct {
     if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
     problems.throwIfAny();
 
+    // collisions, sizes and name lengths across everything the app renders
+    validateRenderedObjects(this);
     this.preset = environmentPreset(environment);
     this.namespaces = [namespace, workflowNamespace, pipelineNamespace];
     const p = this.preset;
@@ -291,7 +294,8 @@ export class Platform extends Construct {
     this.pipelineRunner = new PipelineRunner(this, 'PipelineRunner', {
       namespace: pipelineNamespace,
       objectStore: this.objectStore,
-      buckets: [this.workflowArtifacts, this.dataBucket],
+      // Argo's artifact bucket is Argo's own (WorkflowEngine grants it): steps get the data bucket
+      buckets: [this.dataBucket],
       trackingServer: this.trackingServer,
       quota: props.gpu ? { ...p.pipelineQuota, gpus: Math.max(p.pipelineQuota.gpus, 1) } : p.pipelineQuota,
       stepDefaults: p.stepDefaults,

@@ -10,6 +10,7 @@ import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database'
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { checkPeers, Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { ISecret } from '../k8s/secret';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
@@ -104,6 +105,11 @@ const AGENT_CA_SECRET = 'argo-workflows-agent-ca-certificates';
 export class WorkflowEngine extends Construct {
   /** The UI and API endpoint (HTTPS, self-signed). */
   public readonly serverEndpoint: Endpoint;
+  /**
+   * The artifact repository's S3 credentials (Argo's own identity, granted only its artifact bucket), in the pipeline
+   * namespace: the executor reads them from a mount in the wait container, never in the step's own container.
+   */
+  public readonly artifactCredentials: ISecret;
   /** Namespace of the controller and server. */
   public readonly namespace: string;
   /** argo-server's auth mode. */
@@ -160,6 +166,9 @@ export class WorkflowEngine extends Construct {
     }
     problems.throwIfAny();
     runner.attachWorkflowController(this.namespace, path);
+    // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
+    // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).
+    this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, 'workflows', [props.artifactBucket]);
 
     const controllerName = 'workflow-controller';
     const serverName = 'argo-server';
@@ -211,8 +220,8 @@ export class WorkflowEngine extends Construct {
           region: store.region,
           insecure: store.endpoint.scheme === Scheme.HTTP,
           keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
-          accessKeySecret: { name: runner.s3Credentials.secretName, key: S3_ACCESS_KEY_ID },
-          secretKeySecret: { name: runner.s3Credentials.secretName, key: S3_SECRET_ACCESS_KEY },
+          accessKeySecret: { name: this.artifactCredentials.secretName, key: S3_ACCESS_KEY_ID },
+          secretKeySecret: { name: this.artifactCredentials.secretName, key: S3_SECRET_ACCESS_KEY },
         },
       },
       workflowDefaults: {
@@ -307,7 +316,7 @@ export class WorkflowEngine extends Construct {
       labels: serverLabels,
       subject: { name: serverName, namespace: this.namespace },
       rules: [
-        ...(this.authMode === ArgoAuthMode.SERVER ? userRules(runner) : [
+        ...(this.authMode === ArgoAuthMode.SERVER ? userRules(this.artifactCredentials) : [
           { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows'], verbs: ['get', 'list', 'watch'] },
         ]),
         // When a WorkflowEventBinding fails to submit, the events endpoint records a Kubernetes Event in the
@@ -318,7 +327,7 @@ export class WorkflowEngine extends Construct {
     });
     // A service account people mint short-lived tokens from for the UI and CLI in client mode.
     serviceAccount(this, 'UserServiceAccount', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels });
-    boundRole(this, 'User', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels, rules: userRules(runner) });
+    boundRole(this, 'User', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels, rules: userRules(this.artifactCredentials) });
 
     // --- the controller ------------------------------------------------------------------------------------
     this.controllerDeployment = deployment(this, 'Controller', {
@@ -378,12 +387,12 @@ export class WorkflowEngine extends Construct {
  * artifact repository's Secret, which argo-server reads with the caller's token to show artifacts and archived
  * logs (server/artifacts/artifact_server.go). No other Secret.
  */
-function userRules(runner: PipelineRunner): k8s.PolicyRule[] {
+function userRules(artifactCredentials: ISecret): k8s.PolicyRule[] {
   return [
     { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflowtemplates', 'cronworkflows', 'workfloweventbindings'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
-    { apiGroups: [''], resources: ['secrets'], resourceNames: [runner.s3Credentials.secretName], verbs: ['get'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [artifactCredentials.secretName], verbs: ['get'] },
   ];
 }
 

@@ -32,12 +32,12 @@ describe('the default object store on real servers', () => {
     const creds = await sb.runJob(sb.find('Job', /^cd4ml-credentials-/), 'generate');
     if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
     store = await sb.startObjectStore();
-    for (const user of ['admin', 'mlflow', 'pipelines', 'postgres-backup']) keys.set(user, s3Keys(await sb.secret(ns, `seaweedfs-${user}`)));
+    for (const user of ['admin', 'mlflow', 'workflows', 'pipelines', 'postgres-backup']) keys.set(user, s3Keys(await sb.secret(ns, `seaweedfs-${user}`)));
   }, 300000);
   afterAll(async () => { await sb.stop(); });
 
   test('the init container writes every identity from its Secret, and the setup Job creates the buckets, again without change', async () => {
-    expect(store.identities.trim().replace(/: (.*)$/, (_m, names: string) => `: ${names.split(', ').sort().join(', ')}`)).toBe('wrote 4 identities: admin, mlflow, pipelines, postgres-backup');
+    expect(store.identities.trim().replace(/: (.*)$/, (_m, names: string) => `: ${names.split(', ').sort().join(', ')}`)).toBe('wrote 5 identities: admin, mlflow, pipelines, postgres-backup, workflows');
     expect(store.setup.trim().split('\n').sort()).toEqual(Object.values(buckets).map((b) => `created bucket ${b}`).sort());
     const again = await sb.runJob(sb.find('Job', /^seaweedfs-setup-/), 'setup');
     expect({ status: again.status, stdout: again.stdout.trim().split('\n').sort(), stderr: again.stderr }).toEqual({ status: 0, stdout: Object.values(buckets).map((b) => `kept bucket ${b}`).sort(), stderr: '' });
@@ -57,12 +57,14 @@ describe('the default object store on real servers', () => {
       return [put, list, get, del].map((r) => (r?.ok ? 'ok' : r?.code)).join(',');
     };
     const table: Record<string, Record<string, string>> = {};
-    for (const user of ['mlflow', 'pipelines', 'postgres-backup']) table[user] = Object.fromEntries(Object.entries(buckets).map(([role, b]) => [role, can(user, b)]));
+    for (const user of ['mlflow', 'workflows', 'pipelines', 'postgres-backup']) table[user] = Object.fromEntries(Object.entries(buckets).map(([role, b]) => [role, can(user, b)]));
     const ok = 'ok,ok,ok,ok';
     const no = 'AccessDenied,AccessDenied,AccessDenied,AccessDenied';
     expect(table).toEqual({
       mlflow: { data: no, workflow: no, tracking: ok, backups: no },
-      pipelines: { data: ok, workflow: ok, tracking: no, backups: no },
+      // Argo's artifact repository apart from the steps: a step cannot rewrite archived logs and artifacts
+      workflows: { data: no, workflow: ok, tracking: no, backups: no },
+      pipelines: { data: ok, workflow: no, tracking: no, backups: no },
       'postgres-backup': { data: no, workflow: no, tracking: no, backups: ok },
     });
     expect(s3Call(store.endpoint, keys.get('pipelines')!, 'create_bucket', { Bucket: 'exfiltration' })).toMatchObject({ ok: false, code: 'AccessDenied' });

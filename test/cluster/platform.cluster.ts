@@ -178,7 +178,9 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) =
 describe('every Pulumi stack\'s plan on a real API server', () => {
   const stacks = ['sandbox', 'dev', 'staging', 'prod'];
   const TEST_SECRETS: Record<string, string> = {
-    'cd4ml:s3AccessKeyId': 'AKIA-test', 'cd4ml:s3SecretAccessKey': 's3-secret-test',
+    'cd4ml:s3MlflowAccessKeyId': 'AKIA-mlflow', 'cd4ml:s3MlflowSecretAccessKey': 's3-secret-mlflow',
+    'cd4ml:s3WorkflowsAccessKeyId': 'AKIA-workflows', 'cd4ml:s3WorkflowsSecretAccessKey': 's3-secret-workflows',
+    'cd4ml:s3PipelinesAccessKeyId': 'AKIA-pipelines', 'cd4ml:s3PipelinesSecretAccessKey': 's3-secret-pipelines',
     'cd4ml:trackingDbUsername': 'mlflow', 'cd4ml:trackingDbPassword': 'tracking-pw-test',
     'cd4ml:archiveDbUsername': 'argo', 'cd4ml:archiveDbPassword': 'archive-pw-test',
   };

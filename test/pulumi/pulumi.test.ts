@@ -26,7 +26,9 @@ function stackConfig(stack: string, extra: Record<string, unknown> = {}): Record
 }
 
 const PROD_SECRETS = {
-  'cd4ml:s3AccessKeyId': 'AKIA-test', 'cd4ml:s3SecretAccessKey': 's3-secret-test',
+  'cd4ml:s3MlflowAccessKeyId': 'AKIA-mlflow', 'cd4ml:s3MlflowSecretAccessKey': 's3-secret-mlflow',
+  'cd4ml:s3WorkflowsAccessKeyId': 'AKIA-workflows', 'cd4ml:s3WorkflowsSecretAccessKey': 's3-secret-workflows',
+  'cd4ml:s3PipelinesAccessKeyId': 'AKIA-pipelines', 'cd4ml:s3PipelinesSecretAccessKey': 's3-secret-pipelines',
   'cd4ml:trackingDbUsername': 'mlflow', 'cd4ml:trackingDbPassword': 'tracking-pw-test',
   'cd4ml:archiveDbUsername': 'argo', 'cd4ml:archiveDbPassword': 'archive-pw-test',
 };
@@ -147,15 +149,16 @@ test('prod takes credentials of its external stores from secret config, as Secre
   const { registered, secretOutputs, error } = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
   expect(error).toBeUndefined();
   const secrets = kube(registered).filter((r) => r.inputs.kind === 'Secret').map((r) => r.name).sort();
-  expect(secrets).toEqual(['argo/Secret/cd4ml-archive-db', 'cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db', 'ml-pipelines/Secret/cd4ml-s3', 'ml-pipelines/Secret/pipeline-executor.service-account-token', 'ml-pipelines/Secret/pipeline-trigger-token'].sort());
-  expect(Object.values(secretOutputs!)).toEqual([true, true, true, true]);
-  const s3 = kube(registered).find((r) => r.name === 'cd4ml/Secret/cd4ml-s3')!;
+  // one S3 key per consumer: MLflow's where it runs, Argo's and the steps' apart where pods mount them
+  expect(secrets).toEqual(['argo/Secret/cd4ml-archive-db', 'cd4ml/Secret/cd4ml-s3-mlflow', 'cd4ml/Secret/cd4ml-tracking-db', 'ml-pipelines/Secret/cd4ml-s3-pipelines', 'ml-pipelines/Secret/cd4ml-s3-workflows', 'ml-pipelines/Secret/pipeline-executor.service-account-token', 'ml-pipelines/Secret/pipeline-trigger-token'].sort());
+  expect(Object.values(secretOutputs!).every((v) => v === true)).toBe(true);
+  const s3 = kube(registered).find((r) => r.name === 'cd4ml/Secret/cd4ml-s3-mlflow')!;
   // the values reach the provider wrapped as Pulumi secrets (so state holds them encrypted)
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { specialSigKey, specialSecretSig } = require('@pulumi/pulumi/runtime/rpc');
-  expect(s3.inputs.stringData).toEqual({ [specialSigKey]: specialSecretSig, value: { AWS_ACCESS_KEY_ID: 'AKIA-test', AWS_SECRET_ACCESS_KEY: 's3-secret-test' } });
+  expect(s3.inputs.stringData).toEqual({ [specialSigKey]: specialSecretSig, value: { AWS_ACCESS_KEY_ID: 'AKIA-mlflow', AWS_SECRET_ACCESS_KEY: 's3-secret-mlflow' } });
   // consumers wait for their Secrets
-  expect(kube(registered).find((r) => r.name === 'cd4ml/Deployment/mlflow')!.dependsOn).toEqual(expect.arrayContaining(['cd4ml/Secret/cd4ml-s3', 'cd4ml/Secret/cd4ml-tracking-db']));
+  expect(kube(registered).find((r) => r.name === 'cd4ml/Deployment/mlflow')!.dependsOn).toEqual(expect.arrayContaining(['cd4ml/Secret/cd4ml-s3-mlflow', 'cd4ml/Secret/cd4ml-tracking-db']));
   // no in-cluster stores in prod
   expect(kube(registered).some((r) => r.inputs.kind === 'StatefulSet')).toBe(false);
 });
@@ -183,7 +186,12 @@ describe('bad config fails with a clear message before any resource is registere
     const { registered, error } = await deploy('prod', { ...config, ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
     expect(error?.message).toMatch(/cd4ml:database = \(missing\): is missing: prod would keep its runs and registry in the in-cluster Postgres. Fix: configure cd4ml:database .* or opt in with cd4ml:allowInClusterDatabase/);
     expect(registered).toEqual([]);
-    const optedIn = await deploy('prod', { ...config, 'cd4ml:allowInClusterDatabase': 'true', 'cd4ml:s3AccessKeyId': 'k', 'cd4ml:s3SecretAccessKey': 's' }, ['cd4ml:s3AccessKeyId', 'cd4ml:s3SecretAccessKey']);
+    // the in-cluster Postgres backs up to the external store with a key of its own
+    const s3 = { ...Object.fromEntries(Object.entries(PROD_SECRETS).filter(([k]) => k.startsWith('cd4ml:s3'))), 'cd4ml:s3PostgresBackupAccessKeyId': 'k', 'cd4ml:s3PostgresBackupSecretAccessKey': 's' };
+    const { 'cd4ml:s3PostgresBackupSecretAccessKey': _left, ...partial } = s3;
+    const withoutBackupKey = await deploy('prod', { ...config, 'cd4ml:allowInClusterDatabase': 'true', ...partial }, Object.keys(partial));
+    expect(withoutBackupKey.error?.message).toMatch(/cd4ml:s3PostgresBackupSecretAccessKey = \(missing\): is missing \(each consumer of the external object store needs its own key: postgres-backup\)/);
+    const optedIn = await deploy('prod', { ...config, 'cd4ml:allowInClusterDatabase': 'true', ...s3 }, Object.keys(s3));
     expect(optedIn.error).toBeUndefined();
     expect(kube(optedIn.registered).find((r) => r.name === 'cd4ml/StatefulSet/postgres')).toMatchObject({ protect: true, retainOnDelete: true });
   });
@@ -194,8 +202,8 @@ describe('bad config fails with a clear message before any resource is registere
     expect(missing.error?.message).toMatch(/cd4ml:trackingDbPassword = \(missing\): is missing \(the external database needs credentials\). Fix: set it with `pulumi config set --secret cd4ml:trackingDbPassword/);
     expect(missing.registered).toEqual([]);
     const plain = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, []);
-    expect(plain.error?.message).toMatch(/cd4ml:s3SecretAccessKey = "\(redacted\)": holds a credential in plain text/);
-    expect(plain.error?.message).not.toMatch(/s3-secret-test/);
+    expect(plain.error?.message).toMatch(/cd4ml:s3MlflowSecretAccessKey = "\(redacted\)": holds a credential in plain text/);
+    expect(plain.error?.message).not.toMatch(/s3-secret-/);
   });
 
   test('server auth outside the sandbox, and an unknown pipeline', async () => {

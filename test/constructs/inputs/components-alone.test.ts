@@ -79,7 +79,7 @@ describe.each(Object.keys(components))('%s on its own', (name) => {
 });
 
 describe('ExternalObjectStore on its own', () => {
-  const store = (props: Record<string, unknown>) => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', credentials: s3Secret(), ...props });
+  const store = (props: Record<string, unknown>) => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', sharedCredentials: s3Secret(), ...props });
 
   test('reports every problem of its props together', () => {
     const problems = problemsOf(() => store({ endpoint: 'ftp://s3.example.com', egressCidr: '10.0.0.0', region: 'EU Central' }));

@@ -65,7 +65,7 @@ describe('a database host', () => {
 
 describe('an object store endpoint', () => {
   test('fails when the endpoint carries a token in its query, without echoing it', () => {
-    const problems = problemsOf(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com/?X-Amz-Security-Token=x&token=abcdef', credentials: SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) }));
+    const problems = problemsOf(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com/?X-Amz-Security-Token=x&token=abcdef', sharedCredentials: SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) }));
     expect(problems).toEqual([expect.objectContaining({ field: 'endpoint', value: '(redacted)', message: 'holds credentials' })]);
   });
 });

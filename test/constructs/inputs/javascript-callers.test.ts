@@ -44,8 +44,8 @@ describe.each(WRONG)('a prop that is %s', (_what, value) => {
 
   test('is refused as a host, an endpoint, a region', () => {
     refusedAt(() => new ExternalPostgresDatabase(chart(), 'db', { host: as(value), databaseName: 'mlflow', credentials: pg() }), 'host');
-    refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: as(value), credentials: s3() }), 'endpoint');
-    if (value !== undefined) refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', credentials: s3(), region: as(value) }), 'region');
+    refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: as(value), sharedCredentials: s3() }), 'endpoint');
+    if (value !== undefined) refusedAt(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.example.com', sharedCredentials: s3(), region: as(value) }), 'region');
   });
 
   test('is refused as a NetworkPeer\'s namespace, labels or CIDR', () => {

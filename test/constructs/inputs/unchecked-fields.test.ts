@@ -127,12 +127,12 @@ describe('regions', () => {
   });
 
   test('an AWS endpoint needs an AWS region, and the very one its host names', () => {
-    const aws = (endpoint: string) => (region: unknown) => new ExternalObjectStore(chart(), 's3', { endpoint, credentials: s3Secret(), region: region as string });
+    const aws = (endpoint: string) => (region: unknown) => new ExternalObjectStore(chart(), 's3', { endpoint, sharedCredentials: s3Secret(), region: region as string });
     refused(aws('https://s3.amazonaws.com'), 'auto', 'region', /not an AWS region/);
     const p = refused(aws('https://s3.eu-central-1.amazonaws.com'), 'us-east-1', 'region', /differs from the region the endpoint's host names \(eu-central-1\)/);
     expect(p.fix).toBe('use "eu-central-1"');
     // the default region, us-east-1, against a Frankfurt endpoint: refused rather than signed wrongly
-    expect(problemsOf(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.eu-central-1.amazonaws.com', credentials: s3Secret() })).map((x) => x.field)).toEqual(['region']);
+    expect(problemsOf(() => new ExternalObjectStore(chart(), 's3', { endpoint: 'https://s3.eu-central-1.amazonaws.com', sharedCredentials: s3Secret() })).map((x) => x.field)).toEqual(['region']);
     accepted(aws('https://s3.dualstack.us-east-2.amazonaws.com'), 'us-east-2', 'region');
     accepted(aws('https://storage.example.com'), 'auto', 'region');
     expect([regionOfAwsHost('s3-eu-west-1.amazonaws.com'), regionOfAwsHost('s3.amazonaws.com'), regionOfAwsHost('s3.cn-north-1.amazonaws.com.cn')]).toEqual(['eu-west-1', undefined, 'cn-north-1']);
@@ -201,7 +201,7 @@ describe('bucket names', () => {
         trackingServer: { host: 'db.example.com:5432', databaseName: 'mlflow', credentials: pgSecret() },
         workflowArchive: { host: 'db.example.com', databaseName: 'argo', credentials: pgSecret() },
       }),
-      objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.example.com', credentials: s3Secret() }),
+      objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.example.com', sharedCredentials: s3Secret() }),
     }));
     expect(problems.map((p) => `${p.path}: ${p.field}`)).toEqual(['test/platform/TrackingDatabase: host']);
   });

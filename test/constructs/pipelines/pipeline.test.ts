@@ -60,7 +60,7 @@ describe('Pipeline rendering', () => {
       securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
     });
     const c = tmpl(m, 's').container;
-    expect(c.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_EXPERIMENT_NAME', 'HOME', 'CD4ML_PIPELINE', 'CD4ML_STEP']);
+    expect(c.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_EXPERIMENT_NAME', 'HOME', 'CD4ML_PIPELINE', 'CD4ML_STEP']);
     expect(c.env.find((e: Obj) => e.name === 'MLFLOW_EXPERIMENT_NAME').value).toBe('cancer');
     expect(c.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(c.resources).toEqual({ requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } });

@@ -98,13 +98,31 @@ describe('MinioObjectStore', () => {
 });
 
 describe('ExternalObjectStore', () => {
+  test('gives each consumer its own Secret, and names a missing one with its buckets; a shared one only by explicit choice', () => {
+    const key = (user: string) => SecretRef.fromSecretName(`s3-${user}`, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+    const granted: string[] = [];
+    synth((chart) => {
+      const store = new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', credentials: { mlflow: key('mlflow'), pipelines: key('pipelines') } });
+      const b = store.addBucket('data');
+      granted.push(store.grantReadWrite(consumer(chart), 'pipelines', [b]).secretName, store.grantReadWrite(consumer(chart, 'ml'), 'mlflow', [b]).secretName);
+    });
+    expect(granted).toEqual(['s3-pipelines', 's3-mlflow']);
+    expect(() => synth((chart) => {
+      const store = new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', credentials: { mlflow: key('mlflow') } });
+      store.grantReadWrite(consumer(chart), 'workflows', [store.addBucket('argo-artifacts')]);
+    })).toThrow(/test\/s3: credentials.workflows = \(missing\): is missing: the platform grants "workflows" the buckets argo-artifacts\. Fix: add credentials.workflows: SecretRef.fromSecretName\('s3-workflows'/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com' }))).toThrow(/credentials = \(missing\): is missing: each consumer needs its own S3 key/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', credentials: { a: key('x'), b: key('x') } }))).toThrow(/credentials = "s3-x": serves two consumers/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', credentials: key('x') as never }))).toThrow(/credentials = .*is not a map of Secrets by user/);
+  });
+
   const creds = () => SecretRef.fromSecretName('s3-credentials', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
 
   test('parses its endpoint and hands grantees the supplied credentials with egress to it', () => {
     let store: ExternalObjectStore | undefined;
     let granted = '';
     const m = synth((chart) => {
-      store = new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.eu-central-1.amazonaws.com', credentials: creds(), region: 'eu-central-1', egressCidr: '52.219.0.0/16' });
+      store = new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.eu-central-1.amazonaws.com', sharedCredentials: creds(), region: 'eu-central-1', egressCidr: '52.219.0.0/16' });
       granted = store.grantReadWrite(consumer(chart), 'trainer', [store.addBucket('data')]).secretName;
     });
     expect(store!.endpoint.url()).toBe('https://s3.eu-central-1.amazonaws.com:443');
@@ -115,7 +133,7 @@ describe('ExternalObjectStore', () => {
   test('records every namespace the supplied secret must exist in', () => {
     const secret = creds();
     synth((chart) => {
-      const store = new ExternalObjectStore(chart, 's3', { endpoint: 'http://minio.shared:9000', credentials: secret });
+      const store = new ExternalObjectStore(chart, 's3', { endpoint: 'http://minio.shared:9000', sharedCredentials: secret });
       store.grantReadWrite(consumer(chart, 'a'), 'a', [store.addBucket('data')]);
       store.grantReadWrite(consumer(chart, 'b'), 'b', [store.bucket('data')]);
     });
@@ -123,12 +141,12 @@ describe('ExternalObjectStore', () => {
   });
 
   test('fails when the endpoint is missing, not a URL, or holds credentials', () => {
-    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: '', credentials: creds() }))).toThrow(/test\/s3: endpoint = "": is required/);
-    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 's3.amazonaws.com', credentials: creds() }))).toThrow(/endpoint = "s3.amazonaws.com": is not a URL/);
-    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://key:secret@s3.example.com', credentials: creds() }))).toThrow(/endpoint = "\(redacted\)": holds credentials/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: '', sharedCredentials: creds() }))).toThrow(/test\/s3: endpoint = "": is required/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 's3.amazonaws.com', sharedCredentials: creds() }))).toThrow(/endpoint = "s3.amazonaws.com": is not a URL/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://key:secret@s3.example.com', sharedCredentials: creds() }))).toThrow(/endpoint = "\(redacted\)": holds credentials/);
   });
 
   test('fails when the credentials lack an S3 key', () => {
-    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', credentials: SecretRef.fromSecretName('s3', ['accessKey']) }))).toThrow(/credentials = "s3": lacks the key AWS_ACCESS_KEY_ID/);
+    expect(() => synth((chart) => new ExternalObjectStore(chart, 's3', { endpoint: 'https://s3.example.com', sharedCredentials: SecretRef.fromSecretName('s3', ['accessKey']) }))).toThrow(/sharedCredentials = "s3": lacks the key AWS_ACCESS_KEY_ID/);
   });
 });

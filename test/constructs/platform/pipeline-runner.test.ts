@@ -36,7 +36,6 @@ describe('PipelineRunner', () => {
       AWS_DEFAULT_REGION: 'us-east-1',
       MLFLOW_DISABLE_TELEMETRY: 'true',
       DO_NOT_TRACK: 'true',
-      CD4ML_BUCKET_ARGO_ARTIFACTS: 'argo-artifacts',
       CD4ML_BUCKET_DATA: 'data',
     });
     let env: unknown[] = [];
@@ -45,7 +44,6 @@ describe('PipelineRunner', () => {
       { name: 'MLFLOW_TRACKING_URI', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_TRACKING_URI' } } },
       { name: 'MLFLOW_S3_ENDPOINT_URL', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'MLFLOW_S3_ENDPOINT_URL' } } },
       { name: 'AWS_DEFAULT_REGION', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'AWS_DEFAULT_REGION' } } },
-      { name: 'CD4ML_BUCKET_ARGO_ARTIFACTS', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_ARGO_ARTIFACTS' } } },
       { name: 'CD4ML_BUCKET_DATA', valueFrom: { configMapKeyRef: { name: 'pipeline-defaults', key: 'CD4ML_BUCKET_DATA' } } },
       { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_ACCESS_KEY_ID' } } },
       { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' } } },

@@ -59,14 +59,15 @@ describe('Platform', () => {
     expect(sandbox.all('PodDisruptionBudget')).toEqual([]);
   });
 
-  test('an external S3 endpoint and external databases replace MinIO and Postgres without touching their consumers', () => {
-    // given
-    const s3 = SecretRef.fromSecretName('s3', ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+  test('an external S3 endpoint and external databases replace the in-cluster stores without touching their consumers', () => {
+    // given one S3 key per consumer
+    const key = (user: string) => SecretRef.fromSecretName(`s3-${user}`, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+    const s3keys = { mlflow: key('mlflow'), workflows: key('workflows'), pipelines: key('pipelines') };
     const pgMlflow = SecretRef.fromSecretName('pg-mlflow', ['username', 'password']);
     const pgArgo = SecretRef.fromSecretName('pg-argo', ['username', 'password']);
     // when
     const m = platform({
-      objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: s3 }),
+      objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: s3keys }),
       database: DatabaseChoice.external({
         trackingServer: { host: 'db.example.com', databaseName: 'mlflow', credentials: pgMlflow },
         workflowArchive: { host: 'db.example.com', databaseName: 'argo', credentials: pgArgo },
@@ -80,11 +81,13 @@ describe('Platform', () => {
     expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('postgresql+psycopg2://db.example.com:5432/mlflow?sslmode=verify-full&sslrootcert=system');
     expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.persistence).postgresql).toMatchObject({ host: 'db.example.com', ssl: true, sslMode: 'verify-full' });
     expect(m.env('Deployment', 'mlflow', 'mlflow', 'MLFLOW_S3_ENDPOINT_URL').value).toBe('https://s3.eu-central-1.amazonaws.com:443');
-    expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.artifactRepository).s3).toMatchObject({ endpoint: 's3.eu-central-1.amazonaws.com:443', insecure: false, accessKeySecret: { name: 's3' } });
-    expect(s3.requiredIn).toEqual(['cd4ml', 'ml-pipelines']);
+    // each consumer reads its own key: MLflow in its namespace, Argo's and the steps' apart in the pipelines'
+    expect(JSON.parse(m.find('ConfigMap', 'workflow-controller-configmap').data.artifactRepository).s3).toMatchObject({ endpoint: 's3.eu-central-1.amazonaws.com:443', insecure: false, accessKeySecret: { name: 's3-workflows' } });
+    expect(m.env('Deployment', 'mlflow', 'mlflow', 'AWS_ACCESS_KEY_ID').valueFrom.secretKeyRef.name).toBe('s3-mlflow');
+    expect(Object.fromEntries(Object.entries(s3keys).map(([u, k]) => [u, k.requiredIn]))).toEqual({ mlflow: ['cd4ml'], workflows: ['ml-pipelines'], pipelines: ['ml-pipelines'] });
     expect(pgArgo.requiredIn).toEqual(['argo']);
     expect(danglingReferences(m.objects, [
-      ...s3.requiredIn.map((ns) => ({ namespace: ns, name: 's3', keys: s3.keys })),
+      ...Object.values(s3keys).flatMap((k) => k.requiredIn.map((ns) => ({ namespace: ns, name: k.secretName, keys: k.keys }))),
       ...pgMlflow.requiredIn.map((ns) => ({ namespace: ns, name: 'pg-mlflow', keys: pgMlflow.keys })),
       ...pgArgo.requiredIn.map((ns) => ({ namespace: ns, name: 'pg-argo', keys: pgArgo.keys })),
     ])).toEqual([]);

@@ -34,7 +34,7 @@ describe('WorkflowEngine', () => {
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['postgres-argo'], verbs: ['get'] },
     ]);
     // people read artifacts and archived logs through argo-server with their own token: that secret, no other
-    expect(m.find('Role', 'argo-user', 'ml-pipelines').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-pipelines'], verbs: ['get'] });
+    expect(m.find('Role', 'argo-user', 'ml-pipelines').rules).toContainEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-workflows'], verbs: ['get'] });
   });
 
   test('grants argo-server the users\' rights in the pipeline namespace only when server auth is opted into', () => {
@@ -42,7 +42,7 @@ describe('WorkflowEngine', () => {
     expect(sandbox.container('Deployment', 'argo-server', 'argo-server', 'argo').args).toContain('server');
     const role = sandbox.find('Role', 'argo-server', 'ml-pipelines');
     expect(role.rules.flatMap((r: Obj) => r.resources)).toEqual(expect.arrayContaining(['workflows', 'workflowtemplates', 'pods/log']));
-    expect(role.rules.find((r: Obj) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-pipelines'], verbs: ['get'] });
+    expect(role.rules.find((r: Obj) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], resourceNames: ['seaweedfs-workflows'], verbs: ['get'] });
   });
 
   test('points the artifact repository at the object store through secret selectors, never inline keys', () => {
@@ -54,8 +54,8 @@ describe('WorkflowEngine', () => {
         region: 'us-east-1',
         insecure: true,
         keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
-        accessKeySecret: { name: 'seaweedfs-pipelines', key: 'AWS_ACCESS_KEY_ID' },
-        secretKeySecret: { name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' },
+        accessKeySecret: { name: 'seaweedfs-workflows', key: 'AWS_ACCESS_KEY_ID' },
+        secretKeySecret: { name: 'seaweedfs-workflows', key: 'AWS_SECRET_ACCESS_KEY' },
       },
     });
   });
@@ -94,7 +94,7 @@ describe('WorkflowEngine', () => {
     expect(main.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     // every step, even one submitted by hand, inherits the runner's defaults, MLflow's telemetry off and a writable /tmp as HOME
     expect(main.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_ARGO_ARTIFACTS', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', 'HOME']);
+    expect(main.env.map((e: Obj) => e.name)).toEqual(['MLFLOW_TRACKING_URI', 'MLFLOW_S3_ENDPOINT_URL', 'AWS_DEFAULT_REGION', 'CD4ML_BUCKET_DATA', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', 'HOME']);
     expect(main.env.find((e: Obj) => e.name === 'DO_NOT_TRACK').valueFrom.configMapKeyRef).toEqual({ name: 'pipeline-defaults', key: 'DO_NOT_TRACK' });
     expect(main.env.find((e: Obj) => e.name === 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'seaweedfs-pipelines', key: 'AWS_SECRET_ACCESS_KEY' });
     expect(cfg(m, 'executor').resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } });
