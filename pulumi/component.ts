@@ -15,6 +15,7 @@ const GROUP_MODULES: Record<string, string> = {
   'policy': 'policy',
   'apiextensions.k8s.io': 'apiextensions',
   'admissionregistration.k8s.io': 'admissionregistration',
+  'storage.k8s.io': 'storage',
 };
 
 /** A Secret Pulumi creates from secret config: where, and which config key fills each of its keys. */

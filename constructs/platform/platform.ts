@@ -1,3 +1,5 @@
+import { k8s } from 'cdk8s-plus-27';
+import { KEEP_ON_PRUNE } from '../k8s/labels';
 import { validateRenderedObjects } from '../k8s/output-checks';
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
@@ -58,6 +60,16 @@ export class ObjectStoreChoice {
     /** The in-cluster server, when the store is in the cluster. */
     public readonly server: InClusterObjectStore | undefined,
   ) {}
+}
+
+/** A StorageClass for the stores whose volumes outlive their claims (`reclaimPolicy: Retain`). */
+export interface RetainedStorage {
+  /** The provisioner: k3d and k3s `rancher.io/local-path`, EKS `ebs.csi.aws.com`, GKE `pd.csi.storage.gke.io`, AKS `disk.csi.azure.com`. */
+  readonly provisioner: string;
+  /** The provisioner's parameters (a disk type, say). @default {} */
+  readonly parameters?: Record<string, string>;
+  /** Name of the StorageClass. @default 'cd4ml-retain' */
+  readonly name?: string;
 }
 
 /** Where the platform keeps its databases: Postgres in the cluster, or databases on an external server. */
@@ -123,8 +135,19 @@ export interface PlatformProps {
   readonly databaseBackups?: boolean;
   /** Images. @default - {@link DefaultImages} */
   readonly images?: PlatformImages;
-  /** StorageClass of the object store's and Postgres' volumes. @default - the cluster's default StorageClass */
+  /**
+   * An existing StorageClass for the object store's and Postgres' volumes; give one whose `reclaimPolicy` is
+   * `Retain`, or a deleted claim deletes its data. Excludes {@link retainedStorage}.
+   * @default - the class {@link retainedStorage} renders, else the cluster's default StorageClass
+   */
   readonly storageClassName?: string;
+  /**
+   * Renders a StorageClass with `reclaimPolicy: Retain` for the stores, so deleting their claims (or their namespace)
+   * leaves the volumes behind. `false` renders none.
+   * @default - in the sandbox `{ provisioner: 'rancher.io/local-path' }` (k3d's); elsewhere none, since the
+   * provisioner depends on the cluster: give one here, or a storageClassName of a class that retains
+   */
+  readonly retainedStorage?: RetainedStorage | false;
   /** Size of the in-cluster object store's volume. @default - the preset's (sandbox 10Gi, dev and staging 50Gi, prod 500Gi) */
   readonly objectStoreStorage?: string;
   /** Size of Postgres' volume. @default - the preset's (sandbox 5Gi, dev and staging 20Gi, prod 100Gi) */
@@ -238,12 +261,13 @@ export class Platform extends Construct {
     });
     this.credentials = credentials;
 
+    const storageClassName = this.retainedStorageClass(props, environment) ?? props.storageClassName;
     const storeCommon = {
       namespace,
       resources: p.objectStore.resources,
       setupResources: p.setupJob,
       storage: props.objectStoreStorage ?? p.objectStore.storage,
-      storageClassName: props.storageClassName,
+      storageClassName,
     };
     if (storeChoice.external) this.objectStore = new ExternalObjectStore(this, 'ObjectStore', storeChoice.external!);
     else if (storeChoice.server === InClusterObjectStore.MINIO) {
@@ -269,7 +293,7 @@ export class Platform extends Construct {
         resources: p.database.resources,
         setupResources: p.setupJob,
         storage: props.databaseStorage ?? p.database.storage,
-        storageClassName: props.storageClassName,
+        storageClassName,
       });
       trackingDb = this.postgres.addDatabase('mlflow');
       archiveDb = this.postgres.addDatabase('argo');
@@ -332,6 +356,30 @@ export class Platform extends Construct {
       if (nsObject && nsObject !== obj) obj.node.addDependency(nsObject);
     }
     for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds.resources) obj.node.addDependency(crd);
+  }
+
+  /** Renders the retaining StorageClass when asked (or by the sandbox's default); returns its name. */
+  private retainedStorageClass(props: PlatformProps, environment: EnvironmentName): string | undefined {
+    const path = this.node.path;
+    const asked = props.retainedStorage ?? (environment === EnvironmentName.SANDBOX && props.storageClassName === undefined ? { provisioner: 'rancher.io/local-path' } : false);
+    if (asked === false) return undefined;
+    const problems = new Problems();
+    if (props.storageClassName !== undefined) problems.add({ path, field: 'retainedStorage', value: asked.provisioner, message: `is given together with storageClassName "${props.storageClassName}"`, fix: 'give one: storageClassName for an existing class that retains, or retainedStorage to render one' });
+    const name = asked.name ?? 'cd4ml-retain';
+    problems.addIf(checkDnsSubdomain(name, { path, field: 'retainedStorage.name' }));
+    if (typeof asked.provisioner !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[-a-zA-Z0-9_.]+)?$/.test(asked.provisioner)) {
+      problems.add({ path, field: 'retainedStorage.provisioner', value: asked.provisioner, message: 'is not a provisioner name', fix: 'name the cluster\'s provisioner, e.g. "ebs.csi.aws.com"' });
+    }
+    problems.throwIfAny();
+    new k8s.KubeStorageClass(this, 'RetainedStorage', {
+      metadata: { name, labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'app.kubernetes.io/managed-by': 'cd4ml' }, annotations: { ...KEEP_ON_PRUNE } },
+      provisioner: asked.provisioner,
+      parameters: asked.parameters,
+      reclaimPolicy: 'Retain',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      allowVolumeExpansion: true,
+    });
+    return name;
   }
 }
 

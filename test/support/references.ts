@@ -7,7 +7,7 @@ export interface KnownSecret {
   readonly keys: readonly string[];
 }
 
-const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io', 'coordination.k8s.io', 'admissionregistration.k8s.io']);
+const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'policy', 'apiextensions.k8s.io', 'coordination.k8s.io', 'admissionregistration.k8s.io', 'storage.k8s.io']);
 
 /**
  * Every reference in the output that does not resolve inside it (one message each). Secrets count as

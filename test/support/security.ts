@@ -1,7 +1,7 @@
 import { matches, Obj, podTemplates } from './manifests';
 
 /** Kinds that live outside any namespace (besides Namespace itself and the Cluster* kinds). */
-const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'StorageClass']);
 
 const CREDENTIAL_NAME = /(PASSWORD|SECRET|TOKEN|PRIVATE|ACCESS_KEY|CREDENTIAL)/i;
 

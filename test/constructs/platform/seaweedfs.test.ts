@@ -1,5 +1,6 @@
 import { Chart } from 'cdk8s';
 import { Connections, CredentialsGenerator, ObjectStoreChoice, Platform, SeaweedObjectStore } from '../../../constructs';
+import { EnvironmentName } from '../../../lib';
 import { Obj, synth } from '../../support/manifests';
 
 function seaweed(chart: Chart, props: Partial<ConstructorParameters<typeof SeaweedObjectStore>[2]> = {}) {
@@ -21,10 +22,24 @@ describe('SeaweedObjectStore', () => {
     const kept = m.objects.filter((o: Obj) => o.metadata?.annotations?.['kustomize.toolkit.fluxcd.io/prune'] === 'disabled').map((o: Obj) => `${o.kind}/${o.metadata.name}`).sort();
     const crds = m.all('CustomResourceDefinition').map((o: Obj) => `CustomResourceDefinition/${o.metadata.name}`);
     expect(crds.length).toBeGreaterThanOrEqual(6);
-    expect(kept).toEqual([...crds, 'Namespace/cd4ml', 'StatefulSet/postgres', 'StatefulSet/seaweedfs'].sort());
+    expect(kept).toEqual([...crds, 'Namespace/cd4ml', 'StatefulSet/postgres', 'StatefulSet/seaweedfs', 'StorageClass/cd4ml-retain'].sort());
     expect(m.find('Namespace', 'cd4ml').metadata.annotations).toEqual(keep);
     expect(m.find('StatefulSet', 'postgres', 'cd4ml').metadata.annotations).toEqual({ ...keep, 'cd4ml.io/data-format': 'postgres 17' });
     expect(m.find('StatefulSet', 'seaweedfs', 'cd4ml').metadata.annotations['cd4ml.io/data-format']).toBe('seaweedfs');
+  });
+
+  test('volumes outlive their claims: the sandbox renders a StorageClass that retains them; elsewhere it is asked for', () => {
+    const sandbox = synth((chart) => new Platform(chart, 'platform'));
+    expect(sandbox.find('StorageClass', 'cd4ml-retain')).toMatchObject({ provisioner: 'rancher.io/local-path', reclaimPolicy: 'Retain', volumeBindingMode: 'WaitForFirstConsumer' });
+    for (const store of ['seaweedfs', 'postgres']) expect(sandbox.find('StatefulSet', store, 'cd4ml').spec.volumeClaimTemplates[0].spec.storageClassName).toBe('cd4ml-retain');
+    // another cluster: none by default (its provisioner is unknown), or the one asked for, or the user's own class
+    expect(synth((chart) => new Platform(chart, 'platform', { environment: EnvironmentName.DEV })).all('StorageClass')).toEqual([]);
+    const eks = synth((chart) => new Platform(chart, 'platform', { environment: EnvironmentName.DEV, retainedStorage: { provisioner: 'ebs.csi.aws.com', parameters: { type: 'gp3' } } }));
+    expect(eks.find('StorageClass', 'cd4ml-retain')).toMatchObject({ provisioner: 'ebs.csi.aws.com', parameters: { type: 'gp3' }, reclaimPolicy: 'Retain' });
+    const own = synth((chart) => new Platform(chart, 'platform', { storageClassName: 'fast-retain' }));
+    expect([own.all('StorageClass'), own.find('StatefulSet', 'postgres', 'cd4ml').spec.volumeClaimTemplates[0].spec.storageClassName]).toEqual([[], 'fast-retain']);
+    expect(() => synth((chart) => new Platform(chart, 'platform', { storageClassName: 'fast', retainedStorage: { provisioner: 'ebs.csi.aws.com' } }))).toThrow(/retainedStorage = "ebs.csi.aws.com": is given together with storageClassName "fast"/);
+    expect(() => synth((chart) => new Platform(chart, 'platform', { retainedStorage: { provisioner: 'not a provisioner' } }))).toThrow(/retainedStorage.provisioner = "not a provisioner": is not a provisioner name. Fix: name the cluster's provisioner, e.g. "ebs.csi.aws.com"/);
   });
 
   test('exposes only the S3 port; master, volume and filer listen on the pod\'s loopback', () => {
