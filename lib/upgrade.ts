@@ -39,7 +39,8 @@ function claims(o: Obj): Map<string, { storage?: string; storageClassName?: stri
  */
 export function checkDataSafeUpgrade(previous: readonly Obj[], next: readonly Obj[], acknowledged: readonly string[] = []): Problem[] {
   const problems: Problem[] = [];
-  const stores = (objs: readonly Obj[]) => new Map(objs.filter((o) => o?.kind === 'StatefulSet' && o.metadata?.annotations?.[DATA_FORMAT_ANNOTATION]).map((o) => [key(o), o]));
+  // a store is a StatefulSet with claims; outputs written before the data-format annotation are stores too
+  const stores = (objs: readonly Obj[]) => new Map(objs.filter((o) => o?.kind === 'StatefulSet' && o.metadata?.name && (o.metadata?.annotations?.[DATA_FORMAT_ANNOTATION] || (o.spec?.volumeClaimTemplates ?? []).length > 0)).map((o) => [key(o), o]));
   const before = stores(previous);
   const after = new Map(next.filter((o) => o?.kind === 'StatefulSet').map((o) => [key(o), o]));
   const ack = `set ${ACKNOWLEDGE_ENV}`;
@@ -58,13 +59,13 @@ export function checkDataSafeUpgrade(previous: readonly Obj[], next: readonly Ob
           : 'is no longer rendered: a GitOps prune deletes it, and deleting its namespace deletes its data',
         fix: moved
           ? `keep it in namespace "${old.metadata.namespace}"; to move it on purpose, follow ${MIGRATE}, then ${ack}=${k}`
-          : `keep rendering it${String(old.metadata.annotations[DATA_FORMAT_ANNOTATION]).startsWith('minio') ? ' (objectStore: ObjectStoreChoice.minio() keeps an existing MinIO)' : ''}; to retire it on purpose, follow ${MIGRATE}, then ${ack}=${k}`,
+          : `keep rendering it${String(old.metadata?.annotations?.[DATA_FORMAT_ANNOTATION] ?? old.metadata?.name).startsWith('minio') ? ' (objectStore: ObjectStoreChoice.minio() keeps an existing MinIO)' : ''}; to retire it on purpose, follow ${MIGRATE}, then ${ack}=${k}`,
       });
       continue;
     }
-    const was = String(old.metadata.annotations[DATA_FORMAT_ANNOTATION]);
+    const was = old.metadata?.annotations?.[DATA_FORMAT_ANNOTATION];
     const is = now.metadata?.annotations?.[DATA_FORMAT_ANNOTATION];
-    if (is !== undefined && String(is) !== was) {
+    if (was !== undefined && is !== undefined && String(is) !== String(was)) {
       problems.push({
         path,
         field: 'data format',

@@ -58,7 +58,7 @@ export interface StackConfig {
 export const SETTINGS = {
   environment: 'sandbox, dev, staging or prod (default: the stack name)',
   namespacePrefix: 'prefix of the three namespaces, e.g. "team-a-" (default: none)',
-  storageClassName: 'StorageClass of the MinIO and Postgres volumes',
+  storageClassName: 'StorageClass of the object store and Postgres volumes (give one that retains its volumes)',
   objectStoreStorage: 'size of the in-cluster object store volume, e.g. "50Gi"',
   databaseStorage: 'size of the Postgres volume, e.g. "20Gi"',
   trackingServerReplicas: 'MLflow replicas',
@@ -71,7 +71,7 @@ export const SETTINGS = {
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
-  kubeApiCidr: 'CIDR of the Kubernetes API server, to narrow egress NetworkPolicies',
+  kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
   trackingServerHosts: 'list of external host names MLflow answers to (an Ingress host)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
@@ -110,7 +110,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     if (!key.startsWith('cd4ml:')) continue;
     const name = key.slice('cd4ml:'.length);
     if (!(name in SETTINGS)) {
-      problems.add({ path, field: `cd4ml:${name}`, value: SECRET_SETTINGS.includes(name) ? '(secret)' : value, message: 'is not a cd4ml setting', fix: `remove it, or use one of ${Object.keys(SETTINGS).join(', ')}` });
+      problems.add({ path, field: `cd4ml:${name}`, value: SECRET_SETTINGS.includes(name) || secretKeys.includes(key) ? '(secret)' : value, message: 'is not a cd4ml setting', fix: `remove it, or use one of ${Object.keys(SETTINGS).join(', ')}` });
       continue;
     }
     raw[name] = value;

@@ -39,8 +39,10 @@ port_forward cd4ml mlflow 5000:5000
 curl -sf http://localhost:5000/health
 # basic-auth: anonymous API calls are refused; the admin signs in with its generated password
 test "$(curl -s -o /dev/null -w '%{http_code}' http://localhost:5000/api/2.0/mlflow/experiments/search?max_results=1)" = 401
-MLFLOW_AUTH="admin:$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)"
-curl() { command curl -u "$MLFLOW_AUTH" "$@"; }
+# the password goes to curl in a netrc file, not in its arguments (which `ps` shows)
+netrc=$(mktemp); chmod 600 "$netrc"
+printf 'machine localhost login admin password %s\n' "$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)" > "$netrc"
+curl() { command curl --netrc-file "$netrc" "$@"; }
 run_id=$(curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/create -H 'Content-Type: application/json' \
   -d '{"experiment_id":"0","run_name":"e2e-smoke"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
 curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/log-metric -H 'Content-Type: application/json' \
@@ -90,6 +92,8 @@ echo "the stores, their namespace and their volumes survived"
 step "teardown on purpose"
 pulumi state unprotect --stack sandbox --all --yes
 pulumi destroy --stack sandbox --yes --skip-preview
-# retainOnDelete left the stores in the cluster: deleting their namespace deletes them and their volumes.
+# retainOnDelete left the stores in the cluster: deleting their namespace deletes them and their claims; the
+# cd4ml-retain StorageClass keeps the volumes (Released, with the data), which a throwaway cluster deletes too.
 kubectl delete namespace cd4ml --wait=true --timeout=5m
+kubectl get pv -o jsonpath='{range .items[?(@.spec.storageClassName=="cd4ml-retain")]}{.metadata.name}{"\n"}{end}' | xargs -r kubectl delete pv
 echo "e2e passed"

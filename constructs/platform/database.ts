@@ -154,7 +154,8 @@ export class PostgresServer extends Construct implements IConnectable {
       storage,
       storageClassName: props.storageClassName,
       // a major version reads only its own data directory: changing it needs a dump and restore
-      dataFormat: `postgres ${postgresMajor(this.image) ?? this.image}`,
+      // (an image pinned by digest alone says no major version: then no format is checked, rather than every bump refused)
+      dataFormat: postgresMajor(this.image) ? `postgres ${postgresMajor(this.image)}` : 'postgres',
       terminationGracePeriodSeconds: 60,
       container: hardenedContainer({
         name: 'postgres',

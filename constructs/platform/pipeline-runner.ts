@@ -137,8 +137,8 @@ export class PipelineRunner extends Construct implements IConnectable {
     problems.addIf(checkCount(this.quota.gpus, 0, { path, field: 'quota.gpus' }));
     problems.addIf(checkCount(this.quota.pods, 1, { path, field: 'quota.pods' }));
     checkResources(problems, this.stepDefaults, path, 'stepDefaults');
-    if (!Array.isArray(props.buckets)) problems.add({ path, field: 'buckets', value: props.buckets, message: `is ${describeType(props.buckets)}, not a list of Buckets`, fix: 'give the artifact bucket and the data bucket, as returned by the store\'s addBucket()' });
-    else if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the artifact bucket and the data bucket' });
+    if (!Array.isArray(props.buckets)) problems.add({ path, field: 'buckets', value: props.buckets, message: `is ${describeType(props.buckets)}, not a list of Buckets`, fix: 'give the buckets steps use (the data bucket), as returned by the store\'s addBucket()' });
+    else if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the buckets steps use (the data bucket)' });
     this.buckets.forEach((b, i) => {
       if (!(b instanceof Bucket)) problems.add({ path, field: `buckets[${i}]`, value: b, message: 'is not a Bucket', fix: 'pass buckets returned by the store\'s addBucket()' });
       // two names that differ only in "-", "." or case would reach steps in one CD4ML_BUCKET_<NAME> variable

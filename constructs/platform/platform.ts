@@ -406,8 +406,8 @@ function checkBuckets(problems: Problems, path: string, buckets: unknown): void 
     const first = names.slice(0, i).find((a) => a.name === b.name);
     if (first) problems.add({ path, field: b.field, value: b.name, message: `is also the name of ${first.field}`, fix: `give each bucket its own name, e.g. "${DEFAULT_BUCKETS[b.role] === b.name ? `${b.name}-2` : DEFAULT_BUCKETS[b.role]}"` });
   });
-  // the workflow artifacts and data buckets reach every step as CD4ML_BUCKET_<NAME>
-  checkBucketVariables(names.filter((b) => b.role === 'workflowArtifacts' || b.role === 'data'), path).forEach((x) => problems.add(x));
+  // only the data bucket reaches steps (as CD4ML_BUCKET_<NAME>); Argo's artifact bucket is Argo's own
+  checkBucketVariables(names.filter((b) => b.role === 'data'), path).forEach((x) => problems.add(x));
 }
 
 /** GPU scheduling: an extended resource name, node labels, tolerations as the API server reads them. */

@@ -56,7 +56,7 @@ interface Identity {
 
 /**
  * SeaweedFS (Apache-2.0, maintained) as a single-node StatefulSet: master, volume server, filer and S3 gateway in one
- * `weed server` process, data on a PersistentVolumeClaim that outlives redeploys, every port but S3 bound to the
+ * `weed server` process, data on a PersistentVolumeClaim that outlives redeploys, every port but S3's (HTTP 8333 and its gRPC 18333, which the NetworkPolicy does not admit) bound to the
  * pod's loopback. Each grantee gets its own identity with random keys generated in the cluster, limited to its
  * buckets (`Read`/`Write`/`List` scoped by bucket); an init container writes the identities file from those
  * Secrets into memory before the server starts, and a setup Job creates the buckets as the admin identity.

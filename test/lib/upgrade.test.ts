@@ -37,6 +37,13 @@ describe('checkDataSafeUpgrade', () => {
     });
   });
 
+  test('guards outputs written before the data-format annotation: a dropped MinIO, a StorageClass set where none was', () => {
+    const unannotated = (o: Parameters<typeof store>[0]) => { const s = store(o); delete (s.metadata as { annotations?: unknown }).annotations; return s; };
+    expect(checkDataSafeUpgrade([unannotated({ name: 'minio' }), unannotated({})], [store({ storageClassName: 'cd4ml-retain' }), store({ name: 'seaweedfs', format: 'seaweedfs' })]).map((p) => `${p.path} ${p.field}`)).toEqual([
+      'StatefulSet cd4ml/minio store', 'StatefulSet cd4ml/postgres volumeClaimTemplates.data.storageClassName',
+    ]);
+  });
+
   test('passes what was acknowledged after its migration, and ignores objects that are not stores', () => {
     expect(checkDataSafeUpgrade([store()], [store({ storage: '50Gi' })], ['cd4ml/postgres'])).toEqual([]);
     expect(checkDataSafeUpgrade([{ kind: 'StatefulSet', metadata: { name: 'x', namespace: 'y' } }, null as never, 'junk' as never], [])).toEqual([]);

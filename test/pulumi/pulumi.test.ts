@@ -204,6 +204,10 @@ describe('bad config fails with a clear message before any resource is registere
     const plain = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, []);
     expect(plain.error?.message).toMatch(/cd4ml:s3MlflowSecretAccessKey = "\(redacted\)": holds a credential in plain text/);
     expect(plain.error?.message).not.toMatch(/s3-secret-/);
+    // a setting this version no longer knows (the shared key before per-consumer keys) is refused without its value
+    const legacy = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS, 'cd4ml:s3SecretAccessKey': 'legacy-shared-secret' }, [...Object.keys(PROD_SECRETS), 'cd4ml:s3SecretAccessKey']);
+    expect(legacy.error?.message).toMatch(/cd4ml:s3SecretAccessKey = "\(secret\)": is not a cd4ml setting/);
+    expect(legacy.error?.message).not.toMatch(/legacy-shared-secret/);
   });
 
   test('server auth outside the sandbox, and an unknown pipeline', async () => {

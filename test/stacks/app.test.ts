@@ -48,6 +48,19 @@ describe('the cdk8s app (what `npm run synth` runs)', () => {
     expect(readFileSync(file, 'utf8')).toContain('storage: 5Gi');
   });
 
+  test('`npm run synth` runs the guard before the cdk8s CLI empties dist/: a refused change leaves dist/ as it was', () => {
+    execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
+    const file = join(dir, 'dist', '0000-sandbox-platform.k8s.yaml');
+    const deployed = readFileSync(file, 'utf8').replace(/storage: 5Gi/, 'storage: 3Gi');
+    writeFileSync(file, deployed);
+    const guard = spawnSync(process.execPath, [join(ROOT, 'build', 'stacks', 'guard-main.js')], { cwd: dir, env: { ...process.env, CD4ML_ENV: '', CD4ML_ACKNOWLEDGE_DATA_CHANGE: '' }, encoding: 'utf8' });
+    expect(guard.status).toBe(1);
+    expect(guard.stderr).toContain('StatefulSet cd4ml/postgres: volumeClaimTemplates.data.storage = "5Gi": differs from the 3Gi the existing volume was made with');
+    expect(readFileSync(file, 'utf8')).toBe(deployed);
+    // and the npm script runs it first
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.synth).toMatch(/node build\/stacks\/guard-main\.js && cdk8s synth/);
+  });
+
   test('another preset rendered into the same directory is another deployment, not a change', () => {
     execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
     execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: 'dev' } });

@@ -184,9 +184,9 @@ describe('bucket names', () => {
   });
 
   test('fails when two bucket names reach steps in the same CD4ML_BUCKET_ variable', () => {
-    const p = refused((v) => new Platform(chart(), 'platform', { buckets: { workflowArtifacts: 'my-data', data: v as string } }), 'my.data', 'buckets.data', /same variable CD4ML_BUCKET_MY_DATA as buckets.workflowArtifacts "my-data"/);
-    expect(formatProblem(p)).toMatch(/Fix: rename it .* e\.g\. "my\.data-2"/);
-    // the runner on its own refuses the same
+    // the platform's steps see only the data bucket (Argo's artifact bucket is Argo's own), so these two pass there
+    expect(problemsOf(() => new Platform(chart(), 'platform', { buckets: { workflowArtifacts: 'my-data', data: 'my.data' } }))).toEqual([]);
+    // a runner given both refuses them
     const c = chart();
     const platform = new Platform(c, 'platform');
     const a = platform.objectStore.addBucket('my-data');
