@@ -86,6 +86,19 @@ export abstract class BucketRegistry extends Construct {
     return b;
   }
 
+  /**
+   * The checks every store makes of a grant: the user a DNS-1123 label not granted before (`taken`), at least one
+   * bucket, and only this store's buckets. Fails with the field and the fix.
+   */
+  protected checkGrant(user: string, buckets: readonly Bucket[], taken: (user: string) => boolean): void {
+    const path = this.node.path;
+    const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
+    if (problem) fail(problem);
+    if (taken(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice (or is a name the store reserves)', fix: `grant each user once, with all of its buckets, e.g. "${user}-2"` });
+    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
+    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+  }
+
   protected checkBuckets(buckets: readonly Bucket[], field: string): void {
     for (const b of buckets) {
       if (this.bucketMap.get(b.name) !== b) {
@@ -244,12 +257,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    const path = this.node.path;
-    const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
-    if (problem) fail(problem);
-    if (this.users.has(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice', fix: 'grant each user once, with all of its buckets' });
-    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
-    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    this.checkGrant(user, buckets, (u) => this.users.has(u));
     // A random access key: a user's name would be one half of its credential known to everyone (issue 9).
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
       [S3_ACCESS_KEY_ID]: SecretValue.random(20),
@@ -409,10 +417,7 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    const problem = checkDnsLabel(user, { path: this.node.path, field: 'grantReadWrite(user)' });
-    if (problem) fail(problem);
-    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path: this.node.path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
-    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    this.checkGrant(user, buckets, () => false);
     const secret = this.credentials[user] ?? this.sharedCredentials;
     if (!secret) {
       fail({

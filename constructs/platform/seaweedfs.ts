@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkDnsLabel, checkDnsSubdomain, checkImage, checkNamespace, checkPort, checkRegion, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
-  environmentPreset, fail, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
+  environmentPreset, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -216,12 +216,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    const path = this.node.path;
-    const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
-    if (problem) fail(problem);
-    if (this.identities.has(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice (or is the reserved "admin")', fix: `grant each user once, with all of its buckets, e.g. "${user}-2"` });
-    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: buckets, message: 'is empty', fix: 'grant at least one bucket' });
-    this.checkBuckets(buckets, 'grantReadWrite(buckets)');
+    this.checkGrant(user, buckets, (u) => this.identities.has(u));
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
       [S3_ACCESS_KEY_ID]: SecretValue.random(20),
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),

@@ -98,7 +98,7 @@ describe('SeaweedObjectStore', () => {
     expect(() => synth((chart) => {
       const store = seaweed(chart);
       store.grantReadWrite(consumer(chart), 'admin', [store.addBucket('data')]);
-    })).toThrow(/grantReadWrite\(user\) = "admin": is granted twice \(or is the reserved "admin"\)/);
+    })).toThrow(/grantReadWrite\(user\) = "admin": is granted twice \(or is a name the store reserves\)/);
     expect(() => synth((chart) => seaweed(chart).grantReadWrite(consumer(chart), 'trainer', []))).toThrow(/grantReadWrite\(buckets\) = \[\]: is empty/);
     expect(() => synth((chart) => seaweed(chart, { apiPort: 8888, storage: '10 GB' }))).toThrow(/2 invalid inputs:[\s\S]*apiPort = 8888: is one of the ports[\s\S]*Fix: use 8333[\s\S]*storage = "10 GB"/);
   });
