@@ -66,26 +66,31 @@ class Client:
         target = path + ("?" + "&".join("{}={}".format(quote(k), quote(v)) for k, v in sorted(query.items())) if query else "")
         last = None
         for attempt in range(5):  # the server may still be starting, or a connection may drop: retry, bounded
-            conn = (http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection)(self.host, self.port, timeout=60)
             try:
-                conn.request(method, target, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
+                status, header, data = self._exchange(method, target, body, headers)
             except OSError as err:
                 last = err
                 time.sleep(2 ** attempt)
                 continue
-            finally:
-                conn.close()
-            if resp.status in ok:
-                return resp, data
+            if status in ok:
+                return header, data
             code, message = error_of(data)
-            if resp.status >= 500 and attempt < 4:
-                last = S3Error(resp.status, code, message)
+            if status >= 500 and attempt < 4:
+                last = S3Error(status, code, message)
                 time.sleep(2 ** attempt)
                 continue
-            raise S3Error(resp.status, code, message)
+            raise S3Error(status, code, message)
         raise last
+
+    def _exchange(self, method, target, body, headers):
+        """One HTTP exchange: (status, header lookup, body). A dropped connection raises OSError."""
+        conn = (http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection)(self.host, self.port, timeout=60)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheader, resp.read()
+        finally:
+            conn.close()
 
     def create_bucket(self, bucket):
         try:
@@ -111,15 +116,50 @@ class Client:
                     chunk = f.read(part_size)
                     if not chunk:
                         break
-                    resp, _ = self.request("PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id}, body=chunk)
-                    etags.append((number, resp.getheader("ETag")))
+                    header, _ = self.request("PUT", bucket, key, query={"partNumber": str(number), "uploadId": upload_id}, body=chunk)
+                    etags.append((number, header("ETag")))
                     number += 1
                 body = "<CompleteMultipartUpload>{}</CompleteMultipartUpload>".format("".join(
                     "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>".format(n, e) for n, e in etags)).encode()
-                self.request("POST", bucket, key, query={"uploadId": upload_id}, body=body)
+                self.complete(bucket, key, upload_id, body, etags, size)
             except BaseException:
                 self.request("DELETE", bucket, key, query={"uploadId": upload_id}, ok=(200, 204, 404))
                 raise
+
+    def complete(self, bucket, key, upload_id, body, etags, size):
+        """Completes a multipart upload, and survives the retry of one whose answer was lost.
+
+        A retried CompleteMultipartUpload finds the upload gone (NoSuchUpload) when the first attempt did complete it
+        and only its answer was lost: then the object is checked instead, by its multipart ETag (the MD5 of the
+        parts' MD5s, "-" and the number of parts) or, from a server whose ETags are not MD5s, by its size. S3 may also
+        answer 200 with an error in the body (https://docs.aws.amazon.com/AmazonS3/latest/API/
+        API_CompleteMultipartUpload.html): that is an error too.
+        """
+        try:
+            _, data = self.request("POST", bucket, key, query={"uploadId": upload_id}, body=body)
+        except S3Error as err:
+            if err.code != "NoSuchUpload" or not self.is_whole(bucket, key, etags, size):
+                raise
+            print("s3://{}/{}: the upload was completed by an attempt whose answer was lost".format(bucket, key), file=sys.stderr)
+            return
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError:
+            return
+        if local(root.tag) == "Error":
+            raise S3Error(200, find(root, "Code") or "", find(root, "Message") or "")
+
+    def is_whole(self, bucket, key, etags, size):
+        try:
+            header, _ = self.request("HEAD", bucket, key)
+        except S3Error:
+            return False
+        got = (header("ETag") or "").strip('"')
+        digests = [e.strip('"') for _, e in etags]
+        if all(re.fullmatch(r"[0-9a-f]{32}", d) for d in digests) and re.fullmatch(r"[0-9a-f]{32}-\d+", got):
+            want = hashlib.md5(b"".join(bytes.fromhex(d) for d in digests), usedforsecurity=False).hexdigest() + "-{}".format(len(digests))
+            return got == want
+        return header("Content-Length") == str(size)
 
     def list_keys(self, bucket, prefix):
         token = None
@@ -218,8 +258,12 @@ def main(argv):
         sys.exit(__doc__)
 
 
-if __name__ == "__main__":
+def cli(argv):
     try:
-        main(sys.argv[1:])
+        main(argv)
     except S3Error as err:
         sys.exit("S3: {}".format(err))
+
+
+if __name__ == "__main__":
+    cli(sys.argv[1:])

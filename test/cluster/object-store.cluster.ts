@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { writeFileSync } from 'fs';
 import { connect } from 'net';
 import { join } from 'path';
@@ -130,5 +131,63 @@ describe('the default object store on real servers', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const head = s3Call(store.endpoint, k, 'head_object', { Bucket: buckets.backups, Key: 'multipart-probe/20261204T000000Z/big.dump' });
     expect(head.ok && { length: head.response.ContentLength, multipart: /-\d+"?$/.test(String(head.response.ETag)) }).toEqual({ length: bytes.length, multipart: true });
+  });
+
+  describe('a multipart completion whose answer is lost', () => {
+    // The client as the CronJob runs it, through a seam on each HTTP exchange: the first CompleteMultipartUpload's
+    // answer is lost (a connection reset) after the server acted on it, or before it reached the server; the
+    // client's own retry then goes to the real server, or is answered NoSuchUpload as AWS and MinIO answer an upload
+    // that was already completed (SeaweedFS answers a repeated completion 200 again).
+    const bytes = Buffer.alloc(16 * 1024 * 1024 + 4097);
+    for (let i = 0; i < bytes.length; i += 512) bytes[i] = (i >> 9) % 253;
+    const lossy = join(scratch('lossy'), 'lossy.py');
+    writeFileSync(lossy, [
+      'import importlib.util, os, sys',
+      'spec = importlib.util.spec_from_file_location("s3client", sys.argv[1])',
+      'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)',
+      'real, mode, seen = m.Client._exchange, os.environ["MODE"], []',
+      'def lossy(self, method, target, body, headers):',
+      '    if method == "POST" and "uploadId=" in target:',
+      '        seen.append(1)',
+      '        if len(seen) == 1:',
+      '            if mode != "never-sent": print("dropped the answer ({}) to the first completion".format(real(self, method, target, body, headers)[0]))',
+      '            raise ConnectionResetError("connection reset")',
+      '        if mode != "real-retry": return 404, lambda h: None, b"<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>"',
+      '    return real(self, method, target, body, headers)',
+      'm.Client._exchange = lossy',
+      'm.cli(sys.argv[2:])',
+    ].join('\n'));
+    const upload = (mode: string) => {
+      const dir = scratch(`lost-${mode}`);
+      run('mkdir', ['-p', join(dir, '20261204T000000Z')]);
+      writeFileSync(join(dir, '20261204T000000Z', 'big.dump'), bytes);
+      const k = keys.get('postgres-backup')!;
+      const r = run(join(tools().python, 'bin', 'python'), [lossy, join(__dirname, '..', '..', 'constructs', 'platform', 's3-client.py'), 'upload', dir, buckets.backups, mode], {
+        env: { PATH: process.env.PATH, MODE: mode, S3_URL: store.endpoint, AWS_ACCESS_KEY_ID: k.accessKey, AWS_SECRET_ACCESS_KEY: k.secretKey }, allowFail: true,
+      });
+      const head = s3Call(store.endpoint, k, 'head_object', { Bucket: buckets.backups, Key: `${mode}/20261204T000000Z/big.dump` });
+      return { status: r.status, stdout: r.stdout.trim().split('\n'), stderr: r.stderr.trim(), head: head.ok ? { length: head.response.ContentLength, etag: String(head.response.ETag).replace(/"/g, '') } : head.code };
+    };
+    // the object is the two parts, whole: its size, and its multipart ETag computed here from our bytes
+    const part = 16 * 1024 * 1024;
+    const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+    const whole = { length: bytes.length, etag: `${createHash('md5').update(Buffer.concat([md5(bytes.subarray(0, part)), md5(bytes.subarray(part))])).digest('hex')}-2` };
+    const uploaded = (mode: string) => `uploaded s3://${buckets.backups}/${mode}/20261204T000000Z/big.dump (${bytes.length} bytes)`;
+
+    test('retried at the real server, the backup succeeds', () => {
+      expect(upload('real-retry')).toEqual({ status: 0, stdout: ['dropped the answer (200) to the first completion', uploaded('real-retry')], stderr: '', head: whole });
+    });
+
+    test('answered NoSuchUpload on the retry, the client checks the stored object is whole and succeeds', () => {
+      expect(upload('no-such-upload')).toEqual({
+        status: 0, stdout: ['dropped the answer (200) to the first completion', uploaded('no-such-upload')],
+        stderr: `s3://${buckets.backups}/no-such-upload/20261204T000000Z/big.dump: the upload was completed by an attempt whose answer was lost`, head: whole,
+      });
+    });
+
+    test('when the completion never reached the server, NoSuchUpload fails the backup: no object, no success', () => {
+      const r = upload('never-sent');
+      expect({ status: r.status, stderr: r.stderr, head: r.head }).toEqual({ status: 1, stderr: 'S3: HTTP 404 NoSuchUpload: gone', head: '404' });
+    });
   });
 });
