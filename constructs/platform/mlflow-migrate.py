@@ -3,7 +3,9 @@
 With basic-auth on (MLFLOW_AUTH_CONFIG_PATH set), it also migrates the auth tables (they live in the same database,
 versioned in their own `alembic_version_auth`) and brings each user listed in CD4ML_AUTH_USERS (names of the env
 variables holding its name and password, never a value) in line with its Secret: created when missing, its password
-and admin flag set otherwise, so rotating a Secret and restarting the server rotates the password.
+and admin flag set otherwise, so rotating a Secret and restarting the server rotates the password. A user it created
+that is no longer declared is deleted, so a revoked grant stops working at the next start; users made in MLflow's own
+UI are left alone.
 
 An existing store is upgraded with `mlflow db upgrade` (MLflow refuses to serve an out-of-date schema).
 An empty database is initialized here rather than by the server; an advisory lock keeps replicas that start
@@ -31,20 +33,40 @@ else:
     sys.exit("the database at {} did not accept a connection in 5 minutes".format(engine.url.render_as_string(hide_password=True)))
 
 def sync_users(db_uri):
+    """Users as declared: each one created or brought in line; one this script made and no longer declared, deleted.
+
+    The names it manages are kept in its own table, so a user an admin made in MLflow's UI is never touched.
+    """
     import json
 
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore as AuthStore
 
     auth = AuthStore()
     auth.init_db(db_uri)  # creates or upgrades the auth tables
-    for user in json.loads(os.environ.get("CD4ML_AUTH_USERS", "[]")):
+    declared = json.loads(os.environ.get("CD4ML_AUTH_USERS", "[]"))
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE IF NOT EXISTS cd4ml_managed_users (username VARCHAR(255) PRIMARY KEY)"))
+        managed = {row[0] for row in conn.execute(sqlalchemy.text("SELECT username FROM cd4ml_managed_users"))}
+    names = set()
+    for user in declared:
         name, password = os.environ[user["usernameEnv"]], os.environ[user["passwordEnv"]]
+        names.add(name)
         if auth.has_user(name):
             auth.update_user(name, password=password, is_admin=user["admin"])
             print("kept MLflow user {}{}".format(name, " (admin)" if user["admin"] else ""), flush=True)
         else:
             auth.create_user(name, password, is_admin=user["admin"])
             print("created MLflow user {}{}".format(name, " (admin)" if user["admin"] else ""), flush=True)
+        if name not in managed:
+            with engine.begin() as conn:
+                conn.execute(sqlalchemy.text("INSERT INTO cd4ml_managed_users (username) VALUES (:n)"), {"n": name})
+    for name in sorted(managed - names):
+        # its Secret is gone from the declaration: its password must stop working
+        if auth.has_user(name):
+            auth.delete_user(name)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("DELETE FROM cd4ml_managed_users WHERE username = :n"), {"n": name})
+        print("deleted MLflow user {} (no longer granted)".format(name), flush=True)
 
 
 # Replicas start together: one migrates while the others wait on a Postgres advisory lock, then find nothing to do.

@@ -331,4 +331,30 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
       expect(await mlflowJson('/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion')).toEqual(before);
     });
   });
+
+  test('a grant taken away is a user deleted at the next start; a user an admin made in MLflow is left alone', async () => {
+    const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+    const search = '/api/2.0/mlflow/experiments/search?max_results=1';
+    // an analyst the admin creates through MLflow's own API, outside cd4ml's declaration
+    const made = await mlflowCall('POST', '/api/2.0/mlflow/users/create', { body: { username: 'analyst', password: 'analyst-password-123' } });
+    expect(made.status).toBe(200);
+    // the Deployment as it renders once the pipelines' grant is gone: the migrate container no longer lists that user
+    const deployment = JSON.parse(JSON.stringify(mlflowDeployment)) as Obj;
+    const migrate = (podTemplate(deployment).spec.initContainers as Obj[]).find((c) => c.name === 'migrate')!;
+    const pipelinesEnv = new Set((migrate.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef?.name === 'mlflow-user-pipelines').map((e) => e.name as string));
+    expect(pipelinesEnv.size).toBe(2);
+    migrate.env = (migrate.env as Obj[]).filter((e) => !pipelinesEnv.has(e.name)).map((e) => (e.name === 'CD4ML_AUTH_USERS'
+      ? { ...e, value: JSON.stringify((JSON.parse(e.value) as Obj[]).filter((u) => !pipelinesEnv.has(u.usernameEnv))) } : e));
+    const r = await sb.runJob(deployment, 'migrate', { path: [pyBin, tools().postgres], timeoutMs: 240000 });
+    expect({ status: r.status, lines: r.stdout.trim().split('\n').filter((l) => /MLflow user/.test(l)), stderr: r.status === 0 ? '' : r.stderr }).toEqual({
+      status: 0, lines: ['kept MLflow user admin (admin)', 'deleted MLflow user pipelines (no longer granted)'], stderr: '',
+    });
+    // then the pipelines' password no longer signs in; the analyst's and the admin's still do
+    const p = await sb.secret(pipelinesNs, 'mlflow-user-pipelines');
+    expect({
+      pipelines: (await mlflowCall('GET', search, { auth: basic(p.MLFLOW_TRACKING_USERNAME, p.MLFLOW_TRACKING_PASSWORD) })).status,
+      analyst: (await mlflowCall('GET', search, { auth: basic('analyst', 'analyst-password-123') })).status,
+      admin: (await mlflowCall('GET', search)).status,
+    }).toEqual({ pipelines: 401, analyst: 200, admin: 200 });
+  });
 });
