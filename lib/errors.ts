@@ -1,3 +1,4 @@
+import { IConstruct, Node } from 'constructs';
 import { holdsCredential, REDACTED } from './credentials';
 
 /**
@@ -71,13 +72,97 @@ export class Problems {
     if (problem) this.items.push(redactProblem(problem));
   }
 
-  /** Throws a {@link Cd4mlValidationError} when any problem was recorded. */
-  public throwIfAny(): void {
-    if (this.items.length > 0) throw new Cd4mlValidationError(this.items);
+  /** The problems recorded so far. */
+  public get list(): readonly Problem[] {
+    return [...this.items];
+  }
+
+  /**
+   * Throws a {@link Cd4mlValidationError} when any problem was recorded; given the construct that checks, the error
+   * also carries every problem deferred earlier in its app (see {@link Problems.deferIfAny}), so it is the synth's one
+   * report.
+   */
+  public throwIfAny(scope?: IConstruct): void {
+    if (this.items.length > 0) throw new Cd4mlValidationError(scope ? [...reportOf(scope).deferred, ...this.items] : this.items);
+  }
+
+  /**
+   * Defers the recorded problems to the app's one report, raised when the app is validated (`app.synth()`, before
+   * anything is written) or by the next problem thrown in the app. The caller goes on building from input it has made
+   * safe (for example, defaults in place of the fields named in {@link Problems.list}), so that the constructs
+   * declared after it are checked too.
+   * @returns whether there was anything to defer
+   */
+  public deferIfAny(scope: IConstruct): boolean {
+    if (this.items.length === 0) return false;
+    reportOf(scope).deferred.push(...this.items);
+    return true;
   }
 }
 
-/** Throws at once for a single problem. */
-export function fail(problem: Problem): never {
-  throw new Cd4mlValidationError([problem]);
+/**
+ * The checks of one app, run together when it is validated: problems deferred while building, then checks of the
+ * constructs (a pipeline's graph), and only when those found nothing, checks that render the output (which could
+ * trip over values already reported).
+ */
+interface SynthReport {
+  readonly deferred: Problem[];
+  readonly checks: Array<() => readonly Problem[]>;
+  readonly renderedChecks: Array<() => readonly Problem[]>;
+}
+
+const REPORT = Symbol.for('cd4ml.synthReport');
+
+function reportOf(scope: IConstruct): SynthReport {
+  const root = Node.of(scope).root as IConstruct & { [REPORT]?: SynthReport };
+  let report = root[REPORT];
+  if (!report) {
+    report = { deferred: [], checks: [], renderedChecks: [] };
+    root[REPORT] = report;
+    // the root is validated first (cdk8s validates in tree order): one error for the app, before anything is written
+    Node.of(root).addValidation({
+      validate: () => {
+        const found = problemsOf(root);
+        if (found.length > 0) throw new Cd4mlValidationError(found);
+        return [];
+      },
+    });
+  }
+  return report;
+}
+
+/**
+ * Adds a check to the app's one report. `renders`: the check renders objects, so it runs only when nothing else
+ * was found.
+ */
+export function addSynthCheck(scope: IConstruct, check: () => readonly Problem[], options: { readonly renders?: boolean } = {}): void {
+  const report = reportOf(scope);
+  (options.renders ? report.renderedChecks : report.checks).push(check);
+}
+
+/** Every problem of the app `scope` belongs to: what was deferred and what its checks find now. */
+export function problemsOf(scope: IConstruct): Problem[] {
+  const report = reportOf(scope);
+  const found = [...report.deferred, ...report.checks.flatMap((c) => c())];
+  return found.length > 0 ? found : report.renderedChecks.flatMap((c) => c());
+}
+
+/** Throws the app's one report when it has any problem (what `app.synth()` does first). */
+export function validateApp(scope: IConstruct): void {
+  const found = problemsOf(scope);
+  if (found.length > 0) throw new Cd4mlValidationError(found);
+}
+
+/**
+ * The top-level props named by `problems` (`buckets[1].name` names `buckets`; `a, b` names both), so a construct
+ * can go on building from the rest, its defaults in their place.
+ */
+export function withoutFields<T extends object>(props: T, problems: readonly Problem[]): T {
+  const names = new Set(problems.flatMap((p) => p.field.split(/,\s*/).map((f) => f.split(/[.[\s(]/)[0])));
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !names.has(k))) as T;
+}
+
+/** Throws at once for a single problem; given the construct that checks, with the problems its app deferred before. */
+export function fail(problem: Problem, scope?: IConstruct): never {
+  throw new Cd4mlValidationError(scope ? [...reportOf(scope).deferred, problem] : [problem]);
 }

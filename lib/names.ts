@@ -146,6 +146,11 @@ export function suggestName(value: unknown): string {
   return s === '' ? 'my-name' : s;
 }
 
+/** Whether `value` is an object of props (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** What a value is, for messages to JavaScript callers: `a number`, `an array`, `null`, `an object`, `missing`. */
 export function describeType(value: unknown): string {
   if (value === undefined) return 'missing';

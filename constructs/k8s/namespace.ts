@@ -50,7 +50,7 @@ export class PlatformNamespace extends Construct {
       problems.addIf(checkDnsLabel(props.dns?.namespace, { path, field: 'dns.namespace' }));
       for (const p of checkLabels(props.dns?.podSelector, { path, field: 'dns.podSelector' })) problems.add(p);
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     this.name = props.name;
     this.resource = new k8s.KubeNamespace(this, 'Resource', {
       metadata: {

@@ -132,7 +132,7 @@ export class Connections extends Construct {
     problems.addIf(checkDnsSubdomain(props.name, { path: this.node.path, field: 'name' }));
     problems.addIf(checkDnsLabel(props.namespace, { path: this.node.path, field: 'namespace' }));
     checkLabels(props.podSelector, { path: this.node.path, field: 'podSelector' }).forEach((p) => problems.add(p));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     this.namespace = props.namespace;
     this.podSelector = { ...props.podSelector };
     new ApiObject(this, 'Resource', {
@@ -187,7 +187,7 @@ export class Connections extends Construct {
     if (malformed) problems.add({ ...malformed, fix });
     else if (/\/0$/.test(cidr)) problems.add({ path: this.node.path, field: 'kubeApi.cidr', value: cidr, message: 'opens API egress to every address', fix });
     for (const port of access.ports ?? []) problems.addIf(checkPort(port, { path: this.node.path, field: 'kubeApi.ports' }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     for (const port of access.ports ?? [443, 6443]) this.allowEgress(NetworkPeer.cidr(cidr), port);
   }
 }

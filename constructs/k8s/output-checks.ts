@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { IConstruct, Node } from 'constructs';
-import { formatProblem, Problem } from '../../lib';
+import { addSynthCheck, Problem } from '../../lib';
 
 /**
  * Limits the API server enforces on what we render, which a synth would otherwise write and `kubectl apply` refuse
@@ -78,10 +78,13 @@ export function checkRenderedObjects(root: IConstruct): Problem[] {
 
 const ATTACHED = Symbol.for('cd4ml.renderedObjectChecks');
 
-/** Adds {@link checkRenderedObjects} to the app's validations once, however many constructs ask for it. */
+/**
+ * Adds {@link checkRenderedObjects} to the app's one report once, however many constructs ask for it. It renders
+ * the output, so it runs only when no other problem was found.
+ */
 export function validateRenderedObjects(scope: IConstruct): void {
   const root = Node.of(scope).root as IConstruct & { [ATTACHED]?: boolean };
   if (root[ATTACHED]) return;
   root[ATTACHED] = true;
-  Node.of(root).addValidation({ validate: () => checkRenderedObjects(root).map(formatProblem) });
+  addSynthCheck(root, () => checkRenderedObjects(root), { renders: true });
 }

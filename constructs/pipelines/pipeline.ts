@@ -4,7 +4,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
-  isCredentialFlag, parseDuration, Problem, Problems, checkCron, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
+  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { ARGO_API_VERSION } from '../platform/argo-crds';
@@ -146,12 +146,18 @@ export class Step {
     public readonly name: string,
     /** What it runs. */
     public readonly props: StepProps,
+    /**
+     * Whether {@link Pipeline.addStep} refused it: its problems are in the synth's report, and it is built without the
+     * fields at fault, so wiring to it reports nothing more.
+     * @default false
+     */
+    public readonly refused = false,
   ) {
     this.inputs = new Map(Object.entries(props.inputs ?? {}).map(([k, v]) => [k, isStepValue(v) ? v : new LiteralValue(v)]));
     const deps: Step[] = [...(props.after ?? [])];
     const producer = (p: NonNullable<IStepValue['producer']>, field: string): Step => (p instanceof Step ? p : fail({
       path: `${pipeline.node.path}/${name}`, field, value: p.name, message: 'is produced by something that is not a step', fix: 'wire the output of a step, from step.output() or step.artifact()',
-    }));
+    }, pipeline));
     for (const [k, v] of this.inputs) if (v.producer) deps.push(producer(v.producer, `inputs.${k}`));
     for (const [k, a] of Object.entries(props.inputArtifacts ?? {})) deps.push(producer(a.producer, `inputArtifacts.${k}`));
     if (props.fanOut?.spec.output) deps.push(producer(props.fanOut.spec.output.producer, 'fanOut'));
@@ -162,15 +168,16 @@ export class Step {
   public output(name: string): StepOutput {
     const type = this.props.outputs?.[name];
     if (type === undefined) {
-      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'output', value: name, message: 'is not an output of this step', fix: `declare it in outputs, or use one of ${Object.keys(this.props.outputs ?? {}).join(', ') || '(none)'}` });
+      if (this.refused) return new StepOutput(this, String(name), ParameterType.STRING);
+      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'output', value: name, message: 'is not an output of this step', fix: `declare it in outputs, or use one of ${Object.keys(this.props.outputs ?? {}).join(', ') || '(none)'}` }, this.pipeline);
     }
     return new StepOutput(this, name, type);
   }
 
   /** An output artifact, to pass to another step's `inputArtifacts`. */
   public artifact(name: string): StepArtifact {
-    if (!(this.props.outputArtifacts ?? []).includes(name)) {
-      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'artifact', value: name, message: 'is not an output artifact of this step', fix: `declare it in outputArtifacts, or use one of ${(this.props.outputArtifacts ?? []).join(', ') || '(none)'}` });
+    if (!(this.props.outputArtifacts ?? []).includes(name) && !this.refused) {
+      fail({ path: `${this.pipeline.node.path}/${this.name}`, field: 'artifact', value: name, message: 'is not an output artifact of this step', fix: `declare it in outputArtifacts, or use one of ${(this.props.outputArtifacts ?? []).join(', ') || '(none)'}` }, this.pipeline);
     }
     return new StepArtifact(this, name);
   }
@@ -265,25 +272,27 @@ export class Pipeline extends Construct {
   /** The WorkflowTemplate. */
   public readonly template: ApiObject;
   private readonly stepMap = new Map<string, Step>();
+  /** Steps refused under a bad or taken name (reported once, at addStep). */
+  private readonly rejected = new WeakSet<Step>();
   private readonly params = new Map<string, PipelineParameter>();
   private cacheConfigMap?: string;
   private readonly props: PipelineProps;
 
   public constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
-    this.props = props;
-    this.runner = props.runner;
-    this.name = props.name ?? id;
-    this.experiment = props.experiment ?? this.name;
     const path = this.node.path;
-    const problems = new Problems();
-    problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
-    if (this.name.length > 50) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 50 characters (Argo appends a suffix to run names)', fix: 'shorten it' });
-    problems.addIf(checkDuration(props.timeout ?? '24h', { path, field: 'timeout' }));
-    problems.addIf(checkDuration(props.ttlAfterCompletion ?? '168h', { path, field: 'ttlAfterCompletion' }));
-    if (props.parallelism !== undefined) problems.addIf(checkCount(props.parallelism, 1, { path, field: 'parallelism' }));
-    if (props.runAsUser !== undefined) problems.addIf(checkUid(props.runAsUser, { path, field: 'runAsUser' }));
-    problems.throwIfAny();
+    const given: PipelineProps = isPlainObject(props) ? props : ({} as PipelineProps);
+    // without a runner there is nothing to build on: that stops here (with what the app deferred before)
+    if (!(given.runner instanceof PipelineRunner)) {
+      fail({ path, field: 'runner', value: describeType(given.runner), message: 'is not a PipelineRunner', fix: 'pass the platform\'s runner: { runner: platform.pipelineRunner }' }, this);
+    }
+    // the rest is reported with the app's other problems; the pipeline is built on defaults in their place, so the
+    // steps, schedules and triggers declared on it are checked too
+    const problems = Pipeline.checkProps(path, id, given);
+    this.props = problems.deferIfAny(this) ? withoutFields(given, problems.list) : given;
+    this.runner = given.runner;
+    this.name = this.props.name ?? id;
+    this.experiment = this.props.experiment ?? this.name;
 
     this.template = new ApiObject(this, 'Template', {
       apiVersion: ARGO_API_VERSION,
@@ -296,9 +305,24 @@ export class Pipeline extends Construct {
       },
       spec: lazy(() => this.renderSpec()),
     });
-    this.node.addValidation({ validate: () => this.validateGraph() });
+    addSynthCheck(this, () => this.validateGraph());
     // collisions, sizes and name lengths across everything the app renders
     validateRenderedObjects(this);
+  }
+
+  private static checkProps(path: string, id: string, props: PipelineProps): Problems {
+    const problems = new Problems();
+    checkNoNulls(props, path).forEach((p) => problems.add(p));
+    const name = props.name ?? id;
+    problems.addIf(checkDnsLabel(name, { path, field: 'name' }));
+    if (typeof name === 'string' && name.length > 50) problems.add({ path, field: 'name', value: name, message: 'is longer than 50 characters (Argo appends a suffix to run names)', fix: `shorten it, e.g. "${name.slice(0, 50).replace(/-+$/, '')}"` });
+    if (props.experiment !== undefined && (typeof props.experiment !== 'string' || props.experiment.trim() === '')) problems.add({ path, field: 'experiment', value: props.experiment, message: `is ${typeof props.experiment === 'string' ? 'empty' : describeType(props.experiment)}, not an experiment name`, fix: 'give a name, or leave it out to use the pipeline\'s' });
+    if (props.description !== undefined && typeof props.description !== 'string') problems.add({ path, field: 'description', value: props.description, message: `is ${describeType(props.description)}, not text`, fix: 'give a sentence, or leave it out' });
+    if (props.timeout !== null) problems.addIf(checkDuration(props.timeout ?? '24h', { path, field: 'timeout' }));
+    if (props.ttlAfterCompletion !== null) problems.addIf(checkDuration(props.ttlAfterCompletion ?? '168h', { path, field: 'ttlAfterCompletion' }));
+    if (props.parallelism != null) problems.addIf(checkCount(props.parallelism, 1, { path, field: 'parallelism' }));
+    if (props.runAsUser != null) problems.addIf(checkUid(props.runAsUser, { path, field: 'runAsUser' }));
+    return problems;
   }
 
   /**
@@ -307,14 +331,22 @@ export class Pipeline extends Construct {
    */
   public addParameter(name: string, options: { readonly type: ParameterType; readonly default: Scalar; readonly description?: string }): PipelineParameter {
     const site = { path: this.node.path, field: `parameters.${name}` };
-    if (!IDENT.test(name)) fail({ ...site, value: name, message: 'is not a valid parameter name', fix: 'use letters, digits and "_", like "n_estimators"' });
-    if (this.params.has(name)) fail({ ...site, value: name, message: 'is declared twice', fix: 'declare each parameter once' });
-    const mismatch = typeMismatch(options.type, options.default);
-    if (mismatch) fail({ ...site, field: `${site.field}.default`, value: options.default, message: `${mismatch} (the parameter is declared ${options.type})`, fix: `give a ${options.type} default, or change the type` });
-    const secretDefault = checkNoCredential(options.default, { ...site, field: `${site.field}.default` }, 'a default is rendered in the WorkflowTemplate in plain text: give a harmless default and read the credential in the step from a Secret (a step\'s secretEnv)');
-    if (secretDefault) fail(secretDefault);
-    const p = new PipelineParameter(this.name, name, options.type, options.default, options.description);
-    this.params.set(name, p);
+    const problems = new Problems();
+    const usable = typeof name === 'string' && IDENT.test(name) && !this.params.has(name);
+    if (typeof name !== 'string' || !IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid parameter name', fix: 'use letters, digits and "_", like "n_estimators"' });
+    else if (this.params.has(name)) problems.add({ ...site, value: name, message: 'is declared twice', fix: 'declare each parameter once' });
+    const given = isPlainObject(options) ? options : ({} as { type: ParameterType; default: Scalar; description?: string });
+    if (!isPlainObject(options)) problems.add({ ...site, field: `${site.field} options`, value: describeType(options), message: 'is not an object of type and default', fix: `give { type: ParameterType.STRING, default: "..." }` });
+    else {
+      const mismatch = typeMismatch(given.type, given.default);
+      if (mismatch) problems.add({ ...site, field: `${site.field}.default`, value: given.default, message: `${mismatch} (the parameter is declared ${given.type})`, fix: `give a ${given.type} default, or change the type` });
+      problems.addIf(checkNoCredential(given.default, { ...site, field: `${site.field}.default` }, 'a default is rendered in the WorkflowTemplate in plain text: give a harmless default and read the credential in the step from a Secret (a step\'s secretEnv)'));
+    }
+    // reported with the app's other problems; a parameter with a usable name still joins, so the steps that read it
+    // are not reported again
+    problems.deferIfAny(this);
+    const p = new PipelineParameter(this.name, String(name), given.type, given.default, given.description);
+    if (usable) this.params.set(name, p);
     return p;
   }
 
@@ -332,14 +364,21 @@ export class Pipeline extends Construct {
     if (name === ENTRYPOINT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG template', fix: 'choose another step name' });
     if (this.stepMap.has(name)) problems.add({ path, field: 'name', value: name, message: 'is a duplicate step name', fix: 'give each step of the pipeline its own name' });
     this.checkStepProps(problems, path, props);
-    problems.throwIfAny();
-    const step = new Step(this, name, props);
+    // a bad step is reported with the app's other problems; the step is still returned (without the fields at
+    // fault), so the steps wired to it are checked too, but it never joins the graph under a bad or taken name
+    const rejected = problems.deferIfAny(this);
+    if (rejected) props = withoutFields(isPlainObject(props) ? props : ({} as StepProps), problems.list);
+    const step = new Step(this, name, props, rejected);
+    if (rejected && problems.list.some((p) => p.field === 'name')) {
+      this.rejected.add(step);
+      return step;
+    }
     this.stepMap.set(name, step);
     for (const ref of Object.values(props.secretEnv ?? {})) ref.secret.availableIn(this.runner.namespace);
     if (props.cache && !this.cacheConfigMap) {
       const controllerNamespace = this.runner.workflowControllerNamespace;
       if (controllerNamespace === undefined) {
-        fail({ path, field: 'cache', value: props.cache, message: 'needs the workflow controller\'s namespace, where Argo keeps caches, and no WorkflowEngine manages this runner yet', fix: 'declare the WorkflowEngine (or the Platform) before the pipeline, or drop cache' });
+        fail({ path, field: 'cache', value: props.cache, message: 'needs the workflow controller\'s namespace, where Argo keeps caches, and no WorkflowEngine manages this runner yet', fix: 'declare the WorkflowEngine (or the Platform) before the pipeline, or drop cache' }, this);
       }
       this.cacheConfigMap = `${this.name}-cache`;
       new ApiObject(this, 'Cache', {
@@ -372,7 +411,8 @@ export class Pipeline extends Construct {
     const timezone = props.timezone ?? 'UTC';
     if (!isTimeZone(timezone)) problems.add({ path, field: 'timezone', value: timezone, message: 'is not an IANA time zone', fix: 'use a name like "Europe/Berlin" or "UTC"' });
     this.checkArguments(problems, path, props.arguments ?? {});
-    problems.throwIfAny();
+    // reported with the app's other problems; what is returned is never rendered (the synth stops at its report)
+    if (problems.deferIfAny(this)) return new ApiObject(this, `Refused-${this.node.children.length}`, { apiVersion: ARGO_API_VERSION, kind: 'CronWorkflow', metadata: { name: 'refused' } });
     return new ApiObject(this, `Schedule-${id}`, {
       apiVersion: ARGO_API_VERSION,
       kind: 'CronWorkflow',
@@ -409,7 +449,11 @@ export class Pipeline extends Construct {
       if (!this.params.has(param)) problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is not a parameter of the pipeline', fix: `declare it with addParameter, or use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
       if (expr.trim() === '') problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is empty', fix: 'give an expression over the event, like "payload.key"' });
     }
-    problems.throwIfAny();
+    // reported with the app's other problems; what is returned is never rendered (the synth stops at its report)
+    if (problems.deferIfAny(this)) {
+      const refused = new ApiObject(this, `Refused-${this.node.children.length}`, { apiVersion: ARGO_API_VERSION, kind: 'WorkflowEventBinding', metadata: { name: 'refused' } });
+      return { path: `/api/v1/events/${this.runner.namespace}/${name}`, tokenSecretName: '', binding: refused };
+    }
     const tokenSecretName = this.runner.enableEventTriggers();
     const selector = `discriminator == "${name}"${props.selector ? ` && (${props.selector})` : ''}`;
     const binding = new ApiObject(this, `Event-${id}`, {
@@ -545,8 +589,10 @@ export class Pipeline extends Construct {
     if (req && lim && lim.value < req.value) problems.add({ path, field: 'resources.memoryLimit', value: r.memoryLimit, message: `is below the memory request ${r.memory ?? this.runner.stepDefaults.memory}`, fix: 'raise the limit to at least the request' });
     // A pod bigger than the namespace's whole quota is refused at admission every time: say so at synth.
     const quota = this.runner.quota;
+    const kinds = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES };
     for (const [field, given, total] of [['cpu', r.cpu, quota.cpu], ['memory', r.memory, quota.memory], ['memoryLimit', r.memoryLimit, quota.memoryLimit]] as const) {
-      const q = typeof given === 'string' ? Quantity.tryParse(given) : undefined;
+      // a quantity of the wrong kind is reported above, once
+      const q = typeof given === 'string' && !Quantity.check(given, kinds[field], { path, field }) ? Quantity.tryParse(given) : undefined;
       const t = Quantity.tryParse(total);
       if (q && t && q.value > t.value) {
         problems.add({ path, field: `resources.${field}`, value: given, message: `exceeds the pipeline namespace's whole quota (${total}), so the pod would never be admitted`, fix: `request at most "${total}", or raise the runner's quota.${field === 'memoryLimit' ? 'memoryLimit' : field}` });
@@ -580,15 +626,16 @@ export class Pipeline extends Construct {
     }
   }
 
-  private validateGraph(): string[] {
+  private validateGraph(): Problem[] {
     const steps = this.steps;
-    const analysis = analyzeGraph(steps.map((s) => s.name), new Map(steps.map((s) => [s.name, s.dependencies.map((d) => (d.pipeline === this && this.stepMap.get(d.name) === d ? d.name : `${d.pipeline.name}/${d.name}`))])));
+    const analysis = analyzeGraph(steps.map((s) => s.name), new Map(steps.map((s) => [s.name, s.dependencies
+      .filter((d) => !this.rejected.has(d)) // a step refused at addStep is reported there, not again as unknown
+      .map((d) => (d.pipeline === this && this.stepMap.get(d.name) === d ? d.name : `${d.pipeline.name}/${d.name}`))])));
     return analysis.problems.map((p) => {
       const fix = p.kind === 'cycle' ? 'remove one of the edges on the cycle (an input wired to a later step\'s output, or an `after`)'
         : p.kind === 'empty' ? 'add at least one step with addStep()'
           : p.kind === 'unknown-dependency' ? 'add that step to this pipeline, or remove the dependency' : 'remove the step from its own `after`';
-      const problem: Problem = { path: this.node.path, field: 'steps', value: p.kind === 'cycle' ? p.cycle.join(' -> ') : undefined, message: describeGraphProblem(p), fix };
-      return `${problem.path}: ${problem.field}: ${problem.message}. Fix: ${problem.fix}`;
+      return { path: this.node.path, field: 'steps', value: p.kind === 'cycle' ? p.cycle.join(' -> ') : p.kind === 'empty' ? [] : undefined, message: describeGraphProblem(p), fix };
     });
   }
 

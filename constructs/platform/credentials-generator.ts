@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, formatProblem, Problems, checkNoNulls,
+  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, Problems, addSynthCheck, checkNoNulls,
 } from '../../lib';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
@@ -80,7 +80,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     if (typeof this.name === 'string' && this.name.length > 54) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 54 characters (the Job appends a 9-character hash)', fix: 'use a name like "cd4ml-credentials"' });
     problems.addIf(checkImage(props.image ?? DefaultImages.PYTHON, { path, field: 'image' }));
     if (props.resources !== undefined) checkResources(problems, props.resources, path, 'resources');
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     const labels = componentLabels(this.name, this.name, 'credentials');
     const selector = selectorLabels(this.name, this.name);
 
@@ -133,9 +133,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
 
     this.connections = new Connections(this, 'Connections', { name: this.name, namespace: this.namespace, podSelector: selector });
     this.connections.allowToKubeApi(props.kubeApi);
-    this.node.addValidation({
-      validate: () => (this.secrets.size > 0 ? [] : [formatProblem({ path: this.node.path, field: 'secrets', value: [], message: 'is empty: the generator has nothing to create', fix: 'add a secret with addSecret(), or remove the generator' })]),
-    });
+    addSynthCheck(this, () => (this.secrets.size > 0 ? [] : [{ path: this.node.path, field: 'secrets', value: [], message: 'is empty: the generator has nothing to create', fix: 'add a secret with addSecret(), or remove the generator' }]));
   }
 
   /**
@@ -151,7 +149,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     }
     if (Object.keys(keys).length === 0) problems.add({ path, field: 'keys', value: keys, message: 'is empty', fix: 'declare at least one key' });
     for (const k of Object.keys(keys)) problems.addIf(checkEnvName(k, { path, field: `keys.${k}` }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     const secret = new GeneratedSecret(this, name, keys);
     this.secrets.set(name, secret);
     secret.availableIn(this.namespace);

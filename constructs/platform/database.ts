@@ -128,7 +128,7 @@ export class PostgresServer extends Construct implements IConnectable {
     if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
 
     this.generator = props.credentials;
     this.image = props.image ?? DefaultImages.POSTGRES;
@@ -141,6 +141,8 @@ export class PostgresServer extends Construct implements IConnectable {
       [PG_USERNAME_KEY]: SecretValue.literal('postgres'),
       [PG_PASSWORD_KEY]: SecretValue.random(32),
     });
+    // the server and its Jobs read it here, whatever namespace the generator runs in
+    this.superuserCredentials.availableIn(this.namespace);
     // pg_isready only asks whether the server accepts connections; the user name does not need to exist.
     const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port)];
 
@@ -213,6 +215,7 @@ export class PostgresServer extends Construct implements IConnectable {
       [PG_USERNAME_KEY]: SecretValue.literal(name),
       [PG_PASSWORD_KEY]: SecretValue.random(32),
     });
+    credentials.availableIn(this.namespace); // the setup Job creates the role from it, here
     const db = new PostgresDatabase(this, name, credentials);
     this.databases.set(name, db);
     return db;
@@ -238,7 +241,7 @@ export class PostgresServer extends Construct implements IConnectable {
     if (typeof prefix !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,62}(\/[a-z0-9][a-z0-9._-]{0,62})*$/.test(prefix)) {
       problems.add({ path, field: 'backup.prefix', value: prefix, message: 'is not a key prefix of lowercase path segments', fix: `use a prefix like "${this.name}" or "backups/${this.name}"` });
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
 
     const name = `${this.name}-backup`;
     const labels = componentLabels('postgres-backup', name, 'database-backup');
@@ -467,7 +470,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
     for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
       if (!Array.isArray(keys) || !keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     this.endpoint = new Endpoint(props.host, port, Scheme.POSTGRES);
     this.databaseName = props.databaseName;
     this.credentials = props.credentials;

@@ -194,7 +194,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
 
     this.generator = props.credentials;
     this.endpoint = Endpoint.ofService(this.name, this.namespace, apiPort, Scheme.HTTP);
@@ -207,6 +207,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       MINIO_ROOT_USER: SecretValue.random(16),
       MINIO_ROOT_PASSWORD: SecretValue.random(40),
     });
+    this.rootCredentials.availableIn(this.namespace); // the server and its setup Job read it here
 
     const store = statefulStore(this, {
       name: this.name,
@@ -264,6 +265,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),
     });
     secret.availableIn(grantee.connections.namespace);
+    secret.availableIn(this.namespace); // the setup Job creates the user from it
     this.users.set(user, { secret, buckets: [...buckets] });
     this.connectFrom(grantee);
     return secret;
@@ -410,7 +412,7 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
     // AWS signs for a region: an AWS endpoint needs an AWS region, and the very one its host names
     const host = url instanceof Endpoint ? url.host : '';
     problems.addIf(checkRegion(this.region, { path, field: 'region' }, { aws: isAwsHost(host), expected: regionOfAwsHost(host) }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     this.endpoint = url as Endpoint;
     this.credentials = { ...(perUser ?? {}) };
     this.sharedCredentials = props.sharedCredentials;

@@ -162,7 +162,7 @@ export class PipelineRunner extends Construct implements IConnectable {
         maxPerStep: max,
       };
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
 
     this.namespaceResource = new PlatformNamespace(this, 'Namespace', { name: this.namespace });
     const labels = componentLabels('pipeline-runner', this.namespace, 'pipeline-runner');

@@ -5,7 +5,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import {
   checkBucketName, checkBucketVariables, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
-  checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls,
+  checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { CredentialsGenerator } from './credentials-generator';
@@ -210,35 +210,20 @@ export class Platform extends Construct {
   public constructor(scope: Construct, id: string, props: PlatformProps = {}) {
     super(scope, id);
     const path = this.node.path;
+    // Bad props are reported with the app's other problems, and the platform is built on the preset's defaults in
+    // their place, so the pipelines declared on it are checked in the same synth (one report).
+    const given: PlatformProps = isPlainObject(props) ? props : {};
+    const problems = checkPlatformProps(path, given);
+    if (problems.deferIfAny(this)) {
+      props = withoutFields(given, problems.list);
+      checkPlatformProps(path, props).throwIfAny(this); // the defaults always pass; this only guards that promise
+    } else {
+      props = given;
+    }
     const environment = props.environment ?? EnvironmentName.SANDBOX;
-    const problems = new Problems();
-    checkNoNulls(props, path).forEach((p) => problems.add(p));
-    problems.addIf(checkEnvironmentName(environment, { path, field: 'environment' }));
     const namespace = props.namespace ?? 'cd4ml';
     const workflowNamespace = props.workflowNamespace ?? 'argo';
     const pipelineNamespace = props.pipelineNamespace ?? 'ml-pipelines';
-    problems.addIf(checkNamespace(namespace, { path, field: 'namespace' }, 'cd4ml'));
-    problems.addIf(checkNamespace(workflowNamespace, { path, field: 'workflowNamespace' }, 'argo'));
-    problems.addIf(checkNamespace(pipelineNamespace, { path, field: 'pipelineNamespace' }, 'ml-pipelines'));
-    if (new Set([namespace, workflowNamespace, pipelineNamespace]).size < 3) {
-      problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
-    }
-    if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
-    if (!isPlainObject(props.images ?? {})) problems.add({ path, field: 'images', value: props.images, message: `is ${describeType(props.images)}, not a map of component images`, fix: `give an object with any of ${IMAGE_KEYS.join(', ')}` });
-    else for (const [name, image] of Object.entries(props.images ?? {})) {
-      if (!IMAGE_KEYS.includes(name)) problems.add({ path, field: `images.${name}`, value: image, message: 'is not a component image', fix: `use one of ${IMAGE_KEYS.join(', ')}` });
-      else problems.addIf(checkImage(image, { path, field: `images.${name}` }));
-    }
-    checkBuckets(problems, path, props.buckets);
-    if (props.trackingServerHosts !== undefined) {
-      if (!Array.isArray(props.trackingServerHosts)) problems.add({ path, field: 'trackingServerHosts', value: props.trackingServerHosts, message: `is ${describeType(props.trackingServerHosts)}, not a list of host names`, fix: 'give a list, e.g. ["mlflow.example.com"]' });
-      else props.trackingServerHosts.forEach((h, i) => problems.addIf(checkHostPattern(h, { path, field: `trackingServerHosts[${i}]` })));
-    }
-    if (props.uiIngressFrom !== undefined) checkPeers(props.uiIngressFrom, { path, field: 'uiIngressFrom' }).forEach((x) => problems.add(x));
-    if (props.gpu !== undefined) checkGpu(problems, path, props.gpu);
-    if (props.objectStore !== undefined && !(props.objectStore instanceof ObjectStoreChoice)) problems.add({ path, field: 'objectStore', value: describeType(props.objectStore), message: 'is not an ObjectStoreChoice', fix: 'use ObjectStoreChoice.inCluster(), .minio() or .external({...})' });
-    if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
-    problems.throwIfAny();
 
     // collisions, sizes and name lengths across everything the app renders
     validateRenderedObjects(this);
@@ -370,7 +355,7 @@ export class Platform extends Construct {
     if (typeof asked.provisioner !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[-a-zA-Z0-9_.]+)?$/.test(asked.provisioner)) {
       problems.add({ path, field: 'retainedStorage.provisioner', value: asked.provisioner, message: 'is not a provisioner name', fix: 'name the cluster\'s provisioner, e.g. "ebs.csi.aws.com"' });
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     new k8s.KubeStorageClass(this, 'RetainedStorage', {
       metadata: { name, labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'app.kubernetes.io/managed-by': 'cd4ml' }, annotations: { ...KEEP_ON_PRUNE } },
       provisioner: asked.provisioner,
@@ -383,12 +368,41 @@ export class Platform extends Construct {
   }
 }
 
+/** Every problem of a Platform's own props (its components check theirs). */
+function checkPlatformProps(path: string, props: PlatformProps): Problems {
+  const environment = props.environment ?? EnvironmentName.SANDBOX;
+  const problems = new Problems();
+  checkNoNulls(props, path).forEach((p) => problems.add(p));
+  problems.addIf(checkEnvironmentName(environment, { path, field: 'environment' }));
+  const namespace = props.namespace ?? 'cd4ml';
+  const workflowNamespace = props.workflowNamespace ?? 'argo';
+  const pipelineNamespace = props.pipelineNamespace ?? 'ml-pipelines';
+  problems.addIf(checkNamespace(namespace, { path, field: 'namespace' }, 'cd4ml'));
+  problems.addIf(checkNamespace(workflowNamespace, { path, field: 'workflowNamespace' }, 'argo'));
+  problems.addIf(checkNamespace(pipelineNamespace, { path, field: 'pipelineNamespace' }, 'ml-pipelines'));
+  if (new Set([namespace, workflowNamespace, pipelineNamespace]).size < 3) {
+    problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
+  }
+  if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
+  if (!isPlainObject(props.images ?? {})) problems.add({ path, field: 'images', value: props.images, message: `is ${describeType(props.images)}, not a map of component images`, fix: `give an object with any of ${IMAGE_KEYS.join(', ')}` });
+  else for (const [name, image] of Object.entries(props.images ?? {})) {
+    if (!IMAGE_KEYS.includes(name)) problems.add({ path, field: `images.${name}`, value: image, message: 'is not a component image', fix: `use one of ${IMAGE_KEYS.join(', ')}` });
+    else problems.addIf(checkImage(image, { path, field: `images.${name}` }));
+  }
+  checkBuckets(problems, path, props.buckets);
+  if (props.trackingServerHosts !== undefined) {
+    if (!Array.isArray(props.trackingServerHosts)) problems.add({ path, field: 'trackingServerHosts', value: props.trackingServerHosts, message: `is ${describeType(props.trackingServerHosts)}, not a list of host names`, fix: 'give a list, e.g. ["mlflow.example.com"]' });
+    else props.trackingServerHosts.forEach((h, i) => problems.addIf(checkHostPattern(h, { path, field: `trackingServerHosts[${i}]` })));
+  }
+  if (props.uiIngressFrom !== undefined) checkPeers(props.uiIngressFrom, { path, field: 'uiIngressFrom' }).forEach((x) => problems.add(x));
+  if (props.gpu !== undefined) checkGpu(problems, path, props.gpu);
+  if (props.objectStore !== undefined && !(props.objectStore instanceof ObjectStoreChoice)) problems.add({ path, field: 'objectStore', value: describeType(props.objectStore), message: 'is not an ObjectStoreChoice', fix: 'use ObjectStoreChoice.inCluster(), .minio() or .external({...})' });
+  if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
+  return problems;
+}
+
 const BUCKET_ROLES = ['trackingArtifacts', 'workflowArtifacts', 'data', 'databaseBackups'] as const;
 const DEFAULT_BUCKETS: Record<(typeof BUCKET_ROLES)[number], string> = { trackingArtifacts: 'mlflow-artifacts', workflowArtifacts: 'argo-artifacts', data: 'data', databaseBackups: 'db-backups' };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** The platform's bucket names: known roles, valid S3 names, all different, and not clashing in the steps' variables. */
 function checkBuckets(problems: Problems, path: string, buckets: unknown): void {

@@ -109,7 +109,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
     checkResources(problems, setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
-    problems.throwIfAny();
+    problems.throwIfAny(this);
 
     this.generator = props.credentials;
     this.endpoint = Endpoint.ofService(this.name, this.namespace, apiPort, Scheme.HTTP);
@@ -121,6 +121,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
       [S3_ACCESS_KEY_ID]: SecretValue.random(20),
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),
     });
+    this.adminCredentials.availableIn(this.namespace); // the init container and the setup Job read it here
     this.identities.set('admin', { name: 'admin', secret: this.adminCredentials, actions: ['Admin'] });
 
     const configName = `${this.name}-config`;
@@ -222,6 +223,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),
     });
     secret.availableIn(grantee.connections.namespace);
+    secret.availableIn(this.namespace); // the init container writes the identity from it
     this.identities.set(user, { name: user, secret, actions: bucketActions(buckets) });
     this.connectFrom(grantee);
     return secret;

@@ -145,7 +145,7 @@ export class TrackingServer extends Construct implements IConnectable {
     const permissions = ['READ', 'USE', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'];
     if (!permissions.includes(defaultPermission)) problems.add({ path, field: 'defaultPermission', value: defaultPermission, message: 'is not an MLflow permission', fix: `use one of ${permissions.join(', ')} (READ is the default)` });
     if (!(props.credentials instanceof CredentialsGenerator)) problems.add({ path, field: 'credentials', value: props.credentials === undefined ? undefined : typeof props.credentials, message: 'is not a CredentialsGenerator: the server never serves without authentication', fix: 'pass the platform\'s CredentialsGenerator (new CredentialsGenerator(scope, "Credentials", { namespace }))' });
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     this.generator = props.credentials;
 
     this.endpoint = Endpoint.ofService(this.name, this.namespace, port, Scheme.HTTP);
@@ -191,6 +191,9 @@ export class TrackingServer extends Construct implements IConnectable {
       [MLFLOW_PASSWORD_KEY]: SecretValue.random(32),
     });
     const flaskKey = props.credentials.addSecret(`${this.name}-flask-secret-key`, { MLFLOW_FLASK_SERVER_SECRET_KEY: SecretValue.random(64) });
+    // the server reads both here, whatever namespace the generator runs in
+    this.adminCredentials.availableIn(this.namespace);
+    flaskKey.availableIn(this.namespace);
     env.push(
       { name: 'MLFLOW_AUTH_CONFIG_PATH', value: '/auth/basic_auth.ini' },
       secretEnv('MLFLOW_AUTH_ADMIN_USERNAME', this.adminCredentials, MLFLOW_USERNAME_KEY),
@@ -291,6 +294,7 @@ export class TrackingServer extends Construct implements IConnectable {
       [MLFLOW_PASSWORD_KEY]: SecretValue.random(32),
     });
     secret.availableIn(grantee.connections.namespace);
+    secret.availableIn(this.namespace); // the migrate container creates the user from it
     this.users.set(user, secret);
     grantee.connections.allowTo(this, this.endpoint.port);
     return secret;

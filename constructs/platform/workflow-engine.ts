@@ -164,7 +164,7 @@ export class WorkflowEngine extends Construct {
     if (props.artifactBucket instanceof Bucket && runner instanceof PipelineRunner && props.artifactBucket.store !== runner.objectStore) {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
-    problems.throwIfAny();
+    problems.throwIfAny(this);
     runner.attachWorkflowController(this.namespace, path);
     // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
     // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).

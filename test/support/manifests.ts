@@ -1,4 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
+import { validateApp } from '../../lib';
 
 /** A synthesized object as plain JSON (tests read it loosely). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,10 +57,11 @@ export class Manifests {
   }
 }
 
-/** Builds constructs in a fresh chart and synthesizes it. */
+/** Builds constructs in a fresh chart and synthesizes it, validating first as `app.synth()` does. */
 export function synth(build: (chart: Chart) => void): Manifests {
   const chart = new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
   build(chart);
+  validateApp(chart);
   return new Manifests(Testing.synth(chart));
 }
 

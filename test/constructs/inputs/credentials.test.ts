@@ -101,7 +101,10 @@ describe('a pipeline step', () => {
     const token = `ghp_${'a'.repeat(36)}`;
     expect(problemsOf(() => fresh().addStep('train', { image: IMAGE, command: ['sh', '-c', `curl -H "Authorization: Bearer ${'e'.repeat(30)}" x`] })).map((p) => p.field)).toEqual(['command[2]']);
     expect(problemsOf(() => fresh().addStep('train', { image: IMAGE, inputs: { token } })).map((p) => [p.field, p.value])).toEqual([['inputs.token', '(redacted)']]);
-    expect(problemsOf(() => fresh().addParameter('hub_token', { type: 'string' as never, default: token })).map((p) => [p.field, p.value])).toEqual([['parameters.hub_token.default', '(redacted)']]);
+    expect(problemsOf(() => fresh().addParameter('hub_token', { type: 'string' as never, default: token })).map((p) => [p.field, p.value])).toEqual([
+      ['parameters.hub_token.default', '(redacted)'],
+      ['steps', []], // the same report says the pipeline has no steps yet
+    ]);
   });
 
   test('the fix works: the credential comes from a Secret by reference, and arguments refer to it', () => {

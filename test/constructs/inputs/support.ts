@@ -1,13 +1,24 @@
 import { Chart, Testing } from 'cdk8s';
-import { Cd4mlValidationError, Problem } from '../../../lib';
+import { Cd4mlValidationError, Problem, validateApp } from '../../../lib';
+
+const charts: Chart[] = [];
 
 /** A fresh chart, as in the other construct tests. */
-export const chart = (): Chart => new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
+export const chart = (): Chart => {
+  const c = new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
+  charts.push(c);
+  return c;
+};
 
-/** The problems `build` throws (none when it succeeds); any other error (a TypeError) fails the test. */
+/**
+ * The problems of `build` (none when it succeeds): what it throws, or else what the apps of the charts it made report
+ * when validated (as `app.synth()` does first). Any other error (a TypeError) fails the test.
+ */
 export function problemsOf(build: () => unknown): Problem[] {
+  charts.length = 0;
   try {
     build();
+    for (const c of charts.splice(0)) validateApp(c);
   } catch (e) {
     if (e instanceof Cd4mlValidationError) return [...e.problems];
     throw e;

@@ -205,11 +205,11 @@ describe('Pipeline bad input', () => {
       const a = p.addStep('a', { image: IMAGE });
       const b = p.addStep('b', { image: IMAGE, after: [a] });
       (a.dependencies as unknown as Array<unknown>).push(b); // only reachable by mutation: steps are added in order
-    })).toThrow(/test\/train: steps: the steps form a cycle: a -> b -> a. Fix: remove one of the edges on the cycle/);
+    })).toThrow(/test\/train: steps = "a -> b -> a": the steps form a cycle: a -> b -> a. Fix: remove one of the edges on the cycle/);
   });
 
   test('fails when a pipeline has no steps', () => {
-    expect(() => withPipeline(() => undefined)).toThrow(/test\/train: steps: the pipeline has no steps. Fix: add at least one step/);
+    expect(() => withPipeline(() => undefined)).toThrow(/test\/train: steps = \[\]: the pipeline has no steps. Fix: add at least one step/);
   });
 
   test('fails when a step is duplicated, or depends on a step of another pipeline', () => {

@@ -1,5 +1,5 @@
-import { CredentialsGenerator, SecretValue } from '../../../constructs';
-import { synth } from '../../support/manifests';
+import { Connections, CredentialsGenerator, MinioObjectStore, PostgresServer, SecretValue, SeaweedObjectStore, TrackingServer } from '../../../constructs';
+import { podTemplates, synth } from '../../support/manifests';
 
 const props = { namespace: 'ns', image: 'python:3.13.14-slim', resources: { cpu: '10m', memory: '32Mi', memoryLimit: '64Mi' } };
 
@@ -72,5 +72,45 @@ describe('CredentialsGenerator', () => {
 
   test('refuses short random values', () => {
     expect(() => SecretValue.random(8)).toThrow('SecretValue.random: length = 8: is not a whole number from 16 to 256. Fix: use at least 16 characters');
+  });
+});
+
+describe('components in namespaces other than their generator\'s', () => {
+  test('every generated Secret a pod reads is generated in that pod\'s namespace, with the generator allowed to write it there', () => {
+    // given a generator in `ops` and each component in a namespace of its own
+    const m = synth((chart) => {
+      const credentials = new CredentialsGenerator(chart, 'creds', { ...props, namespace: 'ops' });
+      const store = new SeaweedObjectStore(chart, 'store', { namespace: 'storage', credentials });
+      const minio = new MinioObjectStore(chart, 'minio', { namespace: 'legacy', credentials, name: 'minio' });
+      const pg = new PostgresServer(chart, 'pg', { namespace: 'db', credentials });
+      pg.enableBackups({ bucket: minio.addBucket('db-backups') });
+      const mlflow = new TrackingServer(chart, 'mlflow', { namespace: 'tracking', database: pg.addDatabase('mlflow'), artifactBucket: store.addBucket('mlflow-artifacts'), credentials });
+      mlflow.grantUser({ connections: new Connections(chart, 'team', { name: 'team', namespace: 'apps', podSelector: { app: 'team' } }) }, 'team');
+    });
+    const spec = JSON.parse(m.find('ConfigMap', 'cd4ml-credentials', 'ops').data['secrets.json']) as Array<{ name: string; namespaces: string[] }>;
+    const generatedIn = new Map(spec.map((s) => [s.name, s.namespaces]));
+    // then each reference from a pod names a Secret the generator writes in the pod's own namespace
+    const missing: string[] = [];
+    const refs = new Set<string>();
+    for (const t of podTemplates(m.objects)) {
+      for (const c of [...(t.spec.initContainers ?? []), ...t.spec.containers]) {
+        for (const e of c.env ?? []) {
+          const name = e.valueFrom?.secretKeyRef?.name as string | undefined;
+          if (!name || !generatedIn.has(name)) continue;
+          refs.add(`${t.namespace}/${name}`);
+          if (!generatedIn.get(name)!.includes(t.namespace)) missing.push(`${t.owner} reads ${name}, generated only in ${generatedIn.get(name)!.join(', ')}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    // the references cover every component's own Secrets, in its own namespace
+    expect([...refs].filter((r) => /\/(seaweedfs-admin|minio-root|postgres-superuser|mlflow-admin|mlflow-flask-secret-key|mlflow-user-team|postgres-mlflow)$/.test(r)).sort()).toEqual([
+      'db/postgres-mlflow', 'db/postgres-superuser', 'legacy/minio-root', 'storage/seaweedfs-admin', 'tracking/mlflow-admin', 'tracking/mlflow-flask-secret-key', 'tracking/mlflow-user-team', 'tracking/postgres-mlflow',
+    ]);
+    // and in each namespace the generator writes to, its Role names exactly the Secrets it writes there
+    for (const ns of ['storage', 'legacy', 'db', 'tracking', 'apps']) {
+      const names = spec.filter((s) => s.namespaces.includes(ns)).map((s) => s.name).sort();
+      expect({ ns, names: m.find('Role', 'cd4ml-credentials', ns).rules[1].resourceNames }).toEqual({ ns, names });
+    }
   });
 });

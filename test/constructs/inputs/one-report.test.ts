@@ -1,0 +1,86 @@
+import { mkdtempSync, readdirSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { App, Chart } from 'cdk8s';
+import { ParameterType, Pipeline, Platform } from '../../../constructs';
+import { Cd4mlValidationError, Problem } from '../../../lib';
+
+// Given an app with several mistakes in several constructs, when it is synthesized, then one report lists every one
+// of them (construct, field, value, fix), and nothing is written: a bad Platform prop does not hide a bad step.
+
+const IMAGE = 'ghcr.io/example/train:1.0.0';
+
+function synthErrors(build: (chart: Chart) => void): { problems: Problem[]; written: string[] } {
+  const outdir = mkdtempSync(join(tmpdir(), 'cd4ml-one-report-'));
+  const app = new App({ outdir });
+  let problems: Problem[] = [];
+  try {
+    build(new Chart(app, 'env', { disableResourceNameHashes: true }));
+    app.synth();
+  } catch (e) {
+    if (!(e instanceof Cd4mlValidationError)) throw e;
+    problems = [...e.problems];
+  }
+  return { problems, written: readdirSync(outdir) };
+}
+
+const where = (problems: Problem[]) => problems.map((p) => `${p.path} ${p.field} = ${JSON.stringify(p.value)}`);
+
+describe('one report per synth', () => {
+  test('a bad Platform prop, a bad pipeline prop, parameter, step and schedule are all in the one report; nothing is written', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { namespace: 'Bad_NS', trackingServerHosts: ['mlflow..example.com'] });
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner, timeout: '2 hours' });
+      const n = pipeline.addParameter('n_estimators', { type: ParameterType.INTEGER, default: 1.5 });
+      const prep = pipeline.addStep('prepare', { image: IMAGE, resources: { cpu: '1Gi' }, outputs: { path: ParameterType.STRING } });
+      pipeline.addStep('train', { image: 'train:latest', inputs: { n, data: prep.output('path') }, after: [prep] });
+      pipeline.addSchedule('nightly', { cron: '0 25 * * *' });
+    });
+    expect(where(r.problems)).toEqual([
+      'env/platform namespace = "Bad_NS"',
+      'env/platform trackingServerHosts[0] = "mlflow..example.com"',
+      'env/train timeout = "2 hours"',
+      'env/train parameters.n_estimators.default = 1.5',
+      'env/train/prepare resources.cpu = "1Gi"',
+      'env/train/train image = "train:latest"',
+      'env/train/nightly cron = "0 25 * * *"',
+    ]);
+    // every problem carries its fix
+    for (const p of r.problems) expect(p.fix.length).toBeGreaterThan(10);
+    expect(r.written).toEqual([]);
+  });
+
+  test('a problem that stops construction carries every problem deferred before it', () => {
+    const r = synthErrors((chart) => {
+      new Platform(chart, 'platform', { workflowNamespace: 'kube-system' });
+      new Pipeline(chart, 'train', { runner: undefined as never });
+    });
+    expect(where(r.problems)).toEqual(['env/platform workflowNamespace = "kube-system"', 'env/train runner = "missing"']);
+    expect(r.written).toEqual([]);
+  });
+
+  test('a step refused for its name is reported once: the steps wired to it are not reported as depending on an unknown step', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform');
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner });
+      pipeline.addStep('prepare', { image: IMAGE, outputs: { path: ParameterType.STRING } });
+      const again = pipeline.addStep('prepare', { image: IMAGE, outputs: { path: ParameterType.STRING } });
+      pipeline.addStep('train', { image: IMAGE, inputs: { data: again.output('path') } });
+    });
+    expect(where(r.problems)).toEqual(['env/train/prepare name = "prepare"']);
+    expect(r.problems[0].message).toMatch(/duplicate step name/);
+  });
+
+  test('with every mistake fixed as the report says, the same app synthesizes', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { namespace: 'bad-ns', trackingServerHosts: ['mlflow.example.com'] });
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner, timeout: '2h' });
+      const n = pipeline.addParameter('n_estimators', { type: ParameterType.INTEGER, default: 100 });
+      const prep = pipeline.addStep('prepare', { image: IMAGE, resources: { cpu: '1' }, outputs: { path: ParameterType.STRING } });
+      pipeline.addStep('train', { image: IMAGE, inputs: { n, data: prep.output('path') } });
+      pipeline.addSchedule('nightly', { cron: '0 23 * * *' });
+    });
+    expect(r.problems).toEqual([]);
+    expect(r.written).toEqual(['env.k8s.yaml']);
+  });
+});
