@@ -22,6 +22,9 @@ export interface Problem {
 
 function show(value: unknown): string {
   if (value === undefined) return '(missing)';
+  // JSON would print null for these: show what was given
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') return `(${typeof value})`;
   if (typeof value === 'string') return JSON.stringify(value);
   try {
     return JSON.stringify(value);

@@ -146,6 +146,32 @@ export function suggestName(value: unknown): string {
   return s === '' ? 'my-name' : s;
 }
 
+/**
+ * A copy of props as given: plain objects and arrays are copied all the way down, anything else (a construct, a
+ * Secret, a bucket) is kept by reference. Constructs keep this copy, so a caller that changes its props object after
+ * the call cannot slip an unchecked value into the output.
+ */
+export function snapshot<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => snapshot(v)) as unknown as T;
+  if (value !== null && typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, snapshot(v)])) as T;
+    }
+  }
+  return value;
+}
+
+/** `a word` or `an word`, by its first letter: "an integer", "a string". */
+export function withArticle(word: string): string {
+  return /^[aeiou]/i.test(word) ? `an ${word}` : `a ${word}`;
+}
+
+/** `1 GPU`, `2 GPUs`. */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 /** Whether `value` is an object of props (not null, not an array). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -156,8 +182,7 @@ export function describeType(value: unknown): string {
   if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  const t = typeof value;
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+  return withArticle(typeof value);
 }
 
 /**

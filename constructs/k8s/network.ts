@@ -1,6 +1,6 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, Problem, Problems } from '../../lib';
+import { checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, describeType, Problem, Problems } from '../../lib';
 import { componentLabels } from './labels';
 
 /** One side of an allowed flow, as a NetworkPolicy peer. */
@@ -181,15 +181,27 @@ export class Connections extends Construct {
   /** Allows egress to the Kubernetes API server (only for workloads that call it). */
   public allowToKubeApi(access: KubeApiAccess = {}): void {
     const problems = new Problems();
-    const cidr = access.cidr ?? DEFAULT_KUBE_API_CIDR;
-    const fix = 'set it to your API server endpoints\' addresses (`kubectl get endpoints kubernetes -n default`), e.g. "192.0.2.10/32"';
-    const malformed = checkCidr(cidr, { path: this.node.path, field: 'kubeApi.cidr' });
-    if (malformed) problems.add({ ...malformed, fix });
-    else if (/\/0$/.test(cidr)) problems.add({ path: this.node.path, field: 'kubeApi.cidr', value: cidr, message: 'opens API egress to every address', fix });
-    for (const port of access.ports ?? []) problems.addIf(checkPort(port, { path: this.node.path, field: 'kubeApi.ports' }));
+    checkKubeApiAccess(access, { path: this.node.path, field: 'kubeApi' }).forEach((p) => problems.add(p));
     problems.throwIfAny(this);
+    const cidr = access.cidr ?? DEFAULT_KUBE_API_CIDR;
     for (const port of access.ports ?? [443, 6443]) this.allowEgress(NetworkPeer.cidr(cidr), port);
   }
+}
+
+/** Checks how workloads reach the Kubernetes API: a CIDR block narrower than everything, and ports. */
+export function checkKubeApiAccess(access: unknown, site: { readonly path: string; readonly field: string }): Problem[] {
+  const { path, field } = site;
+  if (access === undefined) return [];
+  if (access === null || typeof access !== 'object' || Array.isArray(access)) return [{ path, field, value: access, message: `is ${describeType(access)}, not { cidr, ports }`, fix: 'give { cidr: "192.0.2.10/32" } (your API server endpoints\' addresses)' }];
+  const { cidr = DEFAULT_KUBE_API_CIDR, ports } = access as KubeApiAccess;
+  const problems: Problem[] = [];
+  const fix = 'set it to your API server endpoints\' addresses (`kubectl get endpoints kubernetes -n default`), e.g. "192.0.2.10/32"';
+  const malformed = checkCidr(cidr, { path, field: `${field}.cidr` });
+  if (malformed) problems.push({ ...malformed, fix });
+  else if (/\/0$/.test(cidr)) problems.push({ path, field: `${field}.cidr`, value: cidr, message: 'opens API egress to every address', fix });
+  if (ports !== undefined && !Array.isArray(ports)) problems.push({ path, field: `${field}.ports`, value: ports, message: `is ${describeType(ports)}, not a list of ports`, fix: 'give a list, e.g. [443, 6443]' });
+  else for (const port of ports ?? []) { const p = checkPort(port, { path, field: `${field}.ports` }); if (p) problems.push(p); }
+  return problems;
 }
 
 /** Groups rules by port so each port renders once with all of its peers. */

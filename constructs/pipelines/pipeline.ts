@@ -4,7 +4,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
-  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
+  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { ARGO_API_VERSION } from '../platform/argo-crds';
@@ -281,7 +281,7 @@ export class Pipeline extends Construct {
   public constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
     const path = this.node.path;
-    const given: PipelineProps = isPlainObject(props) ? props : ({} as PipelineProps);
+    const given: PipelineProps = isPlainObject(props) ? snapshot(props) : ({} as PipelineProps);
     // without a runner there is nothing to build on: that stops here (with what the app deferred before)
     if (!(given.runner instanceof PipelineRunner)) {
       fail({ path, field: 'runner', value: describeType(given.runner), message: 'is not a PipelineRunner', fix: 'pass the platform\'s runner: { runner: platform.pipelineRunner }' }, this);
@@ -335,11 +335,13 @@ export class Pipeline extends Construct {
     const usable = typeof name === 'string' && IDENT.test(name) && !this.params.has(name);
     if (typeof name !== 'string' || !IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid parameter name', fix: 'use letters, digits and "_", like "n_estimators"' });
     else if (this.params.has(name)) problems.add({ ...site, value: name, message: 'is declared twice', fix: 'declare each parameter once' });
-    const given = isPlainObject(options) ? options : ({} as { type: ParameterType; default: Scalar; description?: string });
+    const given = isPlainObject(options) ? snapshot(options) : ({} as { type: ParameterType; default: Scalar; description?: string });
     if (!isPlainObject(options)) problems.add({ ...site, field: `${site.field} options`, value: describeType(options), message: 'is not an object of type and default', fix: `give { type: ParameterType.STRING, default: "..." }` });
-    else {
+    else if (!(Object.values(ParameterType) as unknown[]).includes(given.type)) {
+      problems.add({ ...site, field: `${site.field}.type`, value: given.type, message: 'is not a parameter type', fix: `use ParameterType.STRING, NUMBER, INTEGER or BOOLEAN ("${Object.values(ParameterType).join('", "')}")` });
+    } else {
       const mismatch = typeMismatch(given.type, given.default);
-      if (mismatch) problems.add({ ...site, field: `${site.field}.default`, value: given.default, message: `${mismatch} (the parameter is declared ${given.type})`, fix: `give a ${given.type} default, or change the type` });
+      if (mismatch) problems.add({ ...site, field: `${site.field}.default`, value: given.default, message: `${mismatch} (the parameter is declared ${given.type})`, fix: `give ${withArticle(given.type)} default, or change the type` });
       problems.addIf(checkNoCredential(given.default, { ...site, field: `${site.field}.default` }, 'a default is rendered in the WorkflowTemplate in plain text: give a harmless default and read the credential in the step from a Secret (a step\'s secretEnv)'));
     }
     // reported with the app's other problems; a parameter with a usable name still joins, so the steps that read it
@@ -357,6 +359,7 @@ export class Pipeline extends Construct {
 
   /** Adds a step; refuses a duplicate name and reports every problem of its props together. */
   public addStep(name: string, props: StepProps): Step {
+    props = snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const path = `${this.node.path}/${name}`;
     const problems = new Problems();
     const nameProblem = checkDnsLabel(name, { path, field: 'name' });
@@ -401,6 +404,7 @@ export class Pipeline extends Construct {
    * @returns the CronWorkflow
    */
   public addSchedule(id: string, props: ScheduleProps): ApiObject {
+    props = snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const path = `${this.node.path}/${id}`;
     const problems = new Problems();
     const name = `${this.name}-${id}`;
@@ -439,6 +443,7 @@ export class Pipeline extends Construct {
    * notification), or a monitor reporting a degraded model. Callers authenticate with the runner's trigger token.
    */
   public addEventTrigger(id: string, props: EventTriggerProps = {}): EventTrigger {
+    props = snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const path = `${this.node.path}/${id}`;
     const problems = new Problems();
     const name = `${this.name}-${id}`;
@@ -608,7 +613,7 @@ export class Pipeline extends Construct {
       } else if (!this.runner.gpu) {
         problems.add({ path, field: 'resources.gpu', value: r.gpu, message: `asks for GPUs, but runner ${this.runner.node.path} has no GPU scheduling, so the step could land on no node`, fix: 'configure the runner\'s (or platform\'s) gpu prop with the GPU node pool\'s labels and taints' });
       } else if (n > this.runner.gpu.maxPerStep) {
-        problems.add({ path, field: 'resources.gpu.count', value: n, message: `exceeds the runner's ${this.runner.gpu.maxPerStep} GPUs per step`, fix: 'request fewer GPUs, or raise gpu.maxPerStep and the quota' });
+        problems.add({ path, field: 'resources.gpu.count', value: n, message: `exceeds the runner's ${countOf(this.runner.gpu.maxPerStep, 'GPU')} per step`, fix: 'request fewer GPUs, or raise gpu.maxPerStep and the quota' });
       }
     }
   }
@@ -621,7 +626,7 @@ export class Pipeline extends Construct {
         continue;
       }
       const mismatch = typeMismatch(p.type, value);
-      if (mismatch) problems.add({ path, field: `arguments.${name}`, value, message: `${mismatch} (the parameter is declared ${p.type})`, fix: `pass a ${p.type}` });
+      if (mismatch) problems.add({ path, field: `arguments.${name}`, value, message: `${mismatch} (the parameter is declared ${p.type})`, fix: `pass ${withArticle(p.type)}` });
       else problems.addIf(checkNoCredential(value, { path, field: `arguments.${name}` }, 'arguments are rendered in plain text: read the credential in the step from a Secret (a step\'s secretEnv)'));
     }
   }

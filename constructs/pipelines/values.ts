@@ -1,3 +1,5 @@
+import { describeType } from '../../lib';
+
 /**
  * The type of a pipeline parameter or a step's small output value.
  * Argo passes every value as a string; the type is checked at synth and documented for the step's code.
@@ -35,7 +37,7 @@ export interface IStepValue {
 /** Checks that `value` fits `type`; returns a message when it does not. */
 export function typeMismatch(type: ParameterType, value: Scalar): string | undefined {
   switch (type) {
-    case ParameterType.STRING: return typeof value === 'string' ? undefined : `is a ${typeof value}, not a string`;
+    case ParameterType.STRING: return typeof value === 'string' ? undefined : `is ${describeType(value)}, not a string`;
     case ParameterType.NUMBER: return typeof value === 'number' && Number.isFinite(value) ? undefined : 'is not a number';
     case ParameterType.INTEGER: return typeof value === 'number' && Number.isInteger(value) ? undefined : 'is not a whole number';
     case ParameterType.BOOLEAN: return typeof value === 'boolean' ? undefined : 'is not true or false';

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, Problems, addSynthCheck, checkNoNulls,
+  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, Problems, addSynthCheck, checkNoNulls, snapshot,
 } from '../../lib';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
@@ -68,7 +68,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: CredentialsGeneratorProps) {
     super(scope, id);
-    props = props ?? ({} as CredentialsGeneratorProps);
+    props = snapshot(props ?? ({} as CredentialsGeneratorProps));
     const path = this.node.path;
     this.name = props.name ?? 'cd4ml-credentials';
     this.namespace = props.namespace;

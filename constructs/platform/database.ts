@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkHost, checkImage, checkNamespace, checkPort, checkPostgresIdentifier, checkResources, checkUid,
-  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
+  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -106,7 +106,7 @@ export class PostgresServer extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: PostgresServerProps) {
     super(scope, id);
-    props = props ?? ({} as PostgresServerProps);
+    props = snapshot(props ?? ({} as PostgresServerProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'postgres';
@@ -455,7 +455,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
 
   public constructor(scope: Construct, id: string, props: ExternalPostgresDatabaseProps) {
     super(scope, id);
-    props = props ?? ({} as ExternalPostgresDatabaseProps);
+    props = snapshot(props ?? ({} as ExternalPostgresDatabaseProps));
     const path = this.node.path;
     const problems = new Problems();
     const port = props.port ?? 5432;

@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkBucketName, checkCidr, checkImage, checkNamespace, checkRegion, checkResources, checkUid, checkDnsLabel, checkDnsSubdomain, checkPort, ContainerResources,
-  describeType, Endpoint, EnvironmentName, environmentPreset, fail, findCredential, isAwsHost, Problem, Problems, Quantity, QuantityKind, regionOfAwsHost, REDACTED, Scheme, checkNoNulls,
+  describeType, Endpoint, EnvironmentName, environmentPreset, fail, findCredential, isAwsHost, Problem, Problems, Quantity, QuantityKind, regionOfAwsHost, REDACTED, Scheme, checkNoNulls, snapshot,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -166,7 +166,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
 
   public constructor(scope: Construct, id: string, props: MinioObjectStoreProps) {
     super(scope, id);
-    props = props ?? ({} as MinioObjectStoreProps);
+    props = snapshot(props ?? ({} as MinioObjectStoreProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'minio';
@@ -369,7 +369,7 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
 
   public constructor(scope: Construct, id: string, props: ExternalObjectStoreProps) {
     super(scope, id);
-    props = props ?? ({} as ExternalObjectStoreProps);
+    props = snapshot(props ?? ({} as ExternalObjectStoreProps));
     const path = this.node.path;
     const problems = new Problems();
     checkNoNulls(props, path, ['endpoint', 'credentials', 'sharedCredentials']).forEach((p) => problems.add(p));

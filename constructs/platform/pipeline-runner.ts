@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkExtendedResourceName, checkLabels, checkNamespace, checkResources, checkTolerations, ContainerResources, describeType,
-  EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, suggestBucketName, checkNoNulls,
+  EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, suggestBucketName, checkNoNulls, snapshot,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { componentLabels } from '../k8s/labels';
@@ -108,7 +108,7 @@ export class PipelineRunner extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
     super(scope, id);
-    props = props ?? ({} as PipelineRunnerProps);
+    props = snapshot(props ?? ({} as PipelineRunnerProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.namespace = props.namespace ?? 'ml-pipelines';

@@ -5,14 +5,14 @@ import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import {
   checkBucketName, checkBucketVariables, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
-  checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields,
+  checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
 import { DefaultImages } from '../k8s/images';
 import { PlatformNamespace } from '../k8s/namespace';
-import { checkPeers, KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { checkKubeApiAccess, checkPeers, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { SeaweedObjectStore } from './seaweedfs';
@@ -212,7 +212,7 @@ export class Platform extends Construct {
     const path = this.node.path;
     // Bad props are reported with the app's other problems, and the platform is built on the preset's defaults in
     // their place, so the pipelines declared on it are checked in the same synth (one report).
-    const given: PlatformProps = isPlainObject(props) ? props : {};
+    const given: PlatformProps = isPlainObject(props) ? snapshot(props) : {};
     const problems = checkPlatformProps(path, given);
     if (problems.deferIfAny(this)) {
       props = withoutFields(given, problems.list);
@@ -398,6 +398,17 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   if (props.gpu !== undefined) checkGpu(problems, path, props.gpu);
   if (props.objectStore !== undefined && !(props.objectStore instanceof ObjectStoreChoice)) problems.add({ path, field: 'objectStore', value: describeType(props.objectStore), message: 'is not an ObjectStoreChoice', fix: 'use ObjectStoreChoice.inCluster(), .minio() or .external({...})' });
   if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
+  // props the platform hands to its components are checked here, so a problem names the prop the user wrote
+  for (const field of ['objectStoreStorage', 'databaseStorage'] as const) {
+    if (props[field] != null) problems.addIf(Quantity.check(props[field], QuantityKind.BYTES, { path, field }));
+  }
+  for (const field of ['trackingServerReplicas', 'workflowServerReplicas'] as const) {
+    if (props[field] != null) problems.addIf(checkCount(props[field], 1, { path, field }));
+  }
+  if (props.workflowAuthMode != null && !(Object.values(ArgoAuthMode) as unknown[]).includes(props.workflowAuthMode)) {
+    problems.add({ path, field: 'workflowAuthMode', value: props.workflowAuthMode, message: 'is not an argo-server auth mode', fix: 'use ArgoAuthMode.CLIENT ("client"), or ArgoAuthMode.SERVER ("server") for a throwaway sandbox only' });
+  }
+  checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
   return problems;
 }
 

@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkDnsLabel, checkDnsSubdomain, checkImage, checkNamespace, checkPort, checkRegion, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName,
-  environmentPreset, Problems, Quantity, QuantityKind, Scheme, checkNoNulls,
+  environmentPreset, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -79,7 +79,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
 
   public constructor(scope: Construct, id: string, props: SeaweedObjectStoreProps) {
     super(scope, id);
-    props = props ?? ({} as SeaweedObjectStoreProps);
+    props = snapshot(props ?? ({} as SeaweedObjectStoreProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'seaweedfs';

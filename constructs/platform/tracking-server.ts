@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkHostPattern, checkImage, checkNamespace, checkNoNulls, checkPort, checkResources, checkUid, ContainerResources, describeType, Endpoint, EnvironmentName,
-  environmentPreset, fail, Problems, Scheme,
+  environmentPreset, fail, Problems, Scheme, snapshot,
 } from '../../lib';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, PostgresSslMode } from './database';
 import { DefaultImages } from '../k8s/images';
@@ -114,7 +114,7 @@ export class TrackingServer extends Construct implements IConnectable {
 
   public constructor(scope: Construct, id: string, props: TrackingServerProps) {
     super(scope, id);
-    props = props ?? ({} as TrackingServerProps);
+    props = snapshot(props ?? ({} as TrackingServerProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.name = props.name ?? 'mlflow';

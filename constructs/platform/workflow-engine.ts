@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls,
+  checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls, snapshot,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { lazy } from '../k8s/lazy';
@@ -127,7 +127,7 @@ export class WorkflowEngine extends Construct {
 
   public constructor(scope: Construct, id: string, props: WorkflowEngineProps) {
     super(scope, id);
-    props = props ?? ({} as WorkflowEngineProps);
+    props = snapshot(props ?? ({} as WorkflowEngineProps));
     const path = this.node.path;
     const preset = environmentPreset(EnvironmentName.SANDBOX);
     this.namespace = props.namespace;
@@ -150,6 +150,9 @@ export class WorkflowEngine extends Construct {
     problems.addIf(checkImage(props.serverImage ?? DefaultImages.ARGO_SERVER, { path, field: 'serverImage' }));
     problems.addIf(checkImage(props.executorImage ?? DefaultImages.ARGO_EXECUTOR, { path, field: 'executorImage' }));
     if (props.ingressFrom !== undefined) checkPeers(props.ingressFrom, { path, field: 'ingressFrom' }).forEach((p) => problems.add(p));
+    if (props.authMode != null && !(Object.values(ArgoAuthMode) as unknown[]).includes(props.authMode)) {
+      problems.add({ path, field: 'authMode', value: props.authMode, message: 'is not an argo-server auth mode', fix: 'use ArgoAuthMode.CLIENT ("client"), or ArgoAuthMode.SERVER ("server") for a throwaway sandbox only' });
+    }
     if (this.namespace === managed) {
       problems.add({ path, field: 'namespace', value: this.namespace, message: 'equals the runner\'s namespace', fix: 'run Argo in its own namespace: workflows there could reach the controller\'s secrets' });
     }

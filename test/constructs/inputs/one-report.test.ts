@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, Chart } from 'cdk8s';
@@ -82,5 +82,63 @@ describe('one report per synth', () => {
     });
     expect(r.problems).toEqual([]);
     expect(r.written).toEqual(['env.k8s.yaml']);
+  });
+});
+
+describe('the construct and value the user wrote', () => {
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['objectStoreStorage', { objectStoreStorage: '10GB' }, 'objectStoreStorage', '"10GB"'],
+    ['databaseStorage', { databaseStorage: 'lots' }, 'databaseStorage', '"lots"'],
+    ['trackingServerReplicas', { trackingServerReplicas: NaN }, 'trackingServerReplicas', 'NaN'],
+    ['workflowServerReplicas', { workflowServerReplicas: 1.5 }, 'workflowServerReplicas', '1.5'],
+    ['workflowAuthMode', { workflowAuthMode: 'sso-ish' }, 'workflowAuthMode', '"sso-ish"'],
+    ['kubeApi', { kubeApi: { cidr: '10.0.0.0/33' } }, 'kubeApi.cidr', '"10.0.0.0/33"'],
+    ['kubeApi ports', { kubeApi: { ports: 443 } }, 'kubeApi.ports', '443'],
+  ])('a Platform prop its components use (%s) is reported as the Platform\'s, with the value given', (_what, props, field, shown) => {
+    const r = synthErrors((chart) => { new Platform(chart, 'platform', props as never); });
+    expect(r.problems.map((p) => `${p.path} ${p.field}`)).toEqual([`env/platform ${field}`]);
+    expect(new Cd4mlValidationError(r.problems).message).toContain(`env/platform: ${field} = ${shown}: `);
+  });
+
+  test('messages read as written: "an integer", "1 GPU"', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 1 } });
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner });
+      pipeline.addParameter('n', { type: ParameterType.INTEGER, default: 0.5 });
+      pipeline.addParameter('name', { type: 'text' as never, default: 'x' });
+      pipeline.addStep('fit', { image: IMAGE, resources: { gpu: { count: 2 } } });
+    });
+    const text = new Cd4mlValidationError(r.problems).message;
+    expect(text).toContain('Fix: give an integer default');
+    expect(text).toContain('parameters.name.type = "text": is not a parameter type');
+    expect(text).toContain('exceeds the runner\'s 1 GPU per step');
+  });
+});
+
+describe('props changed by the caller after the call', () => {
+  test('do not reach the output: what was checked is what renders', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'cd4ml-mutated-'));
+    const app = new App({ outdir });
+    const chart = new Chart(app, 'env', { disableResourceNameHashes: true });
+    const platformProps = { trackingServerHosts: ['mlflow.example.com'] };
+    const platform = new Platform(chart, 'platform', platformProps);
+    const pipelineProps = { runner: platform.pipelineRunner, timeout: '2h' };
+    const pipeline = new Pipeline(chart, 'train', pipelineProps);
+    const stepProps = { image: IMAGE, env: { MODE: 'fast' }, args: ['--epochs', '3'] };
+    pipeline.addStep('fit', stepProps);
+    const scheduleProps = { cron: '0 2 * * *' };
+    pipeline.addSchedule('nightly', scheduleProps);
+    // when the caller changes every one of those objects afterwards, to values the checks would refuse
+    platformProps.trackingServerHosts.push('evil..example.com');
+    pipelineProps.timeout = 'forever';
+    stepProps.image = 'train:latest';
+    stepProps.env.MODE = 'postgresql://u:hunter2@db/x';
+    stepProps.args.push('--password=hunter2');
+    scheduleProps.cron = 'never';
+    app.synth();
+    const out = readFileSync(join(outdir, 'env.k8s.yaml'), 'utf8');
+    expect(out).not.toMatch(/evil\.\.example|forever|train:latest|hunter2|cron.*never/);
+    expect(out).toContain(IMAGE);
+    expect(out).toMatch(/activeDeadlineSeconds: 7200/);
   });
 });

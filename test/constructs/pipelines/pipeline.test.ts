@@ -244,7 +244,7 @@ describe('Pipeline bad input', () => {
 
   test('fails when a parameter default or a scheduled argument has the wrong type', () => {
     expect(() => withPipeline((p) => { p.addParameter('n_estimators', { type: ParameterType.INTEGER, default: 0.5 }); })).toThrow(
-      /test\/train: parameters.n_estimators.default = 0.5: is not a whole number \(the parameter is declared integer\). Fix: give a integer default/,
+      /test\/train: parameters.n_estimators.default = 0.5: is not a whole number \(the parameter is declared integer\). Fix: give an integer default/,
     );
     expect(() => withPipeline((p) => {
       p.addParameter('min_auc', { type: ParameterType.NUMBER, default: 0.9 });
