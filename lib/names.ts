@@ -162,6 +162,11 @@ export function snapshot<T>(value: T): T {
   return value;
 }
 
+/** Refuses props that are not an object (a JavaScript caller's `undefined`, `null`, a string). */
+export function checkPropsObject(value: unknown, site: NameSite, example: string): Problem | undefined {
+  return isPlainObject(value) ? undefined : { ...site, value: describeType(value), message: `is ${describeType(value)}, not an object of props`, fix: `give an object, e.g. ${example}` };
+}
+
 /** `a word` or `an word`, by its first letter: "an integer", "a string". */
 export function withArticle(word: string): string {
   return /^[aeiou]/i.test(word) ? `an ${word}` : `a ${word}`;

@@ -1,6 +1,6 @@
 import { ApiObject, Lazy } from 'cdk8s';
-import { Construct } from 'constructs';
-import { checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, describeType, Problem, Problems } from '../../lib';
+import { Construct, IConstruct } from 'constructs';
+import { checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, describeType, fail, Problem, Problems } from '../../lib';
 import { componentLabels } from './labels';
 
 /** One side of an allowed flow, as a NetworkPolicy peer. */
@@ -202,6 +202,17 @@ export function checkKubeApiAccess(access: unknown, site: { readonly path: strin
   if (ports !== undefined && !Array.isArray(ports)) problems.push({ path, field: `${field}.ports`, value: ports, message: `is ${describeType(ports)}, not a list of ports`, fix: 'give a list, e.g. [443, 6443]' });
   else for (const port of ports ?? []) { const p = checkPort(port, { path, field: `${field}.ports` }); if (p) problems.push(p); }
   return problems;
+}
+
+/**
+ * Refuses a grantee that is not an {@link IConnectable} (a JavaScript caller's `undefined`, a name, a plain object),
+ * naming the method that was called.
+ */
+export function checkGrantee(grantee: unknown, site: { readonly path: string; readonly field: string }, scope: IConstruct): asserts grantee is IConnectable {
+  const connections = (grantee as Partial<IConnectable> | null | undefined)?.connections;
+  if (!(connections instanceof Connections)) {
+    fail({ ...site, value: describeType(grantee), message: 'is not something with network connections (an IConnectable)', fix: 'pass the construct whose pods connect, e.g. the platform\'s trackingServer or pipelineRunner' }, scope);
+  }
 }
 
 /** Groups rules by port so each port renders once with all of its peers. */

@@ -4,7 +4,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
-  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
+  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, checkPropsObject, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { ARGO_API_VERSION } from '../platform/argo-crds';
@@ -366,7 +366,9 @@ export class Pipeline extends Construct {
     if (nameProblem) problems.add(nameProblem);
     if (name === ENTRYPOINT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG template', fix: 'choose another step name' });
     if (this.stepMap.has(name)) problems.add({ path, field: 'name', value: name, message: 'is a duplicate step name', fix: 'give each step of the pipeline its own name' });
-    this.checkStepProps(problems, path, props);
+    const notProps = checkPropsObject(props, { path, field: 'props' }, '{ image: "ghcr.io/acme/train:1.0.0", command: ["python", "train.py"] }');
+    if (notProps) problems.add(notProps);
+    else this.checkStepProps(problems, path, props);
     // a bad step is reported with the app's other problems; the step is still returned (without the fields at
     // fault), so the steps wired to it are checked too, but it never joins the graph under a bad or taken name
     const rejected = problems.deferIfAny(this);
@@ -404,9 +406,11 @@ export class Pipeline extends Construct {
    * @returns the CronWorkflow
    */
   public addSchedule(id: string, props: ScheduleProps): ApiObject {
-    props = snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const path = `${this.node.path}/${id}`;
     const problems = new Problems();
+    const notProps = checkPropsObject(props, { path, field: 'props' }, '{ cron: "0 2 * * *" }');
+    if (notProps) problems.add(notProps);
+    props = notProps ? { cron: '0 2 * * *' } : snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const name = `${this.name}-${id}`;
     problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
     if (this.node.tryFindChild(`Schedule-${id}`)) problems.add({ path, field: 'id', value: id, message: 'is a duplicate schedule id', fix: 'give each schedule its own id' });
@@ -443,9 +447,11 @@ export class Pipeline extends Construct {
    * notification), or a monitor reporting a degraded model. Callers authenticate with the runner's trigger token.
    */
   public addEventTrigger(id: string, props: EventTriggerProps = {}): EventTrigger {
-    props = snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const path = `${this.node.path}/${id}`;
     const problems = new Problems();
+    const notProps = checkPropsObject(props, { path, field: 'props' }, '{ selector: "payload.bucket == \\"data\\"" }');
+    if (notProps) problems.add(notProps);
+    props = notProps ? {} : snapshot(props); // what is checked is what renders, whatever the caller changes afterwards
     const name = `${this.name}-${id}`;
     problems.addIf(checkDnsLabel(name, { path, field: 'id' }));
     if (this.node.tryFindChild(`Event-${id}`)) problems.add({ path, field: 'id', value: id, message: 'is a duplicate trigger id', fix: 'give each trigger its own id' });

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, EnvironmentName, environmentPreset, fail, Problems, addSynthCheck, checkNoNulls, snapshot,
+  checkDnsLabel, checkDnsSubdomain, checkEnvName, checkImage, checkNamespace, checkResources, ContainerResources, describeType, EnvironmentName, environmentPreset, fail, isPlainObject, Problems, addSynthCheck, checkNoNulls, snapshot,
 } from '../../lib';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
@@ -147,8 +147,15 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     if (this.secrets.has(name)) {
       problems.add({ path, field: 'name', value: name, message: 'is declared twice', fix: 'give each secret its own name' });
     }
+    if (!isPlainObject(keys)) {
+      problems.add({ path, field: 'keys', value: describeType(keys), message: `is ${describeType(keys)}, not a map of keys to values`, fix: 'give { password: SecretValue.random() }' });
+      problems.throwIfAny(this);
+    }
     if (Object.keys(keys).length === 0) problems.add({ path, field: 'keys', value: keys, message: 'is empty', fix: 'declare at least one key' });
-    for (const k of Object.keys(keys)) problems.addIf(checkEnvName(k, { path, field: `keys.${k}` }));
+    for (const [k, v] of Object.entries(keys)) {
+      problems.addIf(checkEnvName(k, { path, field: `keys.${k}` }));
+      if (!(v instanceof SecretValue)) problems.add({ path, field: `keys.${k}`, value: describeType(v), message: 'is not a SecretValue', fix: 'use SecretValue.random() or SecretValue.literal("name")' });
+    }
     problems.throwIfAny(this);
     const secret = new GeneratedSecret(this, name, keys);
     this.secrets.set(name, secret);

@@ -3,12 +3,12 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkHost, checkImage, checkNamespace, checkPort, checkPostgresIdentifier, checkResources, checkUid,
-  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot,
+  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot, checkPropsObject,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
-import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
+import { checkGrantee, Connections, IConnectable, NetworkPeer } from '../k8s/network';
 import { emptyDirVolume, execProbe, hardenedContainer, restrictedPodSecurityContext } from '../k8s/pod-security';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { containerPorts, serviceAccount, setupJob, statefulStore } from '../k8s/workload';
@@ -229,6 +229,9 @@ export class PostgresServer extends Construct implements IConnectable {
    */
   public enableBackups(props: PostgresBackupProps): ApiObject {
     const path = this.node.path;
+    const notProps = checkPropsObject(props, { path, field: 'enableBackups(props)' }, '{ bucket: store.addBucket("db-backups") }');
+    if (notProps) fail(notProps, this);
+    props = snapshot(props);
     const problems = new Problems();
     if (this.node.tryFindChild('Backup')) problems.add({ path, field: 'enableBackups', value: true, message: 'is called twice', fix: 'enable backups once' });
     const schedule = props.schedule ?? '0 2 * * *';
@@ -420,6 +423,7 @@ export class PostgresDatabase implements IPostgresDatabase {
   }
 
   public grantConnect(grantee: IConnectable): void {
+    checkGrantee(grantee, { path: `${this.server.node.path}/${this.databaseName}`, field: 'grantConnect(grantee)' }, this.server);
     this.credentials.availableIn(grantee.connections.namespace);
     grantee.connections.allowTo(this.server, this.endpoint.port);
   }
@@ -479,6 +483,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
   }
 
   public grantConnect(grantee: IConnectable): void {
+    checkGrantee(grantee, { path: this.node.path, field: 'grantConnect(grantee)' }, this);
     this.credentials.availableIn(grantee.connections.namespace);
     grantee.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
   }

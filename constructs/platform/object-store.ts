@@ -8,7 +8,7 @@ import {
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
-import { Connections, IConnectable, NetworkPeer } from '../k8s/network';
+import { checkGrantee, Connections, IConnectable, NetworkPeer } from '../k8s/network';
 import { emptyDirVolume, hardenedContainer, httpProbe } from '../k8s/pod-security';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { containerPorts, setupJob, statefulStore } from '../k8s/workload';
@@ -90,8 +90,9 @@ export abstract class BucketRegistry extends Construct {
    * The checks every store makes of a grant: the user a DNS-1123 label not granted before (`taken`), at least one
    * bucket, and only this store's buckets. Fails with the field and the fix.
    */
-  protected checkGrant(user: string, buckets: readonly Bucket[], taken: (user: string) => boolean): void {
+  protected checkGrant(grantee: IConnectable, user: string, buckets: readonly Bucket[], taken: (user: string) => boolean): void {
     const path = this.node.path;
+    checkGrantee(grantee, { path, field: 'grantReadWrite(grantee)' }, this);
     const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
     if (problem) fail(problem);
     if (taken(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice (or is a name the store reserves)', fix: `grant each user once, with all of its buckets, e.g. "${user}-2"` });
@@ -258,7 +259,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    this.checkGrant(user, buckets, (u) => this.users.has(u));
+    this.checkGrant(grantee, user, buckets, (u) => this.users.has(u));
     // A random access key: a user's name would be one half of its credential known to everyone (issue 9).
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
       [S3_ACCESS_KEY_ID]: SecretValue.random(20),
@@ -419,7 +420,7 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    this.checkGrant(user, buckets, () => false);
+    this.checkGrant(grantee, user, buckets, () => false);
     const secret = this.credentials[user] ?? this.sharedCredentials;
     if (!secret) {
       fail({

@@ -217,7 +217,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
   }
 
   public grantReadWrite(grantee: IConnectable, user: string, buckets: readonly Bucket[]): ISecret {
-    this.checkGrant(user, buckets, (u) => this.identities.has(u));
+    this.checkGrant(grantee, user, buckets, (u) => this.identities.has(u));
     const secret = this.generator.addSecret(`${this.name}-${user}`, {
       [S3_ACCESS_KEY_ID]: SecretValue.random(20),
       [S3_SECRET_ACCESS_KEY]: SecretValue.random(40),

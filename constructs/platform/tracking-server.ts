@@ -8,7 +8,7 @@ import {
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, PostgresSslMode } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
-import { checkPeers, Connections, IConnectable, NetworkPeer } from '../k8s/network';
+import { checkGrantee, checkPeers, Connections, IConnectable, NetworkPeer } from '../k8s/network';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { lazy } from '../k8s/lazy';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
@@ -286,6 +286,7 @@ export class TrackingServer extends Construct implements IConnectable {
    */
   public grantUser(grantee: IConnectable, user: string): ISecret {
     const path = this.node.path;
+    checkGrantee(grantee, { path, field: 'grantUser(grantee)' }, this);
     const problem = checkDnsLabel(user, { path, field: 'grantUser(user)' });
     if (problem) fail(problem);
     if (user === 'admin' || this.users.has(user)) fail({ path, field: 'grantUser(user)', value: user, message: user === 'admin' ? 'is the admin\'s name' : 'is granted twice', fix: `grant each user once, under its own name, e.g. "${user}-2"` });

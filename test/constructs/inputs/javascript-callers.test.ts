@@ -109,3 +109,35 @@ test('a number where a string belongs gets a fix that writes it as a string', ()
   const problems = problemsOf(() => NetworkPeer.pods('ingress', { replicas: as(3) }));
   expect(problems.map((p) => formatProblem(p))).toEqual(['NetworkPeer.pods: labels["replicas"] = 3: is a number, but label values are strings. Fix: write it as a string, "3"']);
 });
+
+const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+describe('the methods a JavaScript caller calls after construction', () => {
+  // each is called on a valid platform and pipeline with the wrong kind of argument; the problem names the argument
+  const platformAnd = (c: ReturnType<typeof chart>) => {
+    const platform = new Platform(c, 'platform');
+    const pipeline = new Pipeline(c, 'train', { runner: platform.pipelineRunner });
+    return { platform, pipeline, step: pipeline.addStep('prepare', { image: 'ghcr.io/acme/prepare:1.0.0' }) };
+  };
+  const METHODS: Array<[string, string, (v: unknown) => unknown]> = [
+    ['PostgresServer.enableBackups(props)', 'enableBackups(props)', (v) => platformAnd(chart()).platform.postgres!.enableBackups(as(v))],
+    ['TrackingServer.grantUser(grantee)', 'grantUser(grantee)', (v) => platformAnd(chart()).platform.trackingServer.grantUser(as(v), 'analyst')],
+    ['ObjectStore.grantReadWrite(grantee)', 'grantReadWrite(grantee)', (v) => { const { platform } = platformAnd(chart()); return platform.objectStore.grantReadWrite(as(v), 'analyst', [platform.dataBucket]); }],
+    ['PostgresDatabase.grantConnect(grantee)', 'grantConnect(grantee)', (v) => platformAnd(chart()).platform.postgres!.addDatabase('reports').grantConnect(as(v))],
+    ['CredentialsGenerator.addSecret(keys)', 'keys', (v) => platformAnd(chart()).platform.credentials.addSecret('extra', as(v))],
+    ['Pipeline.addStep(props)', 'props', (v) => platformAnd(chart()).pipeline.addStep('train', as(v))],
+    ['Pipeline.addSchedule(props)', 'props', (v) => platformAnd(chart()).pipeline.addSchedule('nightly', as(v))],
+    ['Pipeline.addParameter(options)', 'parameters.n options', (v) => platformAnd(chart()).pipeline.addParameter('n', as(v))],
+  ];
+  describe.each(WRONG)('given %s', (_what, value) => {
+    test.each(METHODS)('%s is refused with a problem naming it (or, for an object, a field inside it), never a TypeError', (_m, field, call) => {
+      if (isObject(value)) expect(problemsOf(() => call(value)).length).toBeGreaterThan(0);
+      else refusedAt(() => call(value), field);
+    });
+  });
+
+  test('Pipeline.addEventTrigger(props) takes undefined as no props, and refuses null or a string', () => {
+    expect(problemsOf(() => platformAnd(chart()).pipeline.addEventTrigger('new-data', undefined))).toEqual([]);
+    for (const v of [null, 'payload.bucket']) refusedAt(() => platformAnd(chart()).pipeline.addEventTrigger('new-data', as(v)), 'props');
+  });
+});
