@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { writeFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
 import { connect } from 'net';
 import { join } from 'path';
 import { runContainer } from './support/local-pod';
@@ -131,6 +131,40 @@ describe('the default object store on real servers', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const head = s3Call(store.endpoint, k, 'head_object', { Bucket: buckets.backups, Key: 'multipart-probe/20261204T000000Z/big.dump' });
     expect(head.ok && { length: head.response.ContentLength, multipart: /-\d+"?$/.test(String(head.response.ETag)) }).toEqual({ length: bytes.length, multipart: true });
+  });
+
+  test('Argo\'s own S3 artifact driver, configured from the rendered artifact repository, saves, lists, loads and deletes as the workflows identity, and nowhere else', () => {
+    // the repository exactly as the controller ConfigMap renders it; only the Service's name is swapped for the
+    // address the tier serves it at (no cluster DNS here)
+    const rendered = JSON.parse((sb.find('ConfigMap', 'workflow-controller-configmap').data as Record<string, string>).artifactRepository);
+    expect(rendered.s3).toMatchObject({ bucket: buckets.workflow, insecure: true, accessKeySecret: { name: 'seaweedfs-workflows' }, secretKeySecret: { name: 'seaweedfs-workflows' } });
+    const repo = (bucket: string) => JSON.stringify({ s3: { ...rendered.s3, bucket, endpoint: new URL(store.endpoint).host } });
+    const probe = (k: S3Keys, bucket: string, ...args: string[]) => {
+      const r = run(join(tools().argo, 's3probe'), [repo(bucket), ...args], { env: { PATH: process.env.PATH, HOME: scratch('s3probe-home'), AWS_ACCESS_KEY_ID: k.accessKey, AWS_SECRET_ACCESS_KEY: k.secretKey }, allowFail: true });
+      if (r.status !== 0) throw new Error(`s3probe ${args.join(' ')}: ${r.stderr}`);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; keys?: string[]; error?: string };
+    };
+    const k = keys.get('workflows')!;
+    // an output artifact as argoexec saves it: a tarball, and a directory (uploaded object by object)
+    const dir = scratch('argo-artifacts');
+    writeFileSync(join(dir, 'model.tgz'), Buffer.alloc(3 * 1024 * 1024 + 7, 7));
+    run('mkdir', ['-p', join(dir, 'report', 'plots')]);
+    writeFileSync(join(dir, 'report', 'metrics.json'), '{"roc_auc": 0.99}');
+    writeFileSync(join(dir, 'report', 'plots', 'roc.txt'), 'curve');
+    const prefix = 'breast-cancer-abc12/breast-cancer-abc12-train-123';
+    expect(probe(k, buckets.workflow, 'save', `${prefix}/model.tgz`, join(dir, 'model.tgz'))).toEqual({ ok: true });
+    expect(probe(k, buckets.workflow, 'save', `${prefix}/report`, join(dir, 'report'))).toEqual({ ok: true });
+    expect(probe(k, buckets.workflow, 'list', prefix).keys?.sort()).toEqual([`${prefix}/model.tgz`, `${prefix}/report/metrics.json`, `${prefix}/report/plots/roc.txt`]);
+    // an input artifact as argoexec loads it, byte for byte
+    const back = join(scratch('argo-load'), 'model.tgz');
+    expect(probe(k, buckets.workflow, 'load', `${prefix}/model.tgz`, back)).toEqual({ ok: true });
+    expect(readFileSync(back).equals(readFileSync(join(dir, 'model.tgz')))).toBe(true);
+    // artifact GC's delete
+    expect(probe(k, buckets.workflow, 'delete', `${prefix}/model.tgz`)).toEqual({ ok: true });
+    expect(probe(k, buckets.workflow, 'list', `${prefix}/model.tgz`).keys ?? []).toEqual([]);
+    // the same driver, the same identity, another bucket: refused
+    const elsewhere = probe(k, buckets.data, 'save', 'intruder.tgz', join(dir, 'report', 'metrics.json'));
+    expect({ ok: elsewhere.ok, denied: /Access Denied|AccessDenied/i.test(elsewhere.error ?? '') }).toEqual({ ok: false, denied: true });
   });
 
   describe('a multipart completion whose answer is lost', () => {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build Argo Workflows' `workflow-controller` and `argo` (CLI; `argo server` is a subcommand)
-# for the real-servers test tier.
+# for the real-servers test tier, and `s3probe` (argo/s3probe, our code): Argo's own S3 artifact driver, the
+# one argoexec saves and loads artifacts with, driven from the command line.
 #
 # Source comes only from the Go module proxy, pinned by argo/go.mod + go.sum
 # (module github.com/argoproj/argo-workflows/v4). Output:
-#   ${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}/argo-<version>/bin/{workflow-controller,argo}
-# Exits fast when both binaries are already there. Nothing is written inside the repo.
+#   ${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}/argo-<version>/bin/{workflow-controller,argo,s3probe}
+# Exits fast when all are already there, and builds only the missing ones otherwise. Nothing is written inside the repo.
 #
 # The UI: package ui has `//go:embed dist/app`, and ui/dist is not in the module zip.
 # Upstream's Makefile with STATIC_FILES=false does `mkdir -p ui/dist/app && touch
@@ -23,11 +24,11 @@ version="$(awk -v m="$module" '$1 == m { print $2; exit }' "$mod_dir/go.mod")"
 
 tools_dir="${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}"
 dest="$tools_dir/argo-$version"
-bins=(workflow-controller argo)
+bins=(workflow-controller argo s3probe)
 
-missing=0
-for b in "${bins[@]}"; do [[ -x "$dest/bin/$b" ]] || missing=1; done
-if [[ $missing == 0 ]]; then
+missing=()
+for b in "${bins[@]}"; do [[ -x "$dest/bin/$b" ]] || missing+=("$b"); done
+if [[ ${#missing[@]} == 0 ]]; then
   echo "[tools] argo $version present: $dest/bin (${bins[*]})" >&2
   echo "$dest/bin"
   exit 0
@@ -55,6 +56,7 @@ touch "$stage/src/ui/dist/app/index.html"
 # 2. A scratch copy of our wrapper module, replacing the argo module with the patched copy.
 mkdir -p "$stage/wrap"
 cp "$mod_dir/go.mod" "$mod_dir/go.sum" "$stage/wrap/"
+cp -R "$mod_dir/s3probe" "$stage/wrap/"
 # A relative replace path keeps the random stage dir out of the binary's build info.
 (cd "$stage/wrap" && go mod edit -replace "$module=../src")
 
@@ -71,16 +73,17 @@ ldflags="-s -w
 ldflags="$(echo $ldflags)"
 
 mkdir -p "$stage/bin"
-for b in "${bins[@]}"; do
+for b in "${missing[@]}"; do
   echo "[tools] building $b $version ..." >&2
   start=$SECONDS
-  (cd "$stage/wrap" && go build -trimpath -ldflags "$ldflags" -o "$stage/bin/$b" "$module/cmd/$b")
+  pkg="$module/cmd/$b"
+  [[ $b == s3probe ]] && pkg=./s3probe
+  (cd "$stage/wrap" && go build -trimpath -ldflags "$ldflags" -o "$stage/bin/$b" "$pkg")
   echo "[tools] $b $version built in $((SECONDS - start))s ($(du -h "$stage/bin/$b" | cut -f1))" >&2
 done
-"$stage/bin/argo" version --short >/dev/null
+[[ ! -x "$stage/bin/argo" ]] || "$stage/bin/argo" version --short >/dev/null
 
-mkdir -p "$dest"
-rm -rf "$dest/bin"
-mv "$stage/bin" "$dest/bin"
+mkdir -p "$dest/bin"
+for b in "${missing[@]}"; do mv "$stage/bin/$b" "$dest/bin/$b"; done
 echo "[tools] argo $version ready: $dest/bin (${bins[*]})" >&2
 echo "$dest/bin"

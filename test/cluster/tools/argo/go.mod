@@ -1,5 +1,5 @@
 // Pinned build of Argo Workflows' `workflow-controller` and `argo` (CLI + `argo server`)
-// for the real-servers test tier. Built by ../build-argo.sh into a cache outside the repo;
+// for the real-servers test tier, and of `s3probe` (our code, ./s3probe) around Argo's S3 artifact driver. Built by ../build-argo.sh into a cache outside the repo;
 // no upstream source lives here. Upstream v4.0.5's go.mod has no replace directives.
 module github.com/cd4ml/cd4ml/test/cluster/tools/argo
 
