@@ -529,14 +529,16 @@ export class Pipeline extends Construct {
     if (props.retry) {
       const r = props.retry;
       problems.addIf(checkCount(r.limit, 0, { path, field: 'retry.limit' }, 20));
-      problems.addIf(checkDuration(r.backoff ?? '30s', { path, field: 'retry.backoff' }));
-      if (r.maxDuration !== undefined) problems.addIf(checkDuration(r.maxDuration, { path, field: 'retry.maxDuration' }));
+      // Argo reads these as Go durations itself (v1alpha1.ParseStringToDuration; memoize.maxAge with time.ParseDuration
+      // in workflow/controller/operator.go), so 500ms is fine
+      problems.addIf(checkDuration(r.backoff ?? '30s', { path, field: 'retry.backoff' }, { wholeSeconds: false }));
+      if (r.maxDuration !== undefined) problems.addIf(checkDuration(r.maxDuration, { path, field: 'retry.maxDuration' }, { wholeSeconds: false }));
       if (r.factor !== undefined) problems.addIf(checkCount(r.factor, 1, { path, field: 'retry.factor' }));
     }
     if (props.timeout !== undefined) problems.addIf(checkDuration(props.timeout, { path, field: 'timeout' }));
     if (props.cache) {
       if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(props.cache.version)) problems.add({ path, field: 'cache.version', value: props.cache.version, message: 'is not a short version of letters, digits and "-"', fix: 'use a version like "1" or "2024-06"' });
-      problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }));
+      problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }, { wholeSeconds: false }));
     }
     const f = props.fanOut?.spec;
     if (f?.items !== undefined && f.items.length === 0) problems.add({ path, field: 'fanOut', value: [], message: 'has no items', fix: 'give at least one item' });

@@ -181,6 +181,14 @@ test('a cached step may also retry (argo-workflows#10426 is fixed in the Argo we
   expect(t.retryStrategy).toMatchObject({ limit: '1' });
 });
 
+test('durations Argo reads itself (retry backoff, its cap, cache age) take any Go duration; a step deadline counts whole seconds', () => {
+  const m = withPipeline((p) => { p.addStep('a', { image: IMAGE, cache: { version: '1', maxAge: '90m30s' }, retry: { limit: 2, backoff: '500ms', maxDuration: '1.5m' } }); });
+  const t = tmpl(m, 'a');
+  expect(t.retryStrategy.backoff).toEqual({ duration: '500ms', factor: '2', maxDuration: '1.5m' });
+  expect(t.memoize.maxAge).toBe('90m30s');
+  expect(() => withPipeline((p) => { p.addStep('a', { image: IMAGE, timeout: '500ms' }); })).toThrow(/timeout = "500ms": is under one second, but the field it sets counts whole seconds. Fix: write "1s"/);
+});
+
 describe('Pipeline bad input', () => {
   test('fails when a cached step runs on a runner no workflow engine manages yet', () => {
     expect(() => synth((chart) => {
