@@ -40,8 +40,14 @@ export function readWorkflowTemplates(dir: string): WorkflowTemplate[] {
 /** Runs the CLI; returns the exit code. */
 export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number {
   const [command, ...rest] = argv;
+  const usage = 'usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)';
+  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (command === 'graph' && rest.some((a) => a === '--help' || a === '-h'))) {
+    // asked for help: the usage, on stdout, and success; called with nothing: the same, as an error
+    (command === undefined ? error : log)(usage);
+    return command === undefined ? 2 : 0;
+  }
   if (command !== 'graph') {
-    error('usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)');
+    error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);
     return 2;
   }
   const outAt = rest.indexOf('--out');

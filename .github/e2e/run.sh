@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end on a real cluster: k3d (k3s enforces NetworkPolicies), `pulumi up --stack sandbox`, smoke checks,
-# then `pulumi destroy` keeping the protected stores. Needs: docker, k3d, kubectl, pulumi, node 20, python3.
+# then `pulumi destroy` keeping the protected stores. Needs: docker, k3d, kubectl, pulumi, node, python3 (with venv).
 # Used by .github/workflows/e2e.yml and docs/e2e.md. Run from the repository root.
 set -euo pipefail
 
@@ -51,11 +51,14 @@ curl -sf "http://localhost:5000/api/2.0/mlflow/runs/get?run_id=$run_id" | grep -
 echo "logged run $run_id"
 
 step "the buckets exist"
-python3 -m pip install --quiet boto3
+# a virtual environment of its own: modern distributions refuse pip outside one (PEP 668)
+venv=$(mktemp -d)
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet boto3==1.44.5   # the version the example image pins (examples/requirements.txt)
 port_forward cd4ml seaweedfs 8333:8333
 export AWS_ACCESS_KEY_ID=$(kubectl -n cd4ml get secret seaweedfs-admin -o jsonpath='{.data.AWS_ACCESS_KEY_ID}' | base64 -d)
 export AWS_SECRET_ACCESS_KEY=$(kubectl -n cd4ml get secret seaweedfs-admin -o jsonpath='{.data.AWS_SECRET_ACCESS_KEY}' | base64 -d)
-python3 - <<'PY'
+"$venv/bin/python" - <<'PY'
 import boto3
 names = {b["Name"] for b in boto3.client("s3", endpoint_url="http://localhost:8333", region_name="us-east-1").list_buckets()["Buckets"]}
 missing = {"mlflow-artifacts", "argo-artifacts", "data"} - names
@@ -75,7 +78,15 @@ spec:
 YAML
 )
 echo "submitted $wf"
-if ! kubectl -n ml-pipelines wait --for=jsonpath='{.status.phase}'=Succeeded "workflow/$wf" --timeout=30m; then
+# poll the phase, so a failed run stops the script at once instead of a 30-minute wait for Succeeded
+phase=""
+for _ in $(seq 1 360); do
+  phase=$(kubectl -n ml-pipelines get workflow "$wf" -o jsonpath='{.status.phase}')
+  case "$phase" in Succeeded|Failed|Error) break ;; esac
+  sleep 5
+done
+if [ "$phase" != Succeeded ]; then
+  echo "workflow $wf: ${phase:-no phase after 30 minutes}" >&2
   kubectl -n ml-pipelines get workflow "$wf" -o yaml | tail -60
   exit 1
 fi

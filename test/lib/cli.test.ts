@@ -29,6 +29,17 @@ describe('cd4ml graph', () => {
     expect(main(['graph', join(dir, 'missing')], () => undefined, (l) => errors.push(l))).toBe(1);
     expect(errors[0]).toMatch(/does not exist. Fix: synthesize first/);
     expect(main(['draw'], () => undefined, (l) => errors.push(l))).toBe(2);
-    expect(errors[1]).toMatch(/^usage: cd4ml graph/);
+    expect(errors[1]).toMatch(/^cd4ml: unknown command "draw". usage: cd4ml graph/);
+    expect(main([], () => undefined, (l) => errors.push(l))).toBe(2);
+    expect(errors[2]).toMatch(/^usage: cd4ml graph/);
+  });
+
+  test('--help, -h and help print the usage on stdout and succeed', () => {
+    for (const argv of [['--help'], ['-h'], ['help'], ['graph', '--help']]) {
+      const out: string[] = [];
+      const err: string[] = [];
+      expect([argv, main(argv, (l) => out.push(l), (l) => err.push(l)), out.length, err]).toEqual([argv, 0, 1, []]);
+      expect(out[0]).toMatch(/^usage: cd4ml graph/);
+    }
   });
 });
