@@ -148,18 +148,25 @@ export function suggestName(value: unknown): string {
 
 /**
  * A copy of props as given: plain objects and arrays are copied all the way down, anything else (a construct, a
- * Secret, a bucket) is kept by reference. Constructs keep this copy, so a caller that changes its props object after
- * the call cannot slip an unchecked value into the output.
+ * Secret, a bucket) and anything frozen (a marker such as `FanOut.ITEM`, compared by identity) is kept by reference.
+ * Constructs keep this copy, so a caller that changes its props object after the call cannot slip an unchecked value
+ * into the output. An object met twice (a cycle) is copied once.
  */
-export function snapshot<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => snapshot(v)) as unknown as T;
-  if (value !== null && typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value);
-    if (proto === Object.prototype || proto === null) {
-      return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, snapshot(v)])) as T;
-    }
+export function snapshot<T>(value: T, seen = new Map<object, unknown>()): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  if (seen.has(value)) return seen.get(value) as T;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    seen.set(value, copy);
+    for (const v of value) copy.push(snapshot(v, seen));
+    return copy as unknown as T;
   }
-  return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const copy: Record<string, unknown> = {};
+  seen.set(value, copy);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) copy[k] = snapshot(v, seen);
+  return copy as T;
 }
 
 /** Refuses props that are not an object (a JavaScript caller's `undefined`, `null`, a string). */

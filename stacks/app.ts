@@ -56,7 +56,7 @@ export class PipelinesChart extends Chart {
     const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
     const unknown = chosen.filter((n) => !(n in EXAMPLE_PIPELINES));
     if (unknown.length > 0) {
-      fail({ path: this.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` });
+      fail({ path: this.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, this);
     }
     this.pipelines = chosen.map((n) => EXAMPLE_PIPELINES[n](this, { runner, image }));
   }

@@ -4,13 +4,14 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
-  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, checkPropsObject, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
+  isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, checkPropsObject, suggestName, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { ARGO_API_VERSION } from '../platform/argo-crds';
 import { componentLabels, PART_OF } from '../k8s/labels';
 import { lazy } from '../k8s/lazy';
 import { PipelineRunner } from '../platform/pipeline-runner';
+import { GPU_REFUSED } from '../platform/refused';
 import {
   FanOut, IStepValue, LiteralValue, ParameterType, PipelineParameter, Scalar, StepArtifact, StepOutput, typeMismatch,
 } from './values';
@@ -272,6 +273,9 @@ export class Pipeline extends Construct {
   /** The WorkflowTemplate. */
   public readonly template: ApiObject;
   private readonly stepMap = new Map<string, Step>();
+  /** Parameters refused under a bad or taken name (reported once, at addParameter). */
+  private readonly refusedParams = new WeakSet<PipelineParameter>();
+  private readonly refusedParamNames = new Set<string>();
   /** Steps refused under a bad or taken name (reported once, at addStep). */
   private readonly rejected = new WeakSet<Step>();
   private readonly params = new Map<string, PipelineParameter>();
@@ -291,7 +295,9 @@ export class Pipeline extends Construct {
     const problems = Pipeline.checkProps(path, id, given);
     this.props = problems.deferIfAny(this) ? withoutFields(given, problems.list) : given;
     this.runner = given.runner;
-    this.name = this.props.name ?? id;
+    // a refused name gives way to a valid one, so the names built from it (schedules, triggers) raise nothing more
+    const nameRefused = problems.list.some((p) => p.field === 'name');
+    this.name = nameRefused ? suggestName(given.name ?? id).slice(0, 50).replace(/-+$/, '') : (this.props.name ?? id);
     this.experiment = this.props.experiment ?? this.name;
 
     this.template = new ApiObject(this, 'Template', {
@@ -349,6 +355,10 @@ export class Pipeline extends Construct {
     problems.deferIfAny(this);
     const p = new PipelineParameter(this.name, String(name), given.type, given.default, given.description);
     if (usable) this.params.set(name, p);
+    else { // reported here; the steps, schedules and triggers that use it report nothing more
+      this.refusedParams.add(p);
+      this.refusedParamNames.add(String(name));
+    }
     return p;
   }
 
@@ -457,7 +467,7 @@ export class Pipeline extends Construct {
     if (this.node.tryFindChild(`Event-${id}`)) problems.add({ path, field: 'id', value: id, message: 'is a duplicate trigger id', fix: 'give each trigger its own id' });
     if (props.selector !== undefined && !balanced(props.selector)) problems.add({ path, field: 'selector', value: props.selector, message: 'has unbalanced parentheses or quotes, which could make it match every event', fix: 'close every parenthesis and quote' });
     for (const [param, expr] of Object.entries(props.arguments ?? {})) {
-      if (!this.params.has(param)) problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is not a parameter of the pipeline', fix: `declare it with addParameter, or use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
+      if (!this.params.has(param) && !this.refusedParamNames.has(param)) problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is not a parameter of the pipeline', fix: `declare it with addParameter, or use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
       if (expr.trim() === '') problems.add({ path, field: `arguments.${param}`, value: expr, message: 'is empty', fix: 'give an expression over the event, like "payload.key"' });
     }
     // reported with the app's other problems; what is returned is never rendered (the synth stops at its report)
@@ -504,7 +514,7 @@ export class Pipeline extends Construct {
       const site = { path, field: `inputs.${name}` };
       if (!IDENT.test(name)) problems.add({ ...site, value: name, message: 'is not a valid input name', fix: 'use letters, digits and "_"' });
       if (value instanceof StepOutput && value.producer.pipeline !== this) problems.add({ ...site, value: `${value.producer.pipeline.name}/${value.producer.name}.${value.name}`, message: 'is an output of a step outside this pipeline', fix: 'wire outputs of this pipeline\'s own steps, or pass the value as a parameter' });
-      if (value instanceof PipelineParameter && this.params.get(value.name) !== value) problems.add({ ...site, value: `${value.pipelineName}.${value.name}`, message: 'is a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
+      if (value instanceof PipelineParameter && this.params.get(value.name) !== value && !this.refusedParams.has(value)) problems.add({ ...site, value: `${value.pipelineName}.${value.name}`, message: 'is a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
       if (value === FanOut.ITEM && !props.fanOut) problems.add({ ...site, value: '{{item}}', message: 'is the fan-out item of a step that does not fan out', fix: 'set fanOut on the step' });
     }
     for (const [name, type] of Object.entries(props.outputs ?? {})) {
@@ -513,6 +523,10 @@ export class Pipeline extends Construct {
     }
     for (const [name, artifact] of Object.entries(props.inputArtifacts ?? {})) {
       if (!IDENT.test(name)) problems.add({ path, field: `inputArtifacts.${name}`, value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
+      if (!(artifact instanceof StepArtifact)) {
+        problems.add({ path, field: `inputArtifacts.${name}`, value: describeType(artifact), message: 'is not an artifact of a step', fix: 'pass step.artifact("<name>") of an earlier step' });
+        continue;
+      }
       if (artifact.producer.pipeline !== this) problems.add({ path, field: `inputArtifacts.${name}`, value: `${artifact.producer.pipeline.name}/${artifact.producer.name}`, message: 'is an artifact of a step outside this pipeline', fix: 'pass artifacts between steps of one pipeline' });
     }
     for (const name of props.outputArtifacts ?? []) if (!IDENT.test(name)) problems.add({ path, field: 'outputArtifacts', value: name, message: 'is not a valid artifact name', fix: 'use letters, digits and "_"' });
@@ -524,7 +538,10 @@ export class Pipeline extends Construct {
       if (/^(MLFLOW_|AWS_|CD4ML_)/.test(name) || name === 'HOME') problems.add({ path, field: `env.${name}`, value: name, message: 'would override a value the runner or pipeline sets', fix: 'configure it on the runner or pipeline instead' });
       else if (/(PASSWORD|SECRET|TOKEN|PRIVATE|ACCESS_KEY|CREDENTIAL)/i.test(name)) problems.add({ path, field: `env.${name}`, value: name, message: 'looks like a credential, and env values are written into the manifests in plain text', fix: 'read credentials from a Secret (the runner passes S3 credentials by reference)' });
     }
-    for (const s of props.after ?? []) if (s.pipeline !== this) problems.add({ path, field: 'after', value: `${s.pipeline.name}/${s.name}`, message: 'is a step outside this pipeline', fix: 'order only steps of this pipeline' });
+    const after: unknown = props.after;
+    if (after !== undefined && !Array.isArray(after)) problems.add({ path, field: 'after', value: describeType(after), message: 'is not a list of steps', fix: 'give a list of steps, e.g. after: [prepare]' });
+    else (after ?? []).forEach((x: unknown, i: number) => { if (!(x instanceof Step)) problems.add({ path, field: `after[${i}]`, value: describeType(x), message: 'is not a step', fix: 'give steps returned by addStep()' }); });
+    for (const s of Array.isArray(after) ? after.filter((x): x is Step => x instanceof Step) : []) if (s.pipeline !== this) problems.add({ path, field: 'after', value: `${s.pipeline.name}/${s.name}`, message: 'is a step outside this pipeline', fix: 'order only steps of this pipeline' });
     this.checkResources(problems, path, props.resources ?? {});
     if (props.retry) {
       const r = props.retry;
@@ -540,7 +557,10 @@ export class Pipeline extends Construct {
       if (!/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(props.cache.version)) problems.add({ path, field: 'cache.version', value: props.cache.version, message: 'is not a short version of letters, digits and "-"', fix: 'use a version like "1" or "2024-06"' });
       problems.addIf(checkDuration(props.cache.maxAge ?? '168h', { path, field: 'cache.maxAge' }, { wholeSeconds: false }));
     }
-    const f = props.fanOut?.spec;
+    if (props.fanOut !== undefined && !(props.fanOut instanceof FanOut)) {
+      problems.add({ path, field: 'fanOut', value: describeType(props.fanOut), message: 'is not a FanOut', fix: 'use FanOut.items([...]), FanOut.workers(n) or FanOut.overOutput(step.output("name"))' });
+    }
+    const f = props.fanOut instanceof FanOut ? props.fanOut.spec : undefined;
     if (f?.items !== undefined && f.items.length === 0) problems.add({ path, field: 'fanOut', value: [], message: 'has no items', fix: 'give at least one item' });
     if (f?.count !== undefined) problems.addIf(checkCount(f.count, 1, { path, field: 'fanOut' }, 1000));
     if (f?.output && f.output.producer.pipeline !== this) problems.add({ path, field: 'fanOut', value: f.output.name, message: 'fans out over an output of a step outside this pipeline', fix: 'fan out over an output of this pipeline\'s own steps' });
@@ -576,7 +596,7 @@ export class Pipeline extends Construct {
     for (const [name, value] of Object.entries(isRecord(props.inputs) ? props.inputs : {})) {
       if (!isStepValue(value)) problems.addIf(checkNoCredential(value, { path, field: `inputs.${name}` }, 'inputs are rendered as arguments in plain text: read the credential in the step from a Secret (secretEnv)'));
     }
-    (props.fanOut?.spec.items ?? []).forEach((item, i) => problems.addIf(checkNoCredential(item, { path, field: `fanOut.items[${i}]` }, 'fan-out items are rendered in plain text: read the credential in the step from a Secret (secretEnv)')));
+    (props.fanOut instanceof FanOut ? props.fanOut.spec.items ?? [] : []).forEach((item, i) => problems.addIf(checkNoCredential(item, { path, field: `fanOut.items[${i}]` }, 'fan-out items are rendered in plain text: read the credential in the step from a Secret (secretEnv)')));
     if (props.secretEnv !== undefined && !isRecord(props.secretEnv)) problems.add({ path, field: 'secretEnv', value: describeType(props.secretEnv), message: 'is not a map of names to Secret keys', fix: 'give an object, e.g. { API_TOKEN: { secret, key: "token" } }' });
     for (const [name, ref] of Object.entries(isRecord(props.secretEnv) ? props.secretEnv : {})) {
       const site = { path, field: `secretEnv.${name}` };
@@ -618,9 +638,9 @@ export class Pipeline extends Construct {
       const n = r.gpu.count;
       if (!Number.isInteger(n) || n < 1) {
         problems.add({ path, field: 'resources.gpu.count', value: n, message: 'is not a whole number of GPUs of at least 1', fix: 'request whole GPUs (Kubernetes cannot share one between containers)' });
-      } else if (!this.runner.gpu) {
+      } else if (!this.runner.gpu && !GPU_REFUSED.has(this.runner)) {
         problems.add({ path, field: 'resources.gpu', value: r.gpu, message: `asks for GPUs, but runner ${this.runner.node.path} has no GPU scheduling, so the step could land on no node`, fix: 'configure the runner\'s (or platform\'s) gpu prop with the GPU node pool\'s labels and taints' });
-      } else if (n > this.runner.gpu.maxPerStep) {
+      } else if (this.runner.gpu && n > this.runner.gpu.maxPerStep) {
         problems.add({ path, field: 'resources.gpu.count', value: n, message: `exceeds the runner's ${countOf(this.runner.gpu.maxPerStep, 'GPU')} per step`, fix: 'request fewer GPUs, or raise gpu.maxPerStep and the quota' });
       }
     }
@@ -629,6 +649,7 @@ export class Pipeline extends Construct {
   private checkArguments(problems: Problems, path: string, args: Record<string, Scalar>): void {
     for (const [name, value] of Object.entries(args)) {
       const p = this.params.get(name);
+      if (!p && this.refusedParamNames.has(name)) continue;
       if (!p) {
         problems.add({ path, field: `arguments.${name}`, value, message: 'is not a parameter of the pipeline', fix: `use one of ${[...this.params.keys()].join(', ') || '(none)'}` });
         continue;

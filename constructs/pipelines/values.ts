@@ -113,7 +113,7 @@ export class LiteralValue implements IStepValue {
 /** How a step runs several times in parallel; a later step that depends on it waits for all of them. */
 export class FanOut {
   /** The current item inside a fanned-out step: pass it to an input. */
-  public static readonly ITEM: IStepValue = { expression: '{{item}}', exprRef: 'item' };
+  public static readonly ITEM: IStepValue = Object.freeze({ expression: '{{item}}', exprRef: 'item' });
 
   /** Once per item of a list (a hyperparameter sweep, say). */
   public static items(values: readonly Scalar[]): FanOut {

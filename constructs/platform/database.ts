@@ -206,11 +206,11 @@ export class PostgresServer extends Construct implements IConnectable {
   public addDatabase(name: string): PostgresDatabase {
     const path = this.node.path;
     const problem = checkPostgresIdentifier(name, { path, field: 'addDatabase(name)' });
-    if (problem) fail(problem);
+    if (problem) fail(problem, this);
     if (name === 'postgres' || name.startsWith('pg_')) {
-      fail({ path, field: 'addDatabase(name)', value: name, message: 'is reserved by Postgres', fix: 'name the database after its consumer, e.g. "mlflow"' });
+      fail({ path, field: 'addDatabase(name)', value: name, message: 'is reserved by Postgres', fix: 'name the database after its consumer, e.g. "mlflow"' }, this);
     }
-    if (this.databases.has(name)) fail({ path, field: 'addDatabase(name)', value: name, message: 'is declared twice', fix: 'declare each database once and share the returned object' });
+    if (this.databases.has(name)) fail({ path, field: 'addDatabase(name)', value: name, message: 'is declared twice', fix: 'declare each database once and share the returned object' }, this);
     const credentials = this.generator.addSecret(`${this.name}-${name.replace(/_/g, '-')}`, {
       [PG_USERNAME_KEY]: SecretValue.literal(name),
       [PG_PASSWORD_KEY]: SecretValue.random(32),

@@ -3,9 +3,9 @@
 With basic-auth on (MLFLOW_AUTH_CONFIG_PATH set), it also migrates the auth tables (they live in the same database,
 versioned in their own `alembic_version_auth`) and brings each user listed in CD4ML_AUTH_USERS (names of the env
 variables holding its name and password, never a value) in line with its Secret: created when missing, its password
-and admin flag set otherwise, so rotating a Secret and restarting the server rotates the password. A user it created
+and admin flag set otherwise, so rotating a Secret and restarting the server rotates the password. A declared user
 that is no longer declared is deleted, so a revoked grant stops working at the next start; users made in MLflow's own
-UI are left alone.
+UI under other names are left alone.
 
 An existing store is upgraded with `mlflow db upgrade` (MLflow refuses to serve an out-of-date schema).
 An empty database is initialized here rather than by the server; an advisory lock keeps replicas that start
@@ -33,9 +33,11 @@ else:
     sys.exit("the database at {} did not accept a connection in 5 minutes".format(engine.url.render_as_string(hide_password=True)))
 
 def sync_users(db_uri):
-    """Users as declared: each one created or brought in line; one this script made and no longer declared, deleted.
+    """Users as declared: each one created or brought in line; one it manages and no longer declared, deleted.
 
-    The names it manages are kept in its own table, so a user an admin made in MLflow's UI is never touched.
+    The names it manages are kept in its own table: every user it has been told to declare, whether it created it
+    or found it (made by an earlier cd4ml, or in MLflow's UI under the same name). From then on that user's password
+    follows its Secret, and revoking the grant deletes it. A user made in the UI under another name is never touched.
     """
     import json
 

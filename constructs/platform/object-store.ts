@@ -69,9 +69,9 @@ export abstract class BucketRegistry extends Construct {
   public addBucket(name: string): Bucket {
     const path = this.node.path;
     const problem = checkBucketName(name, { path, field: 'bucket name' });
-    if (problem) fail(problem);
+    if (problem) fail(problem, this);
     if (this.bucketMap.has(name)) {
-      fail({ path, field: 'bucket name', value: name, message: 'is declared twice', fix: 'declare each bucket once and share the returned Bucket' });
+      fail({ path, field: 'bucket name', value: name, message: 'is declared twice', fix: 'declare each bucket once and share the returned Bucket' }, this);
     }
     const b = new Bucket(this as unknown as IObjectStore, name);
     this.bucketMap.set(name, b);
@@ -81,7 +81,7 @@ export abstract class BucketRegistry extends Construct {
   public bucket(name: string): Bucket {
     const b = this.bucketMap.get(name);
     if (!b) {
-      fail({ path: this.node.path, field: 'bucket', value: name, message: 'is not a declared bucket', fix: `declare it with addBucket("${name}") or use one of ${[...this.bucketMap.keys()].join(', ') || '(none)'}` });
+      fail({ path: this.node.path, field: 'bucket', value: name, message: 'is not a declared bucket', fix: `declare it with addBucket("${name}") or use one of ${[...this.bucketMap.keys()].join(', ') || '(none)'}` }, this);
     }
     return b;
   }
@@ -94,16 +94,16 @@ export abstract class BucketRegistry extends Construct {
     const path = this.node.path;
     checkGrantee(grantee, { path, field: 'grantReadWrite(grantee)' }, this);
     const problem = checkDnsLabel(user, { path, field: 'grantReadWrite(user)' });
-    if (problem) fail(problem);
-    if (taken(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice (or is a name the store reserves)', fix: `grant each user once, with all of its buckets, e.g. "${user}-2"` });
-    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' });
+    if (problem) fail(problem, this);
+    if (taken(user)) fail({ path, field: 'grantReadWrite(user)', value: user, message: 'is granted twice (or is a name the store reserves)', fix: `grant each user once, with all of its buckets, e.g. "${user}-2"` }, this);
+    if (!Array.isArray(buckets) || buckets.length === 0) fail({ path, field: 'grantReadWrite(buckets)', value: [], message: 'is empty', fix: 'grant at least one bucket' }, this);
     this.checkBuckets(buckets, 'grantReadWrite(buckets)');
   }
 
   protected checkBuckets(buckets: readonly Bucket[], field: string): void {
     for (const b of buckets) {
       if (this.bucketMap.get(b.name) !== b) {
-        fail({ path: this.node.path, field, value: b.name, message: 'is a bucket of another store', fix: 'pass buckets returned by this store\'s addBucket()' });
+        fail({ path: this.node.path, field, value: b.name, message: 'is a bucket of another store', fix: 'pass buckets returned by this store\'s addBucket()' }, this);
       }
     }
   }
@@ -427,7 +427,7 @@ export class ExternalObjectStore extends BucketRegistry implements IObjectStore 
         path: this.node.path, field: `credentials.${user}`, value: undefined,
         message: `is missing: the platform grants "${user}" the buckets ${buckets.map((b) => b.name).join(', ')}`,
         fix: `add credentials.${user}: SecretRef.fromSecretName('s3-${user}', ['${S3_ACCESS_KEY_ID}', '${S3_SECRET_ACCESS_KEY}']), a key limited to those buckets`,
-      });
+      }, this);
     }
     secret.availableIn(grantee.connections.namespace);
     this.connectFrom(grantee);

@@ -259,7 +259,7 @@ export class PipelineRunner extends Construct implements IConnectable {
   /** Called by the `WorkflowEngine` that manages this runner's namespace; refuses a second one. */
   public attachWorkflowController(namespace: string, by: string): void {
     if (this.controllerNamespace !== undefined && this.controllerNamespace !== namespace) {
-      fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller in ${this.controllerNamespace}`, fix: 'give each pipeline runner one WorkflowEngine' });
+      fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller in ${this.controllerNamespace}`, fix: 'give each pipeline runner one WorkflowEngine' }, this);
     }
     this.controllerNamespace = namespace;
   }

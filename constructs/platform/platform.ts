@@ -8,6 +8,7 @@ import {
   checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
+import { GPU_REFUSED } from './refused';
 import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
 import { DefaultImages } from '../k8s/images';
@@ -216,7 +217,9 @@ export class Platform extends Construct {
     const problems = checkPlatformProps(path, given);
     if (problems.deferIfAny(this)) {
       props = withoutFields(given, problems.list);
-      checkPlatformProps(path, props).throwIfAny(this); // the defaults always pass; this only guards that promise
+      // the three namespaces fall back together: one default beside two given ones could clash with them
+      if (NAMESPACE_FIELDS.some((f) => !(f in props) && f in given)) props = withoutFields(props, NAMESPACE_FIELDS.map((field) => ({ path, field, message: '', fix: '' })));
+      checkPlatformProps(path, props).throwIfAny(this); // the defaults pass; this only guards that promise
     } else {
       props = given;
     }
@@ -311,6 +314,8 @@ export class Platform extends Construct {
       gpu: props.gpu,
       kubeApi: props.kubeApi,
     });
+    // a refused gpu prop is reported once: the GPU steps declared on this runner report nothing more
+    if (isPlainObject(given) && 'gpu' in given && !('gpu' in props)) GPU_REFUSED.add(this.pipelineRunner);
 
     this.argoCrds = new ArgoCrds(this, 'ArgoCrds');
     this.workflowEngine = new WorkflowEngine(this, 'WorkflowEngine', {
@@ -395,7 +400,7 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
     else props.trackingServerHosts.forEach((h, i) => problems.addIf(checkHostPattern(h, { path, field: `trackingServerHosts[${i}]` })));
   }
   if (props.uiIngressFrom !== undefined) checkPeers(props.uiIngressFrom, { path, field: 'uiIngressFrom' }).forEach((x) => problems.add(x));
-  if (props.gpu !== undefined) checkGpu(problems, path, props.gpu);
+  if (props.gpu != null) checkGpu(problems, path, props.gpu);
   if (props.objectStore !== undefined && !(props.objectStore instanceof ObjectStoreChoice)) problems.add({ path, field: 'objectStore', value: describeType(props.objectStore), message: 'is not an ObjectStoreChoice', fix: 'use ObjectStoreChoice.inCluster(), .minio() or .external({...})' });
   if (props.database !== undefined && !(props.database instanceof DatabaseChoice)) problems.add({ path, field: 'database', value: describeType(props.database), message: 'is not a DatabaseChoice', fix: 'use DatabaseChoice.inCluster() or .external({...})' });
   // props the platform hands to its components are checked here, so a problem names the prop the user wrote
@@ -411,6 +416,8 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
   return problems;
 }
+
+const NAMESPACE_FIELDS = ['namespace', 'workflowNamespace', 'pipelineNamespace'];
 
 const BUCKET_ROLES = ['trackingArtifacts', 'workflowArtifacts', 'data', 'databaseBackups'] as const;
 const DEFAULT_BUCKETS: Record<(typeof BUCKET_ROLES)[number], string> = { trackingArtifacts: 'mlflow-artifacts', workflowArtifacts: 'argo-artifacts', data: 'data', databaseBackups: 'db-backups' };

@@ -68,7 +68,7 @@ class Client:
         for attempt in range(5):  # the server may still be starting, or a connection may drop: retry, bounded
             try:
                 status, header, data = self._exchange(method, target, body, headers)
-            except OSError as err:
+            except (OSError, http.client.HTTPException) as err:  # a reset, or an answer cut short (IncompleteRead)
                 last = err
                 time.sleep(2 ** attempt)
                 continue
@@ -132,22 +132,32 @@ class Client:
         A retried CompleteMultipartUpload finds the upload gone (NoSuchUpload) when the first attempt did complete it
         and only its answer was lost: then the object is checked instead, by its multipart ETag (the MD5 of the
         parts' MD5s, "-" and the number of parts) or, from a server whose ETags are not MD5s, by its size. S3 may also
-        answer 200 with an error in the body (https://docs.aws.amazon.com/AmazonS3/latest/API/
-        API_CompleteMultipartUpload.html): that is an error too.
+        answer 200 with an error in the body, or cut the body short (https://docs.aws.amazon.com/AmazonS3/latest/API/
+        API_CompleteMultipartUpload.html): an InternalError or SlowDown there is retried, an answer that does not
+        parse is settled by checking the object, any other error fails.
         """
-        try:
-            _, data = self.request("POST", bucket, key, query={"uploadId": upload_id}, body=body)
-        except S3Error as err:
-            if err.code != "NoSuchUpload" or not self.is_whole(bucket, key, etags, size):
+        for attempt in range(4):
+            try:
+                _, data = self.request("POST", bucket, key, query={"uploadId": upload_id}, body=body)
+            except S3Error as err:
+                if err.code == "NoSuchUpload" and self.is_whole(bucket, key, etags, size):
+                    print("s3://{}/{}: the upload was completed by an attempt whose answer was lost".format(bucket, key), file=sys.stderr)
+                    return
                 raise
-            print("s3://{}/{}: the upload was completed by an attempt whose answer was lost".format(bucket, key), file=sys.stderr)
-            return
-        try:
-            root = ET.fromstring(data)
-        except ET.ParseError:
-            return
-        if local(root.tag) == "Error":
-            raise S3Error(200, find(root, "Code") or "", find(root, "Message") or "")
+            try:
+                root = ET.fromstring(data)
+            except ET.ParseError:
+                if self.is_whole(bucket, key, etags, size):
+                    return
+                time.sleep(2 ** attempt)
+                continue
+            if local(root.tag) != "Error":
+                return
+            code, message = find(root, "Code") or "", find(root, "Message") or ""
+            if code not in ("InternalError", "SlowDown") or attempt == 3:
+                raise S3Error(200, code, message)
+            time.sleep(2 ** attempt)
+        raise S3Error(200, "", "the completion of the upload did not answer intelligibly, and the object is not whole")
 
     def is_whole(self, bucket, key, etags, size):
         try:

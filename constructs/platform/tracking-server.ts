@@ -288,8 +288,8 @@ export class TrackingServer extends Construct implements IConnectable {
     const path = this.node.path;
     checkGrantee(grantee, { path, field: 'grantUser(grantee)' }, this);
     const problem = checkDnsLabel(user, { path, field: 'grantUser(user)' });
-    if (problem) fail(problem);
-    if (user === 'admin' || this.users.has(user)) fail({ path, field: 'grantUser(user)', value: user, message: user === 'admin' ? 'is the admin\'s name' : 'is granted twice', fix: `grant each user once, under its own name, e.g. "${user}-2"` });
+    if (problem) fail(problem, this);
+    if (user === 'admin' || this.users.has(user)) fail({ path, field: 'grantUser(user)', value: user, message: user === 'admin' ? 'is the admin\'s name' : 'is granted twice', fix: `grant each user once, under its own name, e.g. "${user}-2"` }, this);
     const secret = this.generator.addSecret(`${this.name}-user-${user}`, {
       [MLFLOW_USERNAME_KEY]: SecretValue.literal(user),
       [MLFLOW_PASSWORD_KEY]: SecretValue.random(32),

@@ -179,14 +179,21 @@ describe('the default object store on real servers', () => {
       'import importlib.util, os, sys',
       'spec = importlib.util.spec_from_file_location("s3client", sys.argv[1])',
       'm = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)',
+      'import http.client',
       'real, mode, seen = m.Client._exchange, os.environ["MODE"], []',
       'def lossy(self, method, target, body, headers):',
       '    if method == "POST" and "uploadId=" in target:',
       '        seen.append(1)',
+      '        if len(seen) == 1 and mode == "internal-error":',
+      '            print("answered the first completion 200 InternalError, unsent")',
+      '            return 200, lambda h: None, b"<Error><Code>InternalError</Code><Message>try again</Message></Error>"',
+      '        if len(seen) == 1 and mode == "cut-short":',
+      '            print("cut short the answer ({}) to the first completion".format(real(self, method, target, body, headers)[0]))',
+      '            raise http.client.IncompleteRead(b"<Complete")',
       '        if len(seen) == 1:',
       '            if mode != "never-sent": print("dropped the answer ({}) to the first completion".format(real(self, method, target, body, headers)[0]))',
       '            raise ConnectionResetError("connection reset")',
-      '        if mode != "real-retry": return 404, lambda h: None, b"<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>"',
+      '        if mode in ("no-such-upload", "never-sent"): return 404, lambda h: None, b"<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>"',
       '    return real(self, method, target, body, headers)',
       'm.Client._exchange = lossy',
       'm.cli(sys.argv[2:])',
@@ -217,6 +224,14 @@ describe('the default object store on real servers', () => {
         status: 0, stdout: ['dropped the answer (200) to the first completion', uploaded('no-such-upload')],
         stderr: `s3://${buckets.backups}/no-such-upload/20261204T000000Z/big.dump: the upload was completed by an attempt whose answer was lost`, head: whole,
       });
+    });
+
+    test('answered 200 with an InternalError in the body, the completion is retried and the backup succeeds', () => {
+      expect(upload('internal-error')).toEqual({ status: 0, stdout: ['answered the first completion 200 InternalError, unsent', uploaded('internal-error')], stderr: '', head: whole });
+    });
+
+    test('an answer cut short in its body is retried like a reset, and the backup succeeds', () => {
+      expect(upload('cut-short')).toEqual({ status: 0, stdout: ['cut short the answer (200) to the first completion', uploaded('cut-short')], stderr: '', head: whole });
     });
 
     test('when the completion never reached the server, NoSuchUpload fails the backup: no object, no success', () => {

@@ -26,8 +26,11 @@ tools_dir="${CD4ML_TOOLS_DIR:-$HOME/.cache/cd4ml-tools}"
 dest="$tools_dir/argo-$version"
 bins=(workflow-controller argo s3probe)
 
+# s3probe is our code: its build is keyed by its sources (and go.sum), so a change to it rebuilds it
+probe_key="$(cat "$mod_dir"/s3probe/*.go "$mod_dir/go.sum" | sha256sum | cut -c1-16)"
 missing=()
 for b in "${bins[@]}"; do [[ -x "$dest/bin/$b" ]] || missing+=("$b"); done
+if [[ -x "$dest/bin/s3probe" && "$(cat "$dest/bin/s3probe.key" 2>/dev/null)" != "$probe_key" ]]; then missing+=(s3probe); fi
 if [[ ${#missing[@]} == 0 ]]; then
   echo "[tools] argo $version present: $dest/bin (${bins[*]})" >&2
   echo "$dest/bin"
@@ -85,5 +88,6 @@ done
 
 mkdir -p "$dest/bin"
 for b in "${missing[@]}"; do mv "$stage/bin/$b" "$dest/bin/$b"; done
+[[ ! " ${missing[*]} " == *" s3probe "* ]] || echo "$probe_key" > "$dest/bin/s3probe.key"
 echo "[tools] argo $version ready: $dest/bin (${bins[*]})" >&2
 echo "$dest/bin"

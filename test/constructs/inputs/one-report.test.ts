@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, Chart } from 'cdk8s';
-import { ParameterType, Pipeline, Platform } from '../../../constructs';
+import { FanOut, ParameterType, Pipeline, Platform } from '../../../constructs';
 import { Cd4mlValidationError, Problem } from '../../../lib';
 
 // Given an app with several mistakes in several constructs, when it is synthesized, then one report lists every one
@@ -140,5 +140,87 @@ describe('props changed by the caller after the call', () => {
     expect(out).not.toMatch(/evil\.\.example|forever|train:latest|hunter2|cron.*never/);
     expect(out).toContain(IMAGE);
     expect(out).toMatch(/activeDeadlineSeconds: 7200/);
+  });
+});
+
+describe('what is refused is reported once, not again by what is built on it', () => {
+  test('a refused pipeline name gives way to a valid one: its schedules and triggers raise nothing more', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform');
+      const pipeline = new Pipeline(chart, 'Training', { runner: platform.pipelineRunner, name: 'training_v2' });
+      pipeline.addStep('fit', { image: IMAGE });
+      pipeline.addSchedule('nightly', { cron: '0 2 * * *' });
+      pipeline.addEventTrigger('new-data');
+    });
+    expect(where(r.problems)).toEqual(['env/Training name = "training_v2"']);
+  });
+
+  test('a refused parameter used by a step, a schedule and a trigger is reported once', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform');
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner });
+      const n = pipeline.addParameter('n-estimators', { type: ParameterType.INTEGER, default: 100 });
+      pipeline.addStep('fit', { image: IMAGE, inputs: { n } });
+      pipeline.addSchedule('nightly', { cron: '0 2 * * *', arguments: { 'n-estimators': 50 } });
+      pipeline.addEventTrigger('retrain', { arguments: { 'n-estimators': 'payload.n' } });
+    });
+    expect(where(r.problems)).toEqual(['env/train parameters.n-estimators = "n-estimators"']);
+  });
+
+  test('one refused namespace brings all three back to their defaults, so they cannot clash, and the rest is still checked', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { pipelineNamespace: 'argo', workflowNamespace: 'Bad_NS' });
+      new Pipeline(chart, 'train', { runner: platform.pipelineRunner, timeout: 'soon' }).addStep('fit', { image: IMAGE });
+    });
+    // (with only workflowNamespace back to its default, "argo", it would clash with the pipelines' and stop here)
+    expect(where(r.problems)).toEqual(['env/platform workflowNamespace = "Bad_NS"', 'env/train timeout = "soon"']);
+  });
+
+  test('a refused gpu prop is reported once: the GPU steps raise nothing more', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, tolerations: [{ key: 'Bad Key', operator: 'Exists' }] } as never });
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner });
+      pipeline.addStep('fit', { image: IMAGE, resources: { gpu: { count: 1 } } });
+    });
+    expect(r.problems.map((p) => p.path)).toEqual(r.problems.map(() => 'env/platform'));
+    expect(r.problems.length).toBeGreaterThan(0);
+  });
+
+  test('the fan-out item keeps its identity: a step that does not fan out may not read it, and a cached fan-out keys on it once', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform');
+      new Pipeline(chart, 'train', { runner: platform.pipelineRunner }).addStep('fit', { image: IMAGE, inputs: { lr: FanOut.ITEM } });
+    });
+    expect(r.problems.map((p) => p.message)).toEqual(['is the fan-out item of a step that does not fan out']);
+    const outdir = mkdtempSync(join(tmpdir(), 'cd4ml-item-'));
+    const app = new App({ outdir });
+    const chart = new Chart(app, 'env', { disableResourceNameHashes: true });
+    const platform = new Platform(chart, 'platform');
+    new Pipeline(chart, 'train', { runner: platform.pipelineRunner }).addStep('sweep', { image: IMAGE, inputs: { lr: FanOut.ITEM }, fanOut: FanOut.items([0.1, 0.2]), cache: { version: '1' } });
+    app.synth();
+    expect(readFileSync(join(outdir, 'env.k8s.yaml'), 'utf8')).not.toContain("'item=' + string(item)");
+  });
+
+  test('a JavaScript caller\'s wrong after, fanOut or inputArtifacts, and props with a cycle, are problems, not TypeErrors', () => {
+    const cyclic: Record<string, unknown> = { MODE: 'fast' };
+    cyclic.self = cyclic;
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform');
+      const pipeline = new Pipeline(chart, 'train', { runner: platform.pipelineRunner });
+      pipeline.addStep('a', { image: IMAGE, after: [undefined as never] });
+      pipeline.addStep('b', { image: IMAGE, fanOut: {} as never });
+      pipeline.addStep('c', { image: IMAGE, inputArtifacts: { m: 'x' as never } });
+      pipeline.addStep('d', { image: IMAGE, env: cyclic as never });
+    });
+    expect(r.problems.map((p) => `${p.path} ${p.field}`).slice(0, 3)).toEqual(['env/train/a after[0]', 'env/train/b fanOut', 'env/train/c inputArtifacts.m']);
+    expect(r.problems.some((p) => p.path === 'env/train/d')).toBe(true);
+  });
+
+  test('a bad grant stops at once, carrying what was deferred before it', () => {
+    const r = synthErrors((chart) => {
+      const platform = new Platform(chart, 'platform', { namespace: 'Bad_NS' });
+      platform.trackingServer.grantUser(platform.pipelineRunner, 'Bad_User');
+    });
+    expect(where(r.problems)).toEqual(['env/platform namespace = "Bad_NS"', 'env/platform/TrackingServer grantUser(user) = "Bad_User"']);
   });
 });
