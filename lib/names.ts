@@ -95,35 +95,6 @@ export function checkBucketName(value: string | undefined, site: NameSite): Prob
   };
 }
 
-/**
- * The environment variable a bucket's name reaches pipeline steps in: `CD4ML_BUCKET_<NAME>`, the name upper-cased
- * with every other character turned into "_" (so `my-data` and `my.data` both become `CD4ML_BUCKET_MY_DATA`).
- */
-export function bucketVariable(bucketName: string): string {
-  return `CD4ML_BUCKET_${String(bucketName).toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-/** Checks that no two bucket names reach pipeline steps in the same {@link bucketVariable}; one problem per clash. */
-export function checkBucketVariables(names: ReadonlyArray<{ readonly name: string; readonly field: string }>, path: string): Problem[] {
-  const seen = new Map<string, { readonly name: string; readonly field: string }>();
-  const problems: Problem[] = [];
-  for (const b of names) {
-    const variable = bucketVariable(b.name);
-    const first = seen.get(variable);
-    if (!first) seen.set(variable, b);
-    else if (first.name !== b.name) {
-      problems.push({
-        path,
-        field: b.field,
-        value: b.name,
-        message: `reaches pipeline steps in the same variable ${variable} as ${first.field} "${first.name}", so one would hide the other`,
-        fix: `rename it so that it differs from ${first.field} in more than dots, dashes or case, e.g. "${suggestBucketName(`${b.name}-2`)}"`,
-      });
-    }
-  }
-  return problems;
-}
-
 /** Checks a Postgres database or role name (unquoted lowercase identifier). */
 export function checkPostgresIdentifier(value: string | undefined, site: NameSite): Problem | undefined {
   if (typeof value === 'string' && PG_IDENT.test(value)) return undefined;

@@ -1,5 +1,5 @@
 import {
-  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, EnvironmentName, GpuScheduling, PlatformImages, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -50,9 +50,15 @@ export interface StackConfig {
   readonly workflowAuthMode?: ArgoAuthMode;
   readonly kubeApiCidr?: string;
   readonly trackingServerHosts?: string[];
+  /** Bucket names by role (required with an external object store, whose bucket names are global on AWS). */
+  readonly buckets?: BucketNames;
   /** Secret values by name (never logged): S3 and database credentials of external stores, and overrides of generated ones. */
   readonly secrets: Readonly<Record<string, string>>;
 }
+
+/** The platform's buckets by role, as `PlatformProps.buckets` takes them. */
+export type BucketNames = NonNullable<PlatformProps['buckets']>;
+const BUCKET_ROLES_OF_PLATFORM = ['trackingArtifacts', 'workflowArtifacts', 'data', 'databaseBackups'] as const;
 
 /** The settings a stack may set, and which of them must be secret. */
 export const SETTINGS = {
@@ -73,6 +79,7 @@ export const SETTINGS = {
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
   trackingServerHosts: 'list of external host names MLflow answers to (an Ingress host)',
+  buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
   s3WorkflowsAccessKeyId: 'secret: external S3 access key of Argo\'s artifact repository (its artifact bucket only)',
@@ -165,7 +172,12 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     if (raw[name] === undefined) problems.add({ ...site(name), value: undefined, message: `is missing (${because})`, fix: `set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
     else secrets[name] = raw[name];
   };
+  const buckets = json<BucketNames>('buckets');
   if (objectStore) {
+    // an external S3's buckets already exist, under names that are global on AWS: name every one the platform uses
+    const needed = BUCKET_ROLES_OF_PLATFORM.filter((role) => role !== 'databaseBackups' || !database);
+    const missing = needed.filter((role) => typeof (buckets as Record<string, unknown> | undefined)?.[role] !== 'string');
+    if (missing.length > 0) problems.add({ ...site('buckets'), value: buckets, message: `does not name the external object store's ${missing.join(', ')} bucket${missing.length === 1 ? '' : 's'}`, fix: `set them, e.g. \`pulumi config set --path cd4ml:buckets.${missing[0]} acme-ml-${missing[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\`` });
     if (!objectStore.endpoint) problems.add({ ...site('objectStore'), value: objectStore, message: 'has no endpoint', fix: 'give objectStore.endpoint, e.g. https://s3.eu-central-1.amazonaws.com' });
     for (const [user, word] of EXTERNAL_S3_USERS) {
       if (user === 'postgres-backup' && database) continue;
@@ -197,6 +209,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });
   };
   keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
+  keysOf('buckets', buckets, BUCKET_ROLES_OF_PLATFORM);
   keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode']);
   keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
   keysOf('images', json('images'), ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
@@ -221,6 +234,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     workflowAuthMode: authMode as ArgoAuthMode | undefined,
     kubeApiCidr: raw.kubeApiCidr,
     trackingServerHosts: json<string[]>('trackingServerHosts'),
+    buckets,
     secrets,
   };
   problems.throwIfAny();

@@ -84,6 +84,7 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
     kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,
     trackingServerHosts: cfg.trackingServerHosts,
+    buckets: cfg.buckets,
     pipelines: cfg.pipelines,
     examplesImage: cfg.examplesImage,
   };

@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCount, checkDnsLabel, checkExtendedResourceName, checkLabels, checkNamespace, checkResources, checkTolerations, ContainerResources, describeType,
-  EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, suggestBucketName, checkNoNulls, snapshot,
+  EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, isPlainObject, suggestName, checkNoNulls, snapshot,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { componentLabels } from '../k8s/labels';
@@ -14,10 +14,16 @@ import { MLFLOW_PASSWORD_KEY, MLFLOW_TELEMETRY_OFF, MLFLOW_USERNAME_KEY, Trackin
 import { boundRole, serviceAccount } from '../k8s/workload';
 import { namespacedAdmissionPolicy } from '../k8s/admission';
 
-/** The variable a bucket's name reaches steps in: `CD4ML_BUCKET_<NAME>` (e.g. `CD4ML_BUCKET_DATA`). */
-export function bucketEnvName(b: Bucket): string {
-  return `CD4ML_BUCKET_${b.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+/**
+ * The variable a bucket reaches steps in, by its role: `CD4ML_BUCKET_<ROLE>` (`data` gives `CD4ML_BUCKET_DATA`),
+ * whatever the bucket is named, so renaming a bucket (as a globally unique name on AWS needs) changes no step.
+ */
+export function bucketEnvName(role: string): string {
+  return `CD4ML_BUCKET_${role.toUpperCase()}`;
 }
+
+/** A bucket role: a lower-case identifier, as it becomes part of an environment variable's name. */
+const BUCKET_ROLE = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** Where GPU steps may run: the node labels and taints of a GPU node pool. */
 export interface GpuScheduling {
@@ -41,8 +47,12 @@ export interface PipelineRunnerProps {
   readonly namespace?: string;
   /** The object store pipelines read data from and write artifacts to. */
   readonly objectStore: IObjectStore;
-  /** Buckets the pipelines may read and write (the workflow engine's artifact bucket and the data bucket). */
-  readonly buckets: readonly Bucket[];
+  /**
+   * The buckets the pipelines may read and write, by role: each reaches steps as `CD4ML_BUCKET_<ROLE>` with its
+   * name (`{ data: dataBucket }` gives `CD4ML_BUCKET_DATA`), however the bucket is named. Roles are lower-case
+   * identifiers. The Platform passes `{ data }`; Argo's artifact bucket is Argo's own.
+   */
+  readonly buckets: Readonly<Record<string, Bucket>>;
   /** The tracking server every step logs to. */
   readonly trackingServer: TrackingServer;
   /** The namespace's quota. @default - the sandbox preset's (4 CPUs, 8Gi requests, 12Gi limits, no GPUs, 50 pods) */
@@ -91,8 +101,8 @@ export class PipelineRunner extends Construct implements IConnectable {
   public readonly defaultsConfigMapName: string;
   /** Resources of a step that sets none. */
   public readonly stepDefaults: ContainerResources;
-  /** The buckets pipelines may use (their names reach steps as `CD4ML_BUCKET_<NAME>`). */
-  public readonly buckets: readonly Bucket[];
+  /** The buckets pipelines may use, by role (each reaches steps as `CD4ML_BUCKET_<ROLE>`). */
+  public readonly buckets: Readonly<Record<string, Bucket>>;
   /** The namespace's quota. */
   public readonly quota: PipelineQuota;
   /** GPU scheduling, when configured. */
@@ -119,7 +129,7 @@ export class PipelineRunner extends Construct implements IConnectable {
     this.objectStore = props.objectStore;
     this.trackingServer = props.trackingServer;
     this.defaultsConfigMapName = 'pipeline-defaults';
-    this.buckets = Array.isArray(props.buckets) ? [...props.buckets] : [];
+    this.buckets = isPlainObject(props.buckets) ? { ...props.buckets } : {};
 
     const problems = new Problems();
     checkNoNulls(props, path, ['objectStore', 'trackingServer', 'buckets']).forEach((p) => problems.add(p));
@@ -137,14 +147,12 @@ export class PipelineRunner extends Construct implements IConnectable {
     problems.addIf(checkCount(this.quota.gpus, 0, { path, field: 'quota.gpus' }));
     problems.addIf(checkCount(this.quota.pods, 1, { path, field: 'quota.pods' }));
     checkResources(problems, this.stepDefaults, path, 'stepDefaults');
-    if (!Array.isArray(props.buckets)) problems.add({ path, field: 'buckets', value: props.buckets, message: `is ${describeType(props.buckets)}, not a list of Buckets`, fix: 'give the buckets steps use (the data bucket), as returned by the store\'s addBucket()' });
-    else if (props.buckets.length === 0) problems.add({ path, field: 'buckets', value: [], message: 'is empty', fix: 'give the buckets steps use (the data bucket)' });
-    this.buckets.forEach((b, i) => {
-      if (!(b instanceof Bucket)) problems.add({ path, field: `buckets[${i}]`, value: b, message: 'is not a Bucket', fix: 'pass buckets returned by the store\'s addBucket()' });
-      // two names that differ only in "-", "." or case would reach steps in one CD4ML_BUCKET_<NAME> variable
-      const clash = this.buckets.slice(0, i).find((a) => a instanceof Bucket && b instanceof Bucket && a.name !== b.name && bucketEnvName(a) === bucketEnvName(b));
-      if (clash) problems.add({ path, field: `buckets[${i}]`, value: b.name, message: `reaches steps in the same variable ${bucketEnvName(b)} as the bucket "${clash.name}", so one would hide the other`, fix: `rename one so that the names differ in more than dots, dashes or case, e.g. "${suggestBucketName(`${b.name}-2`)}"` });
-    });
+    if (!isPlainObject(props.buckets)) problems.add({ path, field: 'buckets', value: describeType(props.buckets), message: `is ${describeType(props.buckets)}, not a map of buckets by role`, fix: 'give the buckets steps use by role, e.g. { data: platform.dataBucket }' });
+    else if (Object.keys(props.buckets).length === 0) problems.add({ path, field: 'buckets', value: {}, message: 'is empty', fix: 'give the buckets steps use by role, e.g. { data: platform.dataBucket }' });
+    for (const [role, b] of Object.entries(this.buckets)) {
+      if (!BUCKET_ROLE.test(role)) problems.add({ path, field: `buckets.${role}`, value: role, message: 'is not a bucket role (a lower-case identifier, at most 40 characters)', fix: `name the role like "${suggestName(role).replace(/-/g, '_').replace(/^[^a-z]+/, '').slice(0, 40) || 'data'}"` });
+      if (!(b instanceof Bucket)) problems.add({ path, field: `buckets.${role}`, value: describeType(b), message: 'is not a Bucket', fix: 'pass buckets returned by the store\'s addBucket()' });
+    }
     if (props.gpu !== undefined && (props.gpu === null || typeof props.gpu !== 'object')) {
       problems.add({ path, field: 'gpu', value: props.gpu, message: `is ${describeType(props.gpu)}, not GPU scheduling`, fix: 'give { nodeSelector, tolerations } of the GPU node pool, or leave gpu out' });
     } else if (props.gpu) {
@@ -170,7 +178,7 @@ export class PipelineRunner extends Construct implements IConnectable {
     this.connections.allowToKubeApi(props.kubeApi);
     // the pipelines' own MLflow user (the tracking server refuses anonymous requests)
     this.trackingCredentials = props.trackingServer.grantUser(this, 'pipelines');
-    this.s3Credentials = props.objectStore.grantReadWrite(this, 'pipelines', props.buckets);
+    this.s3Credentials = props.objectStore.grantReadWrite(this, 'pipelines', [...new Set(Object.values(this.buckets))]);
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
     serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });
@@ -235,7 +243,7 @@ export class PipelineRunner extends Construct implements IConnectable {
     });
     new k8s.KubeConfigMap(this, 'Defaults', {
       metadata: { name: this.defaultsConfigMapName, namespace: this.namespace, labels },
-      data: this.defaultValues(props.buckets),
+      data: this.defaultValues(),
     });
   }
 
@@ -314,7 +322,7 @@ export class PipelineRunner extends Construct implements IConnectable {
       fromDefaults('MLFLOW_TRACKING_URI'),
       fromDefaults('MLFLOW_S3_ENDPOINT_URL'),
       fromDefaults('AWS_DEFAULT_REGION'),
-      ...this.buckets.map((b) => fromDefaults(bucketEnvName(b))),
+      ...Object.keys(this.buckets).map((role) => fromDefaults(bucketEnvName(role))),
       secretEnv('AWS_ACCESS_KEY_ID', this.s3Credentials, S3_ACCESS_KEY_ID),
       secretEnv('AWS_SECRET_ACCESS_KEY', this.s3Credentials, S3_SECRET_ACCESS_KEY),
       secretEnv(MLFLOW_USERNAME_KEY, this.trackingCredentials, MLFLOW_USERNAME_KEY),
@@ -331,14 +339,14 @@ export class PipelineRunner extends Construct implements IConnectable {
     return Object.keys(MLFLOW_TELEMETRY_OFF).map((name) => ({ name, valueFrom: { configMapKeyRef: { name: this.defaultsConfigMapName, key: name } } }));
   }
 
-  private defaultValues(buckets: readonly Bucket[]): Record<string, string> {
+  private defaultValues(): Record<string, string> {
     const data: Record<string, string> = {
       MLFLOW_TRACKING_URI: this.trackingServer.endpoint.url(),
       MLFLOW_S3_ENDPOINT_URL: this.objectStore.endpoint.url(),
       AWS_DEFAULT_REGION: this.objectStore.region,
       ...MLFLOW_TELEMETRY_OFF,
     };
-    for (const b of buckets) data[bucketEnvName(b)] = b.name;
+    for (const [role, b] of Object.entries(this.buckets)) data[bucketEnvName(role)] = b.name;
     return data;
   }
 }

@@ -4,7 +4,7 @@ import { validateRenderedObjects } from '../k8s/output-checks';
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import {
-  checkBucketName, checkBucketVariables, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
+  checkBucketName, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
   checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
@@ -307,7 +307,7 @@ export class Platform extends Construct {
       namespace: pipelineNamespace,
       objectStore: this.objectStore,
       // Argo's artifact bucket is Argo's own (WorkflowEngine grants it): steps get the data bucket
-      buckets: [this.dataBucket],
+      buckets: { data: this.dataBucket },
       trackingServer: this.trackingServer,
       quota: props.gpu ? { ...p.pipelineQuota, gpus: Math.max(p.pipelineQuota.gpus, 1) } : p.pipelineQuota,
       stepDefaults: p.stepDefaults,
@@ -438,8 +438,6 @@ function checkBuckets(problems: Problems, path: string, buckets: unknown): void 
     const first = names.slice(0, i).find((a) => a.name === b.name);
     if (first) problems.add({ path, field: b.field, value: b.name, message: `is also the name of ${first.field}`, fix: `give each bucket its own name, e.g. "${DEFAULT_BUCKETS[b.role] === b.name ? `${b.name}-2` : DEFAULT_BUCKETS[b.role]}"` });
   });
-  // only the data bucket reaches steps (as CD4ML_BUCKET_<NAME>); Argo's artifact bucket is Argo's own
-  checkBucketVariables(names.filter((b) => b.role === 'data'), path).forEach((x) => problems.add(x));
 }
 
 /** GPU scheduling: an extended resource name, node labels, tolerations as the API server reads them. */

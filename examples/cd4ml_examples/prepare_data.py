@@ -31,7 +31,7 @@ def main():
     if problems:
         sys.exit("data validation failed: " + "; ".join(problems))
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, random_state=42, stratify=y)
-    bucket = os.environ["CD4ML_BUCKET_DATA"]  # the runner passes every bucket's name
+    bucket = os.environ["CD4ML_BUCKET_DATA"]  # the data bucket, by role, whatever it is named
     # Outputs go under prepared/; uploads under incoming/ are what trigger new runs.
     data_uri = f"s3://{bucket}/prepared/breast_cancer/test_size_{args.test_size}"
     for frame, name in ((X_train, "X_train"), (X_test, "X_test"), (y_train.to_frame(), "y_train"), (y_test.to_frame(), "y_test")):

@@ -161,6 +161,11 @@ test('prod takes credentials of its external stores from secret config, as Secre
   expect(kube(registered).find((r) => r.name === 'cd4ml/Deployment/mlflow')!.dependsOn).toEqual(expect.arrayContaining(['cd4ml/Secret/cd4ml-s3-mlflow', 'cd4ml/Secret/cd4ml-tracking-db']));
   // no in-cluster stores in prod
   expect(kube(registered).some((r) => r.inputs.kind === 'StatefulSet')).toBe(false);
+  // the renamed data bucket reaches steps in the variable of its role
+  const defaults = kube(registered).find((r) => r.name === 'ml-pipelines/ConfigMap/pipeline-defaults')!;
+  expect(defaults.inputs.data).toMatchObject({ CD4ML_BUCKET_DATA: 'example-org-cd4ml-prod-data' });
+  expect(Object.keys(defaults.inputs.data).filter((k) => k.startsWith('CD4ML_BUCKET_'))).toEqual(['CD4ML_BUCKET_DATA']);
+
 });
 
 test('credentials overrides from secret config replace generated Secrets in every namespace they are copied to', async () => {
@@ -208,6 +213,18 @@ describe('bad config fails with a clear message before any resource is registere
     const legacy = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS, 'cd4ml:s3SecretAccessKey': 'legacy-shared-secret' }, [...Object.keys(PROD_SECRETS), 'cd4ml:s3SecretAccessKey']);
     expect(legacy.error?.message).toMatch(/cd4ml:s3SecretAccessKey = "\(secret\)": is not a cd4ml setting/);
     expect(legacy.error?.message).not.toMatch(/legacy-shared-secret/);
+  });
+
+  test('an external object store whose buckets are not named, or named by a role the platform lacks', async () => {
+    const config = stackConfig('prod');
+    delete config['cd4ml:buckets'];
+    const unnamed = await deploy('prod', { ...config, ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
+    // the external database keeps its own backups, so the backup bucket is not asked for
+    expect(unnamed.error?.message).toMatch(/cd4ml:buckets = \(missing\): does not name the external object store's trackingArtifacts, workflowArtifacts, data buckets. Fix: set them, e.g. `pulumi config set --path cd4ml:buckets.trackingArtifacts acme-ml-tracking-artifacts`/);
+    expect(unnamed.registered).toEqual([]);
+    const typo = await deploy('prod', { ...config, ...PROD_SECRETS, 'cd4ml:buckets': JSON.stringify({ trackingArtifacts: 'a-mlflow', workflowArtifacts: 'a-argo', data: 'a-data', features: 'a-features' }) }, Object.keys(PROD_SECRETS));
+    expect(typo.error?.message).toMatch(/cd4ml:buckets.features = "a-features": is not a field of this setting. Fix: use trackingArtifacts, workflowArtifacts, data, databaseBackups/);
+    expect(typo.registered).toEqual([]);
   });
 
   test('server auth outside the sandbox, and an unknown pipeline', async () => {

@@ -53,7 +53,7 @@ components.WorkflowEngine = {
   images: ['controllerImage', 'serverImage', 'executorImage'],
 };
 components.PipelineRunner = {
-  build: (prop, value) => withPlatform((p, c) => new PipelineRunner(c, 'runner', { objectStore: p.objectStore, buckets: [p.dataBucket], trackingServer: p.trackingServer, [prop]: value })),
+  build: (prop, value) => withPlatform((p, c) => new PipelineRunner(c, 'runner', { objectStore: p.objectStore, buckets: { data: p.dataBucket }, trackingServer: p.trackingServer, [prop]: value })),
   images: [],
 };
 

@@ -2,8 +2,9 @@ import {
   CredentialsGenerator, DatabaseChoice, ExternalObjectStore, ExternalPostgresDatabase, MinioObjectStore, NetworkPeer, ObjectStoreChoice, Platform, PipelineRunner,
   SecretRef, SeaweedObjectStore,
 } from '../../../constructs';
+import { synth } from '../../support/manifests';
 import { bucketEnvName } from '../../../constructs/platform/pipeline-runner';
-import { bucketVariable, checkBucketName, checkRegion, formatProblem, regionOfAwsHost } from '../../../lib';
+import { checkBucketName, checkRegion, formatProblem, regionOfAwsHost } from '../../../lib';
 import { accepted, chart, problemsOf, refused } from './support';
 
 const pgSecret = () => SecretRef.fromSecretName('pg', ['username', 'password']);
@@ -107,7 +108,7 @@ describe('GPU scheduling', () => {
     const c = chart();
     const p = new Platform(c, 'platform');
     const problems = problemsOf(() => new PipelineRunner(c, 'runner', {
-      namespace: 'gpu-pipelines', objectStore: p.objectStore, buckets: [p.dataBucket], trackingServer: p.trackingServer, quota: { ...p.preset.pipelineQuota, gpus: 1 },
+      namespace: 'gpu-pipelines', objectStore: p.objectStore, buckets: { data: p.dataBucket }, trackingServer: p.trackingServer, quota: { ...p.preset.pipelineQuota, gpus: 1 },
       gpu: { resourceName: 'gpu', nodeSelector: { 'a b': 'c' }, tolerations: [{ key: 'gpu', operator: 'Maybe' }] },
     }));
     expect(problems.map((x) => x.field)).toEqual(['gpu.resourceName', 'gpu.nodeSelector["a b"]', 'gpu.tolerations[0].operator']);
@@ -179,20 +180,21 @@ describe('bucket names', () => {
     expect(problemsOf(platform({ models: 'models' })).map((p) => p.field)).toEqual(['buckets.models']);
   });
 
-  test('the variable the platform predicts is the one the runner renders', () => {
-    for (const name of ['data', 'my-data', 'my.data', 'a1.b-2']) expect(bucketVariable(name)).toBe(bucketEnvName({ name } as Parameters<typeof bucketEnvName>[0]));
+  test('steps read buckets by role: renamed buckets keep CD4ML_BUCKET_DATA, whatever their names', () => {
+    const m = synth((c) => { new Platform(c, 'platform', { buckets: { data: 'acme-ml-data.eu-central-1', trackingArtifacts: 'acme-mlflow', workflowArtifacts: 'acme-argo' } }); });
+    expect(m.find('ConfigMap', 'pipeline-defaults', 'ml-pipelines').data).toMatchObject({ CD4ML_BUCKET_DATA: 'acme-ml-data.eu-central-1' });
+    expect(Object.keys(m.find('ConfigMap', 'pipeline-defaults', 'ml-pipelines').data).filter((k) => k.startsWith('CD4ML_BUCKET_'))).toEqual(['CD4ML_BUCKET_DATA']);
+    expect(bucketEnvName('features')).toBe('CD4ML_BUCKET_FEATURES');
   });
 
-  test('fails when two bucket names reach steps in the same CD4ML_BUCKET_ variable', () => {
-    // the platform's steps see only the data bucket (Argo's artifact bucket is Argo's own), so these two pass there
-    expect(problemsOf(() => new Platform(chart(), 'platform', { buckets: { workflowArtifacts: 'my-data', data: 'my.data' } }))).toEqual([]);
-    // a runner given both refuses them
+  test('a runner refuses a role that is no identifier, a bucket that is none, and no buckets at all', () => {
     const c = chart();
     const platform = new Platform(c, 'platform');
-    const a = platform.objectStore.addBucket('my-data');
-    const b = platform.objectStore.addBucket('my.data');
-    const problems = problemsOf(() => new PipelineRunner(c, 'runner', { namespace: 'other', objectStore: platform.objectStore, buckets: [a, b], trackingServer: platform.trackingServer }));
-    expect(problems.map((x) => [x.field, x.message])).toEqual([['buckets[1]', expect.stringMatching(/same variable CD4ML_BUCKET_MY_DATA as the bucket "my-data"/)]]);
+    const runner = (buckets: unknown) => () => new PipelineRunner(chart(), 'runner', { namespace: 'other', objectStore: platform.objectStore, buckets: buckets as never, trackingServer: platform.trackingServer });
+    expect(problemsOf(runner({ 'My-Data': platform.dataBucket })).map((x) => [x.field, x.message, x.fix])).toEqual([['buckets.My-Data', expect.stringMatching(/not a bucket role/), 'name the role like "my_data"']]);
+    expect(problemsOf(runner({ data: 'data' })).map((x) => [x.field, x.message])).toEqual([['buckets.data', 'is not a Bucket']]);
+    expect(problemsOf(runner({})).map((x) => [x.field, x.message])).toEqual([['buckets', 'is empty']]);
+    expect(problemsOf(runner([platform.dataBucket])).map((x) => [x.field, x.message])).toEqual([['buckets', 'is an array, not a map of buckets by role']]);
   });
 
   test('an external database choice is checked when the platform builds it', () => {
