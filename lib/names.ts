@@ -301,3 +301,13 @@ export function checkNoNulls(props: unknown, path: string, except: readonly stri
     .filter(([k, v]) => v === null && !except.includes(k))
     .map(([field]) => ({ path, field, value: null, message: 'is null', fix: 'leave the prop out to get its default, or give a value' }));
 }
+
+/**
+ * Checks a key of a Secret or ConfigMap as the API server does (IsConfigMapKey): at most 253 letters, digits, "-",
+ * "_" and ".", and not "." or ".." or starting with "..". A key becomes a file name when the Secret is mounted.
+ */
+export function checkSecretKey(value: unknown, site: NameSite): Problem | undefined {
+  if (typeof value === 'string' && value.length <= 253 && /^[-._a-zA-Z0-9]+$/.test(value) && value !== '.' && !value.startsWith('..')) return undefined;
+  const guess = typeof value === 'string' ? value.replace(/[^-._a-zA-Z0-9]+/g, '_').replace(/^\.+/, '').slice(0, 253) : '';
+  return { ...site, value, message: 'is not a Secret key (letters, digits, "-", "_" and ".", not starting with "..")', fix: `use a key like "${guess || 'token'}"` };
+}

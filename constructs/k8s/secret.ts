@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { checkDnsSubdomain, checkEnvName, fail } from '../../lib';
+import { checkDnsSubdomain, checkSecretKey, fail } from '../../lib';
 
 /**
  * A Kubernetes Secret that workloads read by reference. Its values never appear in a rendered file.
@@ -44,7 +44,7 @@ export class SecretRef implements ISecret {
     const p = checkDnsSubdomain(secretName, { path: 'SecretRef.fromSecretName', field: 'secretName' });
     if (p) fail(p);
     for (const k of keys) {
-      const kp = checkEnvName(k, { path: `SecretRef.fromSecretName(${secretName})`, field: 'keys' });
+      const kp = checkSecretKey(k, { path: `SecretRef.fromSecretName(${secretName})`, field: 'keys' });
       if (kp) fail(kp);
     }
     return new SecretRef(secretName, keys);

@@ -2,3 +2,4 @@
 // the platform never imports them.
 export * from './pipeline';
 export * from './values';
+export * from './step-options';

@@ -3,7 +3,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  analyzeGraph, checkCount, checkDnsLabel, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
+  analyzeGraph, checkCount, checkDnsLabel, checkDnsSubdomain, checkDuration, checkEnvName, checkImage, checkNoCredential, checkUid, describeGraphProblem, describeType, fail,
   isCredentialFlag, parseDuration, Problem, Problems, checkCron, checkNoNulls, isPlainObject, withoutFields, addSynthCheck, withArticle, countOf, snapshot, checkPropsObject, suggestName, Quantity, QuantityKind, REDACTED, stepLabel, toMermaidFlowchart,
 } from '../../lib';
 import { ISecret, secretEnv } from '../k8s/secret';
@@ -16,10 +16,15 @@ import {
   FanOut, IStepValue, LiteralValue, ParameterType, PipelineParameter, Scalar, StepArtifact, StepOutput, typeMismatch,
 } from './values';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
+import {
+  checkStepOptions, Condition, endpointConflict, endpointPolicySpec, ExternalEndpoint, optionVolumes, SecretFiles, StepPlacement, StepVolume,
+} from './step-options';
 import { PodGcStrategy } from '../platform/workflow-engine';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENTRYPOINT = 'dag';
+/** The DAG Argo runs when the pipeline ends, around the exit handler step. */
+const EXIT = 'on-exit';
 /** Label on the nodes of a GPU pool that names the GPU model (NVIDIA GPU feature discovery). */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
@@ -119,6 +124,24 @@ export interface StepProps {
   readonly env?: Record<string, string>;
   /** Environment variables read from Secrets by reference (tokens, passwords): never rendered as values. @default {} */
   readonly secretEnv?: Record<string, SecretKeyRef>;
+  /** Secrets as read-only files, by name: each key at `/var/run/secrets/cd4ml/<name>/<key>`. @default {} */
+  readonly secretFiles?: Record<string, SecretFiles>;
+  /**
+   * Endpoints outside the cluster the step may connect to (a NetworkPolicy per endpoint opens them to this
+   * pipeline's steps that list it, and to no other pod). @default [] - only the platform's own services
+   */
+  readonly egress?: ExternalEndpoint[];
+  /** PersistentVolumeClaims to mount, by name (datasets, shared caches). @default {} */
+  readonly volumes?: Record<string, StepVolume>;
+  /**
+   * Size of a memory-backed `/dev/shm` (PyTorch data loaders with workers need more than the runtime's 64Mi); it
+   * counts against the memory limit. @default - the container runtime's 64Mi
+   */
+  readonly sharedMemory?: string;
+  /** Node selector, tolerations and affinity, beside what a GPU request adds. @default - anywhere the quota allows */
+  readonly placement?: StepPlacement;
+  /** Run only when this holds (an earlier step's output creates the edge); otherwise the step is skipped. @default - always */
+  readonly when?: Condition;
   /** CPU, memory, ephemeral storage, GPUs. @default - the runner's step defaults */
   readonly resources?: StepResources;
   /** Retries. @default - none */
@@ -162,6 +185,7 @@ export class Step {
     for (const [k, v] of this.inputs) if (v.producer) deps.push(producer(v.producer, `inputs.${k}`));
     for (const [k, a] of Object.entries(props.inputArtifacts ?? {})) deps.push(producer(a.producer, `inputArtifacts.${k}`));
     if (props.fanOut?.spec.output) deps.push(producer(props.fanOut.spec.output.producer, 'fanOut'));
+    if (props.when instanceof Condition && props.when.value?.producer) deps.push(producer(props.when.value.producer, 'when'));
     this.dependencies = [...new Set(deps)];
   }
 
@@ -256,6 +280,12 @@ export interface PipelineProps {
   readonly parallelism?: number;
   /** uid/gid step containers run as. @default 1000 */
   readonly runAsUser?: number;
+  /**
+   * The service account steps run as, which must exist in the runner's namespace (one per pipeline lets a cloud's
+   * workload identity give each pipeline its own cloud role). Steps still get no Kubernetes API token.
+   * @default - the runner's `pipeline-runner`
+   */
+  readonly serviceAccountName?: string;
 }
 
 /**
@@ -281,6 +311,9 @@ export class Pipeline extends Construct {
   private readonly params = new Map<string, PipelineParameter>();
   private cacheConfigMap?: string;
   private readonly props: PipelineProps;
+  /** Endpoints outside the cluster, by name, with the steps that reach them (one NetworkPolicy each). */
+  private readonly endpoints = new Map<string, { readonly endpoint: ExternalEndpoint; readonly steps: string[] }>();
+  private exitStep?: Step;
 
   public constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -328,6 +361,7 @@ export class Pipeline extends Construct {
     if (props.ttlAfterCompletion !== null) problems.addIf(checkDuration(props.ttlAfterCompletion ?? '168h', { path, field: 'ttlAfterCompletion' }));
     if (props.parallelism != null) problems.addIf(checkCount(props.parallelism, 1, { path, field: 'parallelism' }));
     if (props.runAsUser != null) problems.addIf(checkUid(props.runAsUser, { path, field: 'runAsUser' }));
+    if (props.serviceAccountName !== undefined) problems.addIf(checkDnsSubdomain(props.serviceAccountName, { path, field: 'serviceAccountName' }));
     return problems;
   }
 
@@ -374,8 +408,8 @@ export class Pipeline extends Construct {
     const problems = new Problems();
     const nameProblem = checkDnsLabel(name, { path, field: 'name' });
     if (nameProblem) problems.add(nameProblem);
-    if (name === ENTRYPOINT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG template', fix: 'choose another step name' });
-    if (this.stepMap.has(name)) problems.add({ path, field: 'name', value: name, message: 'is a duplicate step name', fix: 'give each step of the pipeline its own name' });
+    if (name === ENTRYPOINT || name === EXIT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG templates', fix: 'choose another step name' });
+    if (this.stepMap.has(name) || this.exitStep?.name === name) problems.add({ path, field: 'name', value: name, message: 'is a duplicate step name', fix: 'give each step of the pipeline its own name' });
     const notProps = checkPropsObject(props, { path, field: 'props' }, '{ image: "ghcr.io/acme/train:1.0.0", command: ["python", "train.py"] }');
     if (notProps) problems.add(notProps);
     else this.checkStepProps(problems, path, props);
@@ -389,7 +423,7 @@ export class Pipeline extends Construct {
       return step;
     }
     this.stepMap.set(name, step);
-    for (const ref of Object.values(props.secretEnv ?? {})) ref.secret.availableIn(this.runner.namespace);
+    this.attach(name, props);
     if (props.cache && !this.cacheConfigMap) {
       const controllerNamespace = this.runner.workflowControllerNamespace;
       if (controllerNamespace === undefined) {
@@ -404,6 +438,90 @@ export class Pipeline extends Construct {
       this.runner.addCacheConfigMap(this.cacheConfigMap);
     }
     return step;
+  }
+
+  /**
+   * Adds the step Argo runs when the pipeline ends, whatever the outcome: a notification, a cleanup (Argo's exit
+   * handler). It reads the outcome in `CD4ML_PIPELINE_STATUS` (`Succeeded`, `Failed` or `Error`) and the failed steps,
+   * as JSON, in `CD4ML_PIPELINE_FAILURES`. It takes parameters and literals as inputs; other steps' outputs and
+   * artifacts may not exist when it runs, so it takes none. One per pipeline.
+   * @see https://argo-workflows.readthedocs.io/en/latest/walk-through/exit-handlers/
+   */
+  public addExitHandler(name: string, props: StepProps): Step {
+    props = snapshot(props);
+    const path = `${this.node.path}/${name}`;
+    const problems = new Problems();
+    problems.addIf(checkDnsLabel(name, { path, field: 'name' }));
+    if (name === ENTRYPOINT || name === EXIT) problems.add({ path, field: 'name', value: name, message: 'is reserved for the pipeline\'s DAG templates', fix: 'choose another name, e.g. "notify"' });
+    if (this.stepMap.has(name)) problems.add({ path, field: 'name', value: name, message: 'is the name of a step of the pipeline', fix: 'give the exit handler its own name, e.g. "notify"' });
+    if (this.exitStep) problems.add({ path, field: 'name', value: name, message: `is a second exit handler (the pipeline has "${this.exitStep.name}")`, fix: 'do both in one exit handler step' });
+    const notProps = checkPropsObject(props, { path, field: 'props' }, '{ image: "ghcr.io/acme/notify:1.0.0", command: ["python", "notify.py"] }');
+    if (notProps) problems.add(notProps);
+    else {
+      this.checkStepProps(problems, path, props);
+      for (const [input, value] of Object.entries(props.inputs ?? {})) {
+        if (value instanceof StepOutput) problems.add({ path, field: `inputs.${input}`, value: `${value.producer.name}.${value.name}`, message: 'is a step\'s output, which may not exist when the pipeline ends', fix: 'pass parameters and literals; read results from MLflow or the object store' });
+      }
+      const unavailable = (['inputArtifacts', 'after', 'fanOut', 'when', 'cache'] as const).filter((f) => props[f] !== undefined);
+      for (const field of unavailable) problems.add({ path, field, value: describeType(props[field]), message: 'does not apply to an exit handler, which runs once when the pipeline ends', fix: `drop ${field}` });
+    }
+    const rejected = problems.deferIfAny(this);
+    if (rejected) props = withoutFields(isPlainObject(props) ? props : ({} as StepProps), problems.list);
+    const step = new Step(this, name, props, rejected);
+    if (rejected && problems.list.some((p) => p.field === 'name')) return step;
+    this.exitStep = step;
+    this.attach(name, props);
+    return step;
+  }
+
+  /** The exit handler step, if any. */
+  public get exitHandler(): Step | undefined {
+    return this.exitStep;
+  }
+
+  /** Makes a step's Secrets available in the runner's namespace and opens its endpoints to it. */
+  private attach(name: string, props: StepProps): void {
+    for (const ref of [...Object.values(props.secretEnv ?? {}), ...Object.values(props.secretFiles ?? {})]) ref.secret.availableIn(this.runner.namespace);
+    for (const endpoint of props.egress ?? []) {
+      const known = this.endpoints.get(endpoint.name);
+      if (known) {
+        known.steps.push(name);
+        continue;
+      }
+      const entry = { endpoint, steps: [name] };
+      this.endpoints.set(endpoint.name, entry);
+      // additive to the runner's policy: these pods, and no other pod of the namespace, may reach the endpoint
+      new ApiObject(this, `Egress-${endpoint.name}`, {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: {
+          name: `${this.name}-to-${endpoint.name}`,
+          namespace: this.runner.namespace,
+          labels: { ...componentLabels('pipeline', this.name, 'network-policy'), 'cd4ml.io/pipeline': this.name },
+          annotations: endpoint.host ? { 'cd4ml.io/endpoint-host': endpoint.host } : undefined,
+        },
+        spec: lazy(() => endpointPolicySpec(this.name, entry.endpoint, entry.steps)),
+      });
+    }
+  }
+
+  /** The checks of a step's options, and those that need the rest of the pipeline. */
+  private checkOptions(problems: Problems, path: string, props: StepProps): void {
+    const r: StepResources = isPlainObject(props.resources) ? props.resources : {};
+    const memory = r.memory ?? this.runner.stepDefaults.memory;
+    const limit = r.memoryLimit ?? (Quantity.tryParse(memory) ? maxQuantity(memory, this.runner.stepDefaults.memoryLimit) : undefined);
+    checkStepOptions(problems, path, props, limit);
+    if (props.when instanceof Condition) {
+      const v: unknown = props.when.value;
+      if (v instanceof StepOutput && v.producer.pipeline !== this) problems.add({ path, field: 'when', value: `${v.producer.pipeline.name}/${v.producer.name}.${v.name}`, message: 'tests an output of a step outside this pipeline', fix: 'test outputs of this pipeline\'s own steps, or a parameter' });
+      if (v instanceof PipelineParameter && this.params.get(v.name) !== v && !this.refusedParams.has(v)) problems.add({ path, field: 'when', value: `${v.pipelineName}.${v.name}`, message: 'tests a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
+      if (v === FanOut.ITEM && !props.fanOut) problems.add({ path, field: 'when', value: '{{item}}', message: 'tests the fan-out item of a step that does not fan out', fix: 'set fanOut on the step, or test an output or a parameter' });
+    }
+    (Array.isArray(props.egress) ? props.egress : []).forEach((e: unknown, i) => {
+      const known = isPlainObject(e) && typeof e.name === 'string' ? this.endpoints.get(e.name) : undefined;
+      const conflict = known && Array.isArray((e as ExternalEndpoint).cidrs) ? endpointConflict(e as ExternalEndpoint, known.endpoint) : undefined;
+      if (conflict) problems.add({ path, field: `egress[${i}]`, value: (e as ExternalEndpoint).name, message: conflict, fix: 'declare the endpoint once (a const the steps share) and list it in each step that reaches it' });
+    });
   }
 
   /** The steps (a copy), in declaration order. */
@@ -543,6 +661,7 @@ export class Pipeline extends Construct {
     else (after ?? []).forEach((x: unknown, i: number) => { if (!(x instanceof Step)) problems.add({ path, field: `after[${i}]`, value: describeType(x), message: 'is not a step', fix: 'give steps returned by addStep()' }); });
     for (const s of Array.isArray(after) ? after.filter((x): x is Step => x instanceof Step) : []) if (s.pipeline !== this) problems.add({ path, field: 'after', value: `${s.pipeline.name}/${s.name}`, message: 'is a step outside this pipeline', fix: 'order only steps of this pipeline' });
     this.checkResources(problems, path, props.resources ?? {});
+    this.checkOptions(problems, path, props);
     if (props.retry) {
       const r = props.retry;
       problems.addIf(checkCount(r.limit, 0, { path, field: 'retry.limit' }, 20));
@@ -683,7 +802,7 @@ export class Pipeline extends Construct {
       arguments: this.params.size === 0 ? undefined : {
         parameters: this.parameters.map((p) => ({ name: p.name, value: String(p.defaultValue), description: p.description ?? `${p.type}` })),
       },
-      serviceAccountName: runner.serviceAccountName,
+      serviceAccountName: this.props.serviceAccountName ?? runner.serviceAccountName,
       automountServiceAccountToken: false,
       executor: { serviceAccountName: runner.executorServiceAccountName },
       securityContext: restrictedPodSecurityContext({ uid: this.props.runAsUser ?? 1000 }),
@@ -692,10 +811,11 @@ export class Pipeline extends Construct {
       podGC: { strategy: PodGcStrategy.ON_POD_SUCCESS },
       parallelism: this.props.parallelism,
       podMetadata: { labels: { 'app.kubernetes.io/part-of': PART_OF, 'cd4ml.io/pipeline': this.name } },
-      volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
+      onExit: this.exitStep ? EXIT : undefined,
       templates: [
         { name: ENTRYPOINT, dag: { tasks: ordered.map((s) => this.renderTask(s)) } },
         ...ordered.map((s) => this.renderTemplate(s)),
+        ...(this.exitStep ? [{ name: EXIT, dag: { tasks: [this.renderTask(this.exitStep)] } }, this.renderTemplate(this.exitStep)] : []),
       ],
     };
   }
@@ -713,6 +833,7 @@ export class Pipeline extends Construct {
       withItems: f?.items ? [...f.items] : undefined,
       withSequence: f?.count !== undefined ? { count: String(f.count) } : undefined,
       withParam: f?.output ? f.output.expression : undefined,
+      when: s.props.when?.expression,
     };
   }
 
@@ -756,8 +877,14 @@ export class Pipeline extends Construct {
       { name: 'CD4ML_STEP', value: s.name },
       ...Object.entries(p.env ?? {}).map(([name, value]) => ({ name, value })),
       ...Object.entries(p.secretEnv ?? {}).map(([name, ref]) => secretEnv(name, ref.secret, ref.key)),
+      // the exit handler's outcome (Argo's globals in an exit handler)
+      ...(s === this.exitStep ? [{ name: 'CD4ML_PIPELINE_STATUS', value: '{{workflow.status}}' }, { name: 'CD4ML_PIPELINE_FAILURES', value: '{{workflow.failures}}' }] : []),
     ];
     const gpu = r.gpu && runner.gpu ? runner.gpu : undefined;
+    const extra = optionVolumes(p);
+    const place = p.placement ?? {};
+    const nodeSelector = { ...(gpu ? { ...gpu.nodeSelector, ...(r.gpu?.product ? { [GPU_PRODUCT_LABEL]: r.gpu.product } : {}) } : {}), ...(place.nodeSelector ?? {}) };
+    const tolerations = [...(gpu ? gpu.tolerations : []), ...(place.tolerations ?? [])];
     const retry = p.retry;
     return {
       name: s.name,
@@ -779,10 +906,13 @@ export class Pipeline extends Construct {
         env,
         resources: { requests, limits },
         securityContext: restrictedContainerSecurityContext(),
-        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...extra.mounts],
       },
-      nodeSelector: gpu ? { ...gpu.nodeSelector, ...(r.gpu?.product ? { [GPU_PRODUCT_LABEL]: r.gpu.product } : {}) } : undefined,
-      tolerations: gpu ? gpu.tolerations : undefined,
+      // scratch is as large as the step's ephemeral storage (its request and limit), 2Gi when it sets none
+      volumes: [{ name: 'tmp', emptyDir: { sizeLimit: r.ephemeralStorage ?? '2Gi' } }, ...extra.volumes],
+      nodeSelector: Object.keys(nodeSelector).length ? nodeSelector : undefined,
+      tolerations: tolerations.length ? tolerations : undefined,
+      affinity: place.affinity,
       activeDeadlineSeconds: p.timeout ? parseDuration(p.timeout) : undefined,
       retryStrategy: retry ? {
         limit: String(retry.limit),

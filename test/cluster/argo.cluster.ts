@@ -1,4 +1,4 @@
-import { ParameterType, Pipeline } from '../../constructs';
+import { Condition, ParameterType, Pipeline, SecretRef } from '../../constructs';
 import { EnvironmentName } from '../../lib';
 import { get, list } from './support/apply';
 import { startContainer } from './support/local-pod';
@@ -20,6 +20,21 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
   const sb = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
     new Pipeline(scope, 'cached-retry', { runner }).addStep('flaky', { image: 'busybox:1.37', command: ['true'], inputs: { n: 1 }, outputs: { answer: ParameterType.STRING }, cache: { version: '1' }, retry: { limit: 2 } });
+    // and one with what real teams ask of steps: Secrets as env and files, an endpoint outside, scratch, shared
+    // memory, a dataset volume, placement, a condition, and an exit handler
+    const options = new Pipeline(scope, 'step-options', { runner });
+    const evaluate = options.addStep('evaluate', {
+      image: 'busybox:1.37', command: ['true'], outputs: { accuracy: ParameterType.NUMBER, verdict: ParameterType.STRING },
+      secretEnv: { WAREHOUSE_PASSWORD: { secret: SecretRef.fromSecretName('warehouse-login', ['password']), key: 'password' } },
+      secretFiles: { gcp: { secret: SecretRef.fromSecretName('gcp-key', ['key.json']) } },
+      egress: [{ name: 'warehouse', cidrs: ['203.0.113.10/32'], ports: [5432] }],
+      resources: { ephemeralStorage: '4Gi' }, sharedMemory: '256Mi',
+      volumes: { data: { claimName: 'datasets', mountPath: '/data' } },
+      placement: { tolerations: [{ key: 'batch', operator: 'Exists', effect: 'NoSchedule' }] },
+    });
+    options.addStep('register', { image: 'busybox:1.37', command: ['true'], when: Condition.atLeast(evaluate.output('accuracy'), 0.9) });
+    options.addStep('alert', { image: 'busybox:1.37', command: ['false'], when: Condition.equals(evaluate.output('verdict'), 'degraded') });
+    options.addExitHandler('notify', { image: 'busybox:1.37', command: ['true'], inputs: { channel: 'ml-alerts' } });
   });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
   const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
@@ -28,7 +43,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   const seen: Obj[] = [];
 
   /** Submits a Workflow and plays the node: every pod the controller creates is checked and then succeeds. */
-  async function runToCompletion(workflow: Obj, timeoutMs = 240000): Promise<Obj> {
+  async function runToCompletion(workflow: Obj, timeoutMs = 240000, node: { value?: (parameter: string) => string; exitCode?: (pod: Obj) => number } = {}): Promise<Obj> {
     const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, workflow);
     expect({ status: created.status, message: created.body.message }).toEqual({ status: 201, message: undefined });
     const name = created.body.metadata.name;
@@ -36,7 +51,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       for (const pod of await runningWorkflowPods(sb.cp, pipelinesNs)) {
         if (pod.metadata.labels['workflows.argoproj.io/workflow'] !== name) continue;
         if (!seen.some((p) => p.metadata.uid === pod.metadata.uid)) seen.push(pod);
-        await succeedWorkflowPod(sb.cp, pod, executor, (p) => (p === 'data_uri' ? 's3://data/prepared/x' : p === 'model_version' ? '1' : `${p}-value`));
+        await succeedWorkflowPod(sb.cp, pod, executor, node.value ?? ((p) => (p === 'data_uri' ? 's3://data/prepared/x' : p === 'model_version' ? '1' : `${p}-value`)), node.exitCode?.(pod) ?? 0);
       }
       const wf = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, name);
       return wf?.status?.phase === 'Succeeded' || wf?.status?.phase === 'Failed' || wf?.status?.phase === 'Error' ? wf : undefined;
@@ -229,5 +244,49 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     // the executor's token comes from the Secret we render
     expect((pod.spec.volumes as Obj[]).find((v) => v.name === 'exec-sa-token')?.secret?.secretName).toBe('pipeline-executor.service-account-token');
+  });
+  test('a step\'s Secrets, endpoint, scratch, shared memory, volume and placement reach the pod the controller creates; a condition skips; the exit handler reads the outcome', async () => {
+    // what the team provides: its Secrets and its dataset's claim
+    for (const [name, key] of [['warehouse-login', 'password'], ['gcp-key', 'key.json']]) {
+      const r = await sb.cp.api<Obj>('POST', `/api/v1/namespaces/${pipelinesNs}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData: { [key]: 'placeholder' } });
+      expect(r.status).toBe(201);
+    }
+    const pvc = await sb.cp.api<Obj>('POST', `/api/v1/namespaces/${pipelinesNs}/persistentvolumeclaims`, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'datasets' }, spec: { accessModes: ['ReadOnlyMany'], resources: { requests: { storage: '1Gi' } } } });
+    expect(pvc.status).toBe(201);
+    const before = seen.length;
+    const wf = await runToCompletion({ apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'step-options-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'step-options' } } }, 240000, {
+      value: (p) => (p === 'accuracy' ? '0.5' : 'degraded'),
+      exitCode: (pod) => (pod.metadata.labels['cd4ml.io/step'] === 'alert' ? 1 : 0),
+    });
+    const nodes = Object.values(wf.status.nodes as Record<string, Obj>).filter((n) => n.type === 'Pod' || n.type === 'Skipped').map((n) => `${n.displayName}:${n.phase}`).sort();
+    // accuracy 0.5 < 0.9 skips register; the degraded verdict runs alert, which fails the run; notify runs anyway
+    expect({ phase: wf.status.phase, nodes }).toEqual({ phase: 'Failed', nodes: ['alert:Failed', 'evaluate:Succeeded', 'notify:Succeeded', 'register:Skipped'] });
+    const pods = seen.slice(before);
+    const podOf = (step: string) => pods.find((p) => p.metadata.labels['cd4ml.io/step'] === step)!;
+    // the pod as the API server admitted it (Pod Security "restricted" enforced on the namespace)
+    const evaluatePod = podOf('evaluate');
+    const main = evaluatePod.spec.containers.find((c: Obj) => c.name === 'main');
+    const volume = (name: string) => (evaluatePod.spec.volumes as Obj[]).find((v) => v.name === name);
+    expect(volume('tmp')).toEqual({ name: 'tmp', emptyDir: { sizeLimit: '4Gi' } });
+    expect(volume('shm')).toEqual({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } });
+    expect(volume('secret-gcp')).toEqual({ name: 'secret-gcp', secret: { secretName: 'gcp-key', items: [{ key: 'key.json', path: 'key.json' }], defaultMode: 0o440 } });
+    expect(volume('volume-data')).toEqual({ name: 'volume-data', persistentVolumeClaim: { claimName: 'datasets', readOnly: true } });
+    expect(main.volumeMounts).toEqual(expect.arrayContaining([
+      { name: 'secret-gcp', mountPath: '/var/run/secrets/cd4ml/gcp', readOnly: true },
+      { name: 'volume-data', mountPath: '/data', readOnly: true },
+      { name: 'shm', mountPath: '/dev/shm' },
+    ]));
+    expect(main.env).toContainEqual({ name: 'WAREHOUSE_PASSWORD', valueFrom: { secretKeyRef: { name: 'warehouse-login', key: 'password' } } });
+    expect(evaluatePod.spec.tolerations).toEqual(expect.arrayContaining([{ key: 'batch', operator: 'Exists', effect: 'NoSchedule' }]));
+    // the endpoint's NetworkPolicy, as the API server stored it, selects the evaluate pod and no other of the run
+    const policy = await get<Obj>(sb.cp, 'networking.k8s.io/v1', 'NetworkPolicy', pipelinesNs, 'step-options-to-warehouse');
+    const selects = (pod: Obj) => Object.entries(policy!.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => pod.metadata.labels[k] === v)
+      && (policy!.spec.podSelector.matchExpressions as Obj[]).every((e) => e.operator === 'In' && e.values.includes(pod.metadata.labels[e.key]));
+    expect(pods.filter(selects).map((p) => p.metadata.labels['cd4ml.io/step'])).toEqual(['evaluate']);
+    expect(policy!.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '203.0.113.10/32' } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    // the exit handler's pod was given the run's outcome by the controller
+    const notifyEnv = podOf('notify').spec.containers.find((c: Obj) => c.name === 'main').env as Obj[];
+    expect(notifyEnv.find((e) => e.name === 'CD4ML_PIPELINE_STATUS')?.value).toBe('Failed');
+    expect(JSON.parse(notifyEnv.find((e) => e.name === 'CD4ML_PIPELINE_FAILURES')!.value).map((f: Obj) => f.displayName)).toContain('alert');
   });
 });

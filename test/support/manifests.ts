@@ -99,7 +99,9 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
       const t = o.spec.jobTemplate.spec.template;
       out.push({ owner, kind: o.kind, namespace: ns, labels: t.metadata?.labels ?? {}, spec: t.spec, oneShot: true, replicas: 1 });
     } else if (o.kind === 'WorkflowTemplate' || o.kind === 'Workflow') {
-      // Each container template becomes a pod: the workflow's pod-level settings plus that container.
+      // Each container template becomes a pod, as Argo's controller builds it (workflow/controller/workflowpod.go):
+      // the workflow's pod-level settings, the template's volumes after the workflow's, the template's placement
+      // over the workflow's, and that container.
       const wf = o.spec;
       for (const t of wf.templates ?? []) {
         if (!t.container) continue;
@@ -108,7 +110,16 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
           kind: o.kind,
           namespace: ns,
           labels: { ...(wf.podMetadata?.labels ?? {}), ...(t.metadata?.labels ?? {}) },
-          spec: { serviceAccountName: wf.serviceAccountName, automountServiceAccountToken: wf.automountServiceAccountToken, securityContext: wf.securityContext, volumes: wf.volumes, containers: [t.container] },
+          spec: {
+            serviceAccountName: wf.serviceAccountName,
+            automountServiceAccountToken: wf.automountServiceAccountToken,
+            securityContext: wf.securityContext,
+            volumes: [...(wf.volumes ?? []), ...(t.volumes ?? [])],
+            nodeSelector: t.nodeSelector ?? wf.nodeSelector,
+            tolerations: t.tolerations ?? wf.tolerations,
+            affinity: t.affinity ?? wf.affinity,
+            containers: [t.container],
+          },
           oneShot: true,
           replicas: 1,
         });
