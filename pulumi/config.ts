@@ -1,5 +1,5 @@
 import {
-  ArgoAuthMode, checkCount, checkDnsLabel, checkEnvironmentName, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, checkCount, checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -26,6 +26,11 @@ export interface ExternalDatabaseConfig {
   readonly egressCidr?: string;
   /** libpq sslmode of both clients: disable, require, verify-ca or verify-full. @default 'verify-full' */
   readonly sslMode?: string;
+  /**
+   * The server's CA bundle: an existing Secret's name and key, in the platform's and Argo's namespaces.
+   * @default - the clients' system roots
+   */
+  readonly caCertificate?: { readonly secretName: string; readonly key: string };
 }
 
 /**
@@ -74,7 +79,7 @@ export const SETTINGS = {
   pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
   gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
   objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3<User>AccessKeyId, s3<User>SecretAccessKey for each consumer)',
-  database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
+  database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode, caCertificate: { secretName, key } } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
@@ -210,7 +215,13 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   };
   keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
   keysOf('buckets', buckets, BUCKET_ROLES_OF_PLATFORM);
-  keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode']);
+  keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode', 'caCertificate']);
+  keysOf('database.caCertificate', database?.caCertificate, ['secretName', 'key']);
+  const ca = database?.caCertificate;
+  if (ca && typeof ca === 'object') {
+    problems.addIf(checkDnsSubdomain(ca.secretName, site('database.caCertificate.secretName')));
+    problems.addIf(checkSecretKey(ca.key, site('database.caCertificate.key')));
+  }
   keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
   keysOf('images', json('images'), ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
   listOfStrings('pipelines', json('pipelines'));

@@ -65,6 +65,8 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
   const s3 = Object.fromEntries(s3Users.map(([user, word]) => [user, { ref: SecretRef.fromSecretName(`cd4ml-s3-${user}`, [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]), word }]));
   const trackingDb = cfg.database ? SecretRef.fromSecretName('cd4ml-tracking-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
   const archiveDb = cfg.database ? SecretRef.fromSecretName('cd4ml-archive-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
+  const caConfig = cfg.database?.caCertificate;
+  const databaseCa = caConfig ? { secret: SecretRef.fromSecretName(caConfig.secretName, [caConfig.key]), key: caConfig.key } : undefined;
   const options: StackOptions = {
     namespace: `${prefix}cd4ml`,
     workflowNamespace: `${prefix}argo`,
@@ -78,8 +80,8 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     gpu: cfg.gpu ?? STACK_SETTINGS[cfg.environment].gpu,
     objectStore: cfg.objectStore ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: Object.fromEntries(Object.entries(s3).map(([user, { ref }]) => [user, ref])) }) : undefined,
     database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
-      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
-      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined },
+      trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined, caCertificate: databaseCa },
+      workflowArchive: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.archiveDatabase ?? 'argo', credentials: archiveDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined, caCertificate: databaseCa },
     }) : undefined,
     workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
     kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,

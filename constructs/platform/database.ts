@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   checkCidr, checkCount, checkCron, checkDnsLabel, checkDnsSubdomain, checkHost, checkImage, checkNamespace, checkPort, checkPostgresIdentifier, checkResources, checkUid,
-  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot, checkPropsObject,
+  ContainerResources, Endpoint, EnvironmentName, environmentPreset, fail, postgresMajor, Problems, Quantity, QuantityKind, Scheme, checkNoNulls, snapshot, checkPropsObject, describeType, isPlainObject,
 } from '../../lib';
 import { CredentialsGenerator, SecretValue } from './credentials-generator';
 import { DefaultImages } from '../k8s/images';
@@ -37,12 +37,39 @@ export enum PostgresSslMode {
   VERIFY_FULL = 'verify-full',
 }
 
+/** A CA bundle (PEM) in a key of a Secret, that clients verify a server's certificate with. */
+export interface CaCertificate {
+  /** The Secret (made available in every consumer's namespace). */
+  readonly secret: ISecret;
+  /** The key holding the PEM bundle, e.g. `ca.crt`. */
+  readonly key: string;
+}
+
+/** Where a database's CA bundle is mounted in its clients. */
+export const POSTGRES_CA_DIR = '/etc/cd4ml/postgres-ca';
+
+/**
+ * The volume, mount and file path of a database's CA bundle in a client pod (none when the database has no CA of its
+ * own, and clients verify against their image's system roots).
+ */
+export function postgresCaFiles(db: IPostgresDatabase): { volumes: k8s.Volume[]; mounts: k8s.VolumeMount[]; path?: string } {
+  const ca = db.caCertificate;
+  if (!ca) return { volumes: [], mounts: [] };
+  return {
+    volumes: [{ name: 'postgres-ca', secret: { secretName: ca.secret.secretName, items: [{ key: ca.key, path: ca.key }] } }],
+    mounts: [{ name: 'postgres-ca', mountPath: POSTGRES_CA_DIR, readOnly: true }],
+    path: `${POSTGRES_CA_DIR}/${ca.key}`,
+  };
+}
+
 /** One Postgres database and the role that owns it, as a consumer sees it. */
 export interface IPostgresDatabase {
   /** Where the server answers. */
   readonly endpoint: Endpoint;
   /** How clients protect the connection. */
   readonly sslMode: PostgresSslMode;
+  /** The CA bundle clients verify the server's certificate with. @default - the clients' system roots */
+  readonly caCertificate?: CaCertificate;
   /** Database name. */
   readonly databaseName: string;
   /** The role's credentials (keys {@link PG_USERNAME_KEY} and {@link PG_PASSWORD_KEY}). */
@@ -447,12 +474,20 @@ export interface ExternalPostgresDatabaseProps {
    * @default PostgresSslMode.VERIFY_FULL
    */
   readonly sslMode?: PostgresSslMode;
+  /**
+   * The CA bundle that signed the server's certificate (a cloud's regional bundle, a company CA), from a Secret, for
+   * `verify-ca` and `verify-full`. MLflow reads it as libpq's `sslrootcert`, Argo's controller and server as
+   * `PGSSLROOTCERT` (pgx reads it from the environment).
+   * @default - the clients' system roots (enough for a server whose certificate a public CA signed)
+   */
+  readonly caCertificate?: CaCertificate;
 }
 
 /** A database on a Postgres server outside the platform. */
 export class ExternalPostgresDatabase extends Construct implements IPostgresDatabase {
   public readonly endpoint: Endpoint;
   public readonly sslMode: PostgresSslMode;
+  public readonly caCertificate?: CaCertificate;
   public readonly databaseName: string;
   public readonly credentials: ISecret;
   private readonly egressCidr: string;
@@ -474,7 +509,22 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
     for (const key of [PG_USERNAME_KEY, PG_PASSWORD_KEY]) {
       if (!Array.isArray(keys) || !keys.includes(key)) problems.add({ path, field: 'credentials', value: props.credentials?.secretName, message: `lacks the key ${key}`, fix: `use a Secret with keys ${PG_USERNAME_KEY} and ${PG_PASSWORD_KEY}` });
     }
+    const ca: unknown = props.caCertificate;
+    if (ca !== undefined) {
+      const secret: unknown = isPlainObject(ca) ? ca.secret : undefined;
+      const declared: unknown = typeof secret === 'object' && secret !== null ? (secret as ISecret).keys : undefined;
+      if (!isPlainObject(ca) || !Array.isArray(declared) || typeof (secret as ISecret).availableIn !== 'function') {
+        problems.add({ path, field: 'caCertificate', value: describeType(ca), message: 'is not a Secret key reference', fix: 'give { secret, key }, e.g. { secret: SecretRef.fromSecretName("rds-ca", ["ca.crt"]), key: "ca.crt" }' });
+      } else if (typeof ca.key !== 'string' || !declared.includes(ca.key)) {
+        problems.add({ path, field: 'caCertificate.key', value: ca.key, message: `is not a key of the Secret ${(secret as ISecret).secretName}`, fix: `use one of ${declared.map((k) => `"${String(k)}"`).join(', ') || '(none)'}` });
+      }
+      const mode = props.sslMode ?? PostgresSslMode.VERIFY_FULL;
+      if (mode !== PostgresSslMode.VERIFY_CA && mode !== PostgresSslMode.VERIFY_FULL) {
+        problems.add({ path, field: 'sslMode', value: mode, message: 'does not verify the server\'s certificate, so the CA bundle given would go unused', fix: `use "${PostgresSslMode.VERIFY_FULL}" (PostgresSslMode.VERIFY_FULL), or drop caCertificate` });
+      }
+    }
     problems.throwIfAny(this);
+    this.caCertificate = props.caCertificate;
     this.endpoint = new Endpoint(props.host, port, Scheme.POSTGRES);
     this.databaseName = props.databaseName;
     this.credentials = props.credentials;
@@ -485,6 +535,7 @@ export class ExternalPostgresDatabase extends Construct implements IPostgresData
   public grantConnect(grantee: IConnectable): void {
     checkGrantee(grantee, { path: this.node.path, field: 'grantConnect(grantee)' }, this);
     this.credentials.availableIn(grantee.connections.namespace);
+    this.caCertificate?.secret.availableIn(grantee.connections.namespace);
     grantee.connections.allowEgress(NetworkPeer.cidr(this.egressCidr), this.endpoint.port);
   }
 }

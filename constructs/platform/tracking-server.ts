@@ -5,7 +5,7 @@ import {
   checkCount, checkDnsLabel, checkHostPattern, checkImage, checkNamespace, checkNoNulls, checkPort, checkResources, checkUid, ContainerResources, describeType, Endpoint, EnvironmentName,
   environmentPreset, fail, Problems, Scheme, snapshot,
 } from '../../lib';
-import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, PostgresSslMode } from './database';
+import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, postgresCaFiles, PostgresSslMode } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { checkGrantee, checkPeers, Connections, IConnectable, NetworkPeer } from '../k8s/network';
@@ -163,8 +163,9 @@ export class TrackingServer extends Construct implements IConnectable {
 
     const db = props.database;
     // libpq takes sslmode from the URI; `sslrootcert=system` (libpq 16+, as psycopg2-binary bundles) checks the
-    // certificate against the image's CA roots.
-    const tls = db.sslMode === PostgresSslMode.VERIFY_CA || db.sslMode === PostgresSslMode.VERIFY_FULL ? '&sslrootcert=system' : '';
+    // certificate against the image's CA roots, a mounted bundle against the database's own CA.
+    const ca = postgresCaFiles(db);
+    const tls = db.sslMode === PostgresSslMode.VERIFY_CA || db.sslMode === PostgresSslMode.VERIFY_FULL ? `&sslrootcert=${ca.path ?? 'system'}` : '';
     const backendUri = `postgresql+psycopg2://${db.endpoint.hostPort}/${db.databaseName}?sslmode=${db.sslMode}${tls}`;
     const env: k8s.EnvVar[] = [
       { name: 'MLFLOW_BACKEND_STORE_URI', value: backendUri },
@@ -212,7 +213,7 @@ export class TrackingServer extends Construct implements IConnectable {
         ].join('\n') + '\n',
       },
     });
-    const mounts = [{ name: 'tmp', mountPath: '/tmp' }, { name: 'work', mountPath: '/mlflow' }, { name: 'auth', mountPath: '/auth', readOnly: true }];
+    const mounts = [{ name: 'tmp', mountPath: '/tmp' }, { name: 'work', mountPath: '/mlflow' }, { name: 'auth', mountPath: '/auth', readOnly: true }, ...ca.mounts];
     const image = props.image ?? DefaultImages.MLFLOW;
 
     new k8s.KubeConfigMap(this, 'Migrate', {
@@ -274,6 +275,7 @@ export class TrackingServer extends Construct implements IConnectable {
         emptyDirVolume('work', '256Mi'),
         { name: 'scripts', configMap: { name: `${this.name}-migrate` } },
         { name: 'auth', configMap: { name: `${this.name}-auth` } },
+        ...ca.volumes,
       ],
     });
   }

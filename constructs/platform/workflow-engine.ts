@@ -6,7 +6,7 @@ import {
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { lazy } from '../k8s/lazy';
-import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY } from './database';
+import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, postgresCaFiles } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { checkPeers, Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
@@ -332,6 +332,11 @@ export class WorkflowEngine extends Construct {
     serviceAccount(this, 'UserServiceAccount', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels });
     boundRole(this, 'User', { name: this.userServiceAccountName, namespace: managed, labels: serverLabels, rules: userRules(this.artifactCredentials) });
 
+    // The archive's own CA bundle, when it has one: Argo builds the archive's DSN without sslrootcert
+    // (util/sqldb/sqldb.go, v4.0.5), and pgx reads PGSSLROOTCERT from the environment (pgconn/config.go).
+    const archiveCa = props.archive ? postgresCaFiles(props.archive) : { volumes: [], mounts: [] };
+    const archiveCaEnv = archiveCa.path ? [{ name: 'PGSSLROOTCERT', value: archiveCa.path }] : [];
+
     // --- the controller ------------------------------------------------------------------------------------
     this.controllerDeployment = deployment(this, 'Controller', {
       name: controllerName,
@@ -349,12 +354,14 @@ export class WorkflowEngine extends Construct {
           resources: controllerResources,
           command: ['workflow-controller'],
           args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
-          env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }],
+          env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }, ...archiveCaEnv],
+          volumeMounts: archiveCa.mounts.length ? archiveCa.mounts : undefined,
           ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
           readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
           livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
         }),
       ],
+      volumes: archiveCa.volumes.length ? archiveCa.volumes : undefined,
     });
 
     // --- the server ----------------------------------------------------------------------------------------
@@ -374,13 +381,14 @@ export class WorkflowEngine extends Construct {
           image: props.serverImage ?? DefaultImages.ARGO_SERVER,
           resources: serverResources,
           args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONFIGMAP],
+          env: archiveCaEnv.length ? archiveCaEnv : undefined,
           ports: containerPorts(serverPorts),
-          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...archiveCa.mounts],
           readinessProbe: httpProbe('/', 'web', { https: true, initialDelaySeconds: 10, periodSeconds: 20 }),
           livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('web') }, periodSeconds: 30, failureThreshold: 4, timeoutSeconds: 5 },
         }),
       ],
-      volumes: [emptyDirVolume('tmp', '64Mi')],
+      volumes: [emptyDirVolume('tmp', '64Mi'), ...archiveCa.volumes],
     });
   }
 }

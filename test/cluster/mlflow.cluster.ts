@@ -1,3 +1,4 @@
+import type { KubeObject } from './support/apply';
 import { existsSync, readFileSync } from 'fs';
 import { request } from 'http';
 import { dirname, join, relative } from 'path';
@@ -339,7 +340,7 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     const made = await mlflowCall('POST', '/api/2.0/mlflow/users/create', { body: { username: 'analyst', password: 'analyst-password-123' } });
     expect(made.status).toBe(200);
     // the Deployment as it renders once the pipelines' grant is gone: the migrate container no longer lists that user
-    const deployment = JSON.parse(JSON.stringify(mlflowDeployment)) as Obj;
+    const deployment = JSON.parse(JSON.stringify(mlflowDeployment)) as KubeObject;
     const migrate = (podTemplate(deployment).spec.initContainers as Obj[]).find((c) => c.name === 'migrate')!;
     const pipelinesEnv = new Set((migrate.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef?.name === 'mlflow-user-pipelines').map((e) => e.name as string));
     expect(pipelinesEnv.size).toBe(2);

@@ -227,6 +227,20 @@ describe('bad config fails with a clear message before any resource is registere
     expect(typo.registered).toEqual([]);
   });
 
+  test('a database CA bundle names an existing Secret and its key, checked before anything is registered', async () => {
+    const base = stackConfig('prod');
+    const database = JSON.parse(base['cd4ml:database']);
+    const withCa = await deploy('prod', { ...base, ...PROD_SECRETS, 'cd4ml:database': JSON.stringify({ ...database, caCertificate: { secretName: 'rds-ca', key: 'global-bundle.pem' } }) }, Object.keys(PROD_SECRETS));
+    expect(withCa.error).toBeUndefined();
+    const controller = kube(withCa.registered).find((r) => r.name === 'argo/Deployment/workflow-controller')!;
+    expect(controller.inputs.spec.template.spec.containers[0].env).toContainEqual({ name: 'PGSSLROOTCERT', value: '/etc/cd4ml/postgres-ca/global-bundle.pem' });
+    const bad = await deploy('prod', { ...base, ...PROD_SECRETS, 'cd4ml:database': JSON.stringify({ ...database, caCertificate: { secretName: 'RDS CA', key: '../ca', path: '/x' } }) }, Object.keys(PROD_SECRETS));
+    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.path = "\/x": is not a field of this setting/);
+    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.secretName = "RDS CA"/);
+    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.key = "..\/ca": is not a Secret key/);
+    expect(bad.registered).toEqual([]);
+  });
+
   test('server auth outside the sandbox, and an unknown pipeline', async () => {
     const server = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:workflowAuthMode': 'server' });
     expect(server.error?.message).toMatch(/cd4ml:workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);

@@ -98,7 +98,7 @@ describe('components in namespaces other than their generator\'s', () => {
           const name = e.valueFrom?.secretKeyRef?.name as string | undefined;
           if (!name || !generatedIn.has(name)) continue;
           refs.add(`${t.namespace}/${name}`);
-          if (!generatedIn.get(name)!.includes(t.namespace)) missing.push(`${t.owner} reads ${name}, generated only in ${generatedIn.get(name)!.join(', ')}`);
+          if (!generatedIn.get(name)!.includes(t.namespace ?? '')) missing.push(`${t.owner} reads ${name}, generated only in ${generatedIn.get(name)!.join(', ')}`);
         }
       }
     }

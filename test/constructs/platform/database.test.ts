@@ -1,5 +1,5 @@
 import { Chart } from 'cdk8s';
-import { Connections, CredentialsGenerator, ExternalPostgresDatabase, Platform, PostgresServer, SecretRef } from '../../../constructs';
+import { Connections, CredentialsGenerator, DatabaseChoice, ExternalPostgresDatabase, Platform, PostgresServer, PostgresSslMode, SecretRef } from '../../../constructs';
 import { Obj, synth } from '../../support/manifests';
 
 function postgres(chart: Chart, props: Partial<ConstructorParameters<typeof PostgresServer>[2]> = {}) {
@@ -73,6 +73,54 @@ describe('ExternalPostgresDatabase', () => {
   test('fails without host, with a bad port, or with credentials lacking keys, all at once', () => {
     expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: '', port: 0, databaseName: 'mlflow', credentials: SecretRef.fromSecretName('pg', ['user']) }))).toThrow(
       /host = "": is required[\s\S]*port = 0: is not a TCP port[\s\S]*lacks the key username[\s\S]*lacks the key password/,
+    );
+  });
+
+  test('a managed database\'s own CA bundle: MLflow verifies with it as sslrootcert, Argo\'s controller and server as PGSSLROOTCERT', () => {
+    const ca = SecretRef.fromSecretName('rds-ca', ['ca.crt']);
+    const creds = (name: string) => SecretRef.fromSecretName(name, ['username', 'password']);
+    const m = synth((chart) => new Platform(chart, 'platform', {
+      database: DatabaseChoice.external({
+        trackingServer: { host: 'db.example.internal', databaseName: 'mlflow', credentials: creds('tracking-db'), caCertificate: { secret: ca, key: 'ca.crt' } },
+        workflowArchive: { host: 'db.example.internal', databaseName: 'argo', credentials: creds('archive-db'), caCertificate: { secret: ca, key: 'ca.crt' } },
+      }),
+    }));
+    const mlflow = m.find('Deployment', 'mlflow', 'cd4ml').spec.template.spec;
+    const volume = { name: 'postgres-ca', secret: { secretName: 'rds-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } };
+    const mount = { name: 'postgres-ca', mountPath: '/etc/cd4ml/postgres-ca', readOnly: true };
+    expect(mlflow.volumes).toContainEqual(volume);
+    for (const c of [...mlflow.initContainers, ...mlflow.containers]) expect(c.volumeMounts).toContainEqual(mount);
+    const uri = mlflow.containers[0].args[mlflow.containers[0].args.indexOf('--backend-store-uri') + 1];
+    expect(uri).toBe('postgresql+psycopg2://db.example.internal:5432/mlflow?sslmode=verify-full&sslrootcert=/etc/cd4ml/postgres-ca/ca.crt');
+    for (const name of ['workflow-controller', 'argo-server']) {
+      const pod = m.find('Deployment', name, 'argo').spec.template.spec;
+      expect(pod.volumes).toContainEqual(volume);
+      expect(pod.containers[0].volumeMounts).toContainEqual(mount);
+      expect(pod.containers[0].env).toContainEqual({ name: 'PGSSLROOTCERT', value: '/etc/cd4ml/postgres-ca/ca.crt' });
+    }
+    // referenced where it is read, never rendered
+    expect(ca.requiredIn).toEqual(['cd4ml', 'argo']);
+    expect(m.objects.some((o) => o.kind === 'Secret' && o.metadata.name === 'rds-ca')).toBe(false);
+    // without a bundle, the system roots
+    const plain = synth((chart) => new Platform(chart, 'platform', { database: DatabaseChoice.external({
+      trackingServer: { host: 'db.example.internal', databaseName: 'mlflow', credentials: creds('tracking-db') },
+      workflowArchive: { host: 'db.example.internal', databaseName: 'argo', credentials: creds('archive-db') },
+    }) }));
+    expect(JSON.stringify(plain.find('Deployment', 'mlflow', 'cd4ml'))).toContain('sslmode=verify-full&sslrootcert=system');
+    expect(plain.find('Deployment', 'workflow-controller', 'argo').spec.template.spec.volumes).toBeUndefined();
+  });
+
+  test('a CA bundle with a key its Secret lacks, or with an sslMode that verifies nothing, is refused', () => {
+    const creds = SecretRef.fromSecretName('pg', ['username', 'password']);
+    const ca = SecretRef.fromSecretName('rds-ca', ['ca.crt']);
+    expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: 'db.example.internal', databaseName: 'mlflow', credentials: creds, caCertificate: { secret: ca, key: 'ca.pem' } }))).toThrow(
+      /test\/db: caCertificate.key = "ca.pem": is not a key of the Secret rds-ca. Fix: use one of "ca.crt"/,
+    );
+    expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: 'db.example.internal', databaseName: 'mlflow', credentials: creds, sslMode: PostgresSslMode.REQUIRE, caCertificate: { secret: ca, key: 'ca.crt' } }))).toThrow(
+      /test\/db: sslMode = "require": does not verify the server's certificate, so the CA bundle given would go unused. Fix: use "verify-full"/,
+    );
+    expect(() => synth((chart) => new ExternalPostgresDatabase(chart, 'db', { host: 'db.example.internal', databaseName: 'mlflow', credentials: creds, caCertificate: 'rds-ca' as never }))).toThrow(
+      /caCertificate = "a string": is not a Secret key reference/,
     );
   });
 });
