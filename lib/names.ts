@@ -151,8 +151,8 @@ export function withArticle(word: string): string {
 }
 
 /** `1 GPU`, `2 GPUs`. */
-export function countOf(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }
 
 /** Whether `value` is an object of props (not null, not an array). */

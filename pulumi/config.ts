@@ -49,6 +49,10 @@ export interface StackConfig {
   readonly examplesImage?: string;
   readonly pipelines?: string[];
   readonly gpu?: GpuScheduling;
+  /** The pipeline namespace's quota over the preset's. */
+  readonly pipelineQuota?: PlatformProps['pipelineQuota'];
+  /** Resources of a step that sets none, over the preset's. */
+  readonly stepDefaults?: PlatformProps['stepDefaults'];
   readonly objectStore?: ExternalObjectStoreConfig;
   readonly database?: ExternalDatabaseConfig;
   readonly allowInClusterDatabase: boolean;
@@ -77,7 +81,9 @@ export const SETTINGS = {
   images: 'object of image overrides (seaweedfs, minio, minioClient, postgres, mlflow, argoController, argoServer, argoExecutor, python)',
   examplesImage: 'image of the example pipelines\' steps',
   pipelines: 'list of example pipelines to deploy (breast-cancer, breast-cancer-gpu-sweep)',
-  gpu: 'GPU node pool: { nodeSelector, maxPerStep, resourceName }',
+  gpu: 'GPU node pool: { nodeSelector, tolerations, maxPerStep, resourceName, productLabel }',
+  pipelineQuota: 'the pipeline namespace\'s quota over the preset\'s: { cpu, memory, memoryLimit, gpus, pods }',
+  stepDefaults: 'resources of a step that sets none, over the preset\'s: { cpu, memory, memoryLimit, cpuLimit }',
   objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3<User>AccessKeyId, s3<User>SecretAccessKey for each consumer)',
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode, caCertificate: { secretName, key } } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
@@ -222,7 +228,9 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     problems.addIf(checkDnsSubdomain(ca.secretName, site('database.caCertificate.secretName')));
     problems.addIf(checkSecretKey(ca.key, site('database.caCertificate.key')));
   }
-  keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations']);
+  keysOf('gpu', json('gpu'), ['nodeSelector', 'maxPerStep', 'resourceName', 'tolerations', 'productLabel']);
+  keysOf('pipelineQuota', json('pipelineQuota'), ['cpu', 'memory', 'memoryLimit', 'gpus', 'pods']);
+  keysOf('stepDefaults', json('stepDefaults'), ['cpu', 'memory', 'memoryLimit', 'cpuLimit']);
   keysOf('images', json('images'), ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
   listOfStrings('pipelines', json('pipelines'));
   listOfStrings('trackingServerHosts', json('trackingServerHosts'));
@@ -239,6 +247,8 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     examplesImage: raw.examplesImage,
     pipelines: json<string[]>('pipelines'),
     gpu: json<GpuScheduling>('gpu'),
+    pipelineQuota: json<PlatformProps['pipelineQuota']>('pipelineQuota'),
+    stepDefaults: json<PlatformProps['stepDefaults']>('stepDefaults'),
     objectStore,
     database,
     allowInClusterDatabase,

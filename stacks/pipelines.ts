@@ -71,6 +71,8 @@ export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePip
     runner: props.runner,
     description: 'Hyperparameter sweep on GPU nodes: one candidate per n_estimators value, the best one registered and deployed',
     experiment: 'breast-cancer',
+    // as many candidates at once as the namespace's GPU quota holds (one GPU each); the rest wait their turn
+    parallelism: Math.max(1, props.runner.quota.gpus),
   });
   const testSize = pipeline.addParameter('test_size', { type: ParameterType.NUMBER, default: 0.3 });
   const minAuc = pipeline.addParameter('min_auc', { type: ParameterType.NUMBER, default: 0.95 });

@@ -25,14 +25,15 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENTRYPOINT = 'dag';
 /** The DAG Argo runs when the pipeline ends, around the exit handler step. */
 const EXIT = 'on-exit';
-/** Label on the nodes of a GPU pool that names the GPU model (NVIDIA GPU feature discovery). */
-export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
 /** GPUs for one step. */
 export interface GpuRequest {
   /** Whole number of GPUs (at least 1). */
   readonly count: number;
-  /** GPU model, matched against the node label `nvidia.com/gpu.product` (e.g. `NVIDIA-A100-SXM4-40GB`). @default - any model */
+  /**
+   * GPU model, matched against the runner's `gpu.productLabel` (NVIDIA's `nvidia.com/gpu.product`, e.g.
+   * `NVIDIA-A100-SXM4-40GB`; GKE's `cloud.google.com/gke-accelerator`, e.g. `nvidia-tesla-a100`). @default - any model
+   */
   readonly product?: string;
 }
 
@@ -517,6 +518,17 @@ export class Pipeline extends Construct {
       if (v instanceof PipelineParameter && this.params.get(v.name) !== v && !this.refusedParams.has(v)) problems.add({ path, field: 'when', value: `${v.pipelineName}.${v.name}`, message: 'tests a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
       if (v === FanOut.ITEM && !props.fanOut) problems.add({ path, field: 'when', value: '{{item}}', message: 'tests the fan-out item of a step that does not fan out', fix: 'set fanOut on the step, or test an output or a parameter' });
     }
+    // a fanned-out GPU step runs its copies at once (up to the pipeline's parallelism): more GPUs than the quota
+    // would leave copies pending on the quota until others finish
+    const copies = props.fanOut instanceof FanOut ? props.fanOut.spec.items?.length ?? props.fanOut.spec.count : undefined;
+    const gpus = r.gpu?.count;
+    const quota = this.runner.quota.gpus;
+    if (copies && typeof gpus === 'number' && Number.isInteger(gpus) && gpus >= 1 && gpus <= quota && this.runner.gpu) {
+      const together = Math.min(copies, this.props.parallelism ?? copies);
+      if (gpus * together > quota) {
+        problems.add({ path, field: 'fanOut', value: copies, message: `runs ${countOf(together, 'copy', 'copies')} at once with ${countOf(gpus, 'GPU')} each, ${gpus * together} GPUs together, more than the pipeline namespace's GPU quota (${quota}), so copies would wait on the quota`, fix: `set the pipeline's parallelism to ${Math.floor(quota / gpus)}, or raise the quota's gpus to ${gpus * together}` });
+      }
+    }
     (Array.isArray(props.egress) ? props.egress : []).forEach((e: unknown, i) => {
       const known = isPlainObject(e) && typeof e.name === 'string' ? this.endpoints.get(e.name) : undefined;
       const conflict = known && Array.isArray((e as ExternalEndpoint).cidrs) ? endpointConflict(e as ExternalEndpoint, known.endpoint) : undefined;
@@ -883,7 +895,7 @@ export class Pipeline extends Construct {
     const gpu = r.gpu && runner.gpu ? runner.gpu : undefined;
     const extra = optionVolumes(p);
     const place = p.placement ?? {};
-    const nodeSelector = { ...(gpu ? { ...gpu.nodeSelector, ...(r.gpu?.product ? { [GPU_PRODUCT_LABEL]: r.gpu.product } : {}) } : {}), ...(place.nodeSelector ?? {}) };
+    const nodeSelector = { ...(gpu ? { ...gpu.nodeSelector, ...(r.gpu?.product ? { [gpu.productLabel]: r.gpu.product } : {}) } : {}), ...(place.nodeSelector ?? {}) };
     const tolerations = [...(gpu ? gpu.tolerations : []), ...(place.tolerations ?? [])];
     const retry = p.retry;
     return {

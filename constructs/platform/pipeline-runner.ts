@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkDnsLabel, checkExtendedResourceName, checkLabels, checkNamespace, checkResources, checkTolerations, ContainerResources, describeType,
+  checkCount, checkDnsLabel, checkExtendedResourceName, checkLabelKey, checkLabels, checkNamespace, checkResources, checkTolerations, ContainerResources, describeType,
   EnvironmentName, environmentPreset, fail, PipelineQuota, Problems, Quantity, QuantityKind, isPlainObject, suggestName, checkNoNulls, snapshot,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
@@ -25,6 +25,9 @@ export function bucketEnvName(role: string): string {
 /** A bucket role: a lower-case identifier, as it becomes part of an environment variable's name. */
 const BUCKET_ROLE = /^[a-z][a-z0-9_]{0,39}$/;
 
+/** The node label naming the GPU model unless the pool says otherwise (NVIDIA GPU feature discovery). */
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+
 /** Where GPU steps may run: the node labels and taints of a GPU node pool. */
 export interface GpuScheduling {
   /**
@@ -39,6 +42,12 @@ export interface GpuScheduling {
   readonly tolerations?: k8s.Toleration[];
   /** Most GPUs one step may request. @default - the namespace's GPU quota */
   readonly maxPerStep?: number;
+  /**
+   * The node label naming the GPU model, matched by a step's `gpu.product`: NVIDIA GPU feature discovery's
+   * `nvidia.com/gpu.product`, GKE's `cloud.google.com/gke-accelerator`, or your pool's own.
+   * @default 'nvidia.com/gpu.product'
+   */
+  readonly productLabel?: string;
 }
 
 /** Props of {@link PipelineRunner}. */
@@ -106,7 +115,7 @@ export class PipelineRunner extends Construct implements IConnectable {
   /** The namespace's quota. */
   public readonly quota: PipelineQuota;
   /** GPU scheduling, when configured. */
-  public readonly gpu?: Required<Pick<GpuScheduling, 'resourceName' | 'nodeSelector' | 'tolerations'>> & { readonly maxPerStep: number };
+  public readonly gpu?: Required<Pick<GpuScheduling, 'resourceName' | 'nodeSelector' | 'tolerations' | 'productLabel'>> & { readonly maxPerStep: number };
   public readonly connections: Connections;
   /** The namespace construct (for dependencies). */
   public readonly namespaceResource: PlatformNamespace;
@@ -159,6 +168,7 @@ export class PipelineRunner extends Construct implements IConnectable {
       if (props.gpu.resourceName !== undefined) problems.addIf(checkExtendedResourceName(props.gpu.resourceName, { path, field: 'gpu.resourceName' }));
       if (props.gpu.nodeSelector !== undefined) checkLabels(props.gpu.nodeSelector, { path, field: 'gpu.nodeSelector' }).forEach((p) => problems.add(p));
       if (props.gpu.tolerations !== undefined) checkTolerations(props.gpu.tolerations, { path, field: 'gpu.tolerations' }).forEach((p) => problems.add(p));
+      if (props.gpu.productLabel !== undefined) problems.addIf(checkLabelKey(props.gpu.productLabel, { path, field: 'gpu.productLabel' }, 'cloud.google.com/gke-accelerator'));
       const max = props.gpu.maxPerStep ?? this.quota.gpus;
       if (this.quota.gpus < 1) problems.add({ path, field: 'quota.gpus', value: this.quota.gpus, message: 'is 0 while GPU scheduling is configured', fix: 'set quota.gpus to the GPUs pipelines may use at once' });
       if (!Number.isInteger(max) || max < 1 || max > Math.max(this.quota.gpus, 1)) problems.add({ path, field: 'gpu.maxPerStep', value: max, message: 'must be a whole number from 1 to quota.gpus', fix: 'lower it to at most quota.gpus' });
@@ -167,6 +177,7 @@ export class PipelineRunner extends Construct implements IConnectable {
         resourceName,
         nodeSelector: { ...(props.gpu.nodeSelector ?? {}) },
         tolerations: props.gpu.tolerations ?? [{ key: resourceName, operator: 'Exists', effect: 'NoSchedule' }],
+        productLabel: props.gpu.productLabel ?? GPU_PRODUCT_LABEL,
         maxPerStep: max,
       };
     }

@@ -6,6 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import {
   checkBucketName, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
   checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
+  checkLabelKey, checkResources, ContainerResources, PipelineQuota,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { GPU_REFUSED } from './refused';
@@ -162,6 +163,16 @@ export interface PlatformProps {
   /** GPU node pool scheduling for pipelines. @default - none: GPU steps are refused */
   readonly gpu?: GpuScheduling;
   /**
+   * The pipeline namespace's quota, over the preset's: any of `cpu`, `memory`, `memoryLimit`, `gpus`, `pods`.
+   * @default - the preset's (sandbox: 4 CPUs, 8Gi requests, 12Gi limits, no GPUs, 50 pods; 1 GPU at least with `gpu`)
+   */
+  readonly pipelineQuota?: Partial<PipelineQuota>;
+  /**
+   * Resources of a step that sets none (the LimitRange's defaults), over the preset's: any of `cpu`, `memory`,
+   * `memoryLimit`, `cpuLimit`. @default - the preset's (sandbox: 250m, 512Mi, a 1Gi limit)
+   */
+  readonly stepDefaults?: Partial<ContainerResources>;
+  /**
    * Host names MLflow is reached by from outside the cluster (an Ingress host), added to its `--allowed-hosts`.
    * @default [] (in-cluster names and `kubectl port-forward` only)
    */
@@ -309,8 +320,8 @@ export class Platform extends Construct {
       // Argo's artifact bucket is Argo's own (WorkflowEngine grants it): steps get the data bucket
       buckets: { data: this.dataBucket },
       trackingServer: this.trackingServer,
-      quota: props.gpu ? { ...p.pipelineQuota, gpus: Math.max(p.pipelineQuota.gpus, 1) } : p.pipelineQuota,
-      stepDefaults: p.stepDefaults,
+      quota: this.pipelineQuota(props),
+      stepDefaults: { ...p.stepDefaults, ...(props.stepDefaults ?? {}) },
       gpu: props.gpu,
       kubeApi: props.kubeApi,
     });
@@ -349,6 +360,12 @@ export class Platform extends Construct {
   }
 
   /** Renders the retaining StorageClass when asked (or by the sandbox's default); returns its name. */
+  /** The preset's quota with the user's over it; GPU scheduling needs one GPU at least unless the user says otherwise. */
+  private pipelineQuota(props: PlatformProps): PipelineQuota {
+    const quota = { ...this.preset.pipelineQuota, ...(props.pipelineQuota ?? {}) };
+    return props.gpu && props.pipelineQuota?.gpus === undefined ? { ...quota, gpus: Math.max(quota.gpus, 1) } : quota;
+  }
+
   private retainedStorageClass(props: PlatformProps, environment: EnvironmentName): string | undefined {
     const path = this.node.path;
     const asked = props.retainedStorage ?? (environment === EnvironmentName.SANDBOX && props.storageClassName === undefined ? { provisioner: 'rancher.io/local-path' } : false);
@@ -414,7 +431,41 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
     problems.add({ path, field: 'workflowAuthMode', value: props.workflowAuthMode, message: 'is not an argo-server auth mode', fix: 'use ArgoAuthMode.CLIENT ("client"), or ArgoAuthMode.SERVER ("server") for a throwaway sandbox only' });
   }
   checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
+  checkSizing(problems, path, props);
   return problems;
+}
+
+const QUOTA_FIELDS: Record<keyof PipelineQuota, QuantityKind | 'count'> = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES, gpus: 'count', pods: 'count' };
+const STEP_DEFAULT_FIELDS: Record<keyof ContainerResources, QuantityKind> = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES, cpuLimit: QuantityKind.CPU };
+
+/** The pipeline quota and step defaults a user sets over the preset: known fields, quantities, and defaults that fit. */
+function checkSizing(problems: Problems, path: string, props: PlatformProps): void {
+  const preset = (Object.values(EnvironmentName) as unknown[]).includes(props.environment ?? EnvironmentName.SANDBOX) ? environmentPreset(props.environment ?? EnvironmentName.SANDBOX) : undefined;
+  const fields = <T extends string>(name: string, value: unknown, known: Record<T, unknown>, example: string): value is Partial<Record<T, unknown>> => {
+    if (value === undefined) return false;
+    if (!isPlainObject(value)) {
+      problems.add({ path, field: name, value: describeType(value), message: `is ${describeType(value)}, not an object`, fix: `give any of ${Object.keys(known).join(', ')}, e.g. ${example}` });
+      return false;
+    }
+    for (const k of Object.keys(value)) {
+      if (!(k in known)) problems.add({ path, field: `${name}.${k}`, value: value[k], message: `is not a field of ${name}`, fix: `use ${Object.keys(known).join(', ')}` });
+    }
+    return true;
+  };
+  const quota: unknown = props.pipelineQuota;
+  if (fields('pipelineQuota', quota, QUOTA_FIELDS, '{ cpu: "32", gpus: 4 }')) {
+    for (const [k, kind] of Object.entries(QUOTA_FIELDS)) {
+      const v = (quota as Record<string, unknown>)[k];
+      if (v === undefined) continue;
+      if (kind === 'count') problems.addIf(checkCount(v as number, k === 'pods' ? 1 : 0, { path, field: `pipelineQuota.${k}` }));
+      else problems.addIf(Quantity.check(v, kind as QuantityKind, { path, field: `pipelineQuota.${k}` }));
+    }
+  }
+  const defaults: unknown = props.stepDefaults;
+  if (fields('stepDefaults', defaults, STEP_DEFAULT_FIELDS, '{ cpu: "500m", memory: "1Gi", memoryLimit: "2Gi" }') && preset) {
+    // checked as the runner will see them: the preset's with the user's over them (a limit below the request is refused)
+    checkResources(problems, { ...preset.stepDefaults, ...(defaults as Partial<ContainerResources>) }, path, 'stepDefaults');
+  }
 }
 
 const NAMESPACE_FIELDS = ['namespace', 'workflowNamespace', 'pipelineNamespace'];
@@ -447,6 +498,7 @@ function checkGpu(problems: Problems, path: string, gpu: unknown): void {
     return;
   }
   if (gpu.resourceName !== undefined) problems.addIf(checkExtendedResourceName(gpu.resourceName, { path, field: 'gpu.resourceName' }));
+  if (gpu.productLabel !== undefined) problems.addIf(checkLabelKey(gpu.productLabel, { path, field: 'gpu.productLabel' }, 'cloud.google.com/gke-accelerator'));
   if (gpu.nodeSelector !== undefined) checkLabels(gpu.nodeSelector, { path, field: 'gpu.nodeSelector' }).forEach((x) => problems.add(x));
   if (gpu.tolerations !== undefined) checkTolerations(gpu.tolerations, { path, field: 'gpu.tolerations' }).forEach((x) => problems.add(x));
 }
