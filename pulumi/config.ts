@@ -1,5 +1,5 @@
 import {
-  ArgoAuthMode, checkCount, checkDnsLabel, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -10,6 +10,20 @@ export interface ExternalObjectStoreConfig {
   readonly region?: string;
   /** Where the endpoint's addresses are, for egress NetworkPolicies. @default '0.0.0.0/0' */
   readonly egressCidr?: string;
+}
+
+/** The UIs' Ingresses, from config. */
+export interface IngressConfig {
+  /** The IngressClass. Required. */
+  readonly className: string;
+  /** The ingress controller's pods: their namespace and labels. Required. */
+  readonly controller: { readonly namespace: string; readonly podLabels: Record<string, string> };
+  /** cert-manager's `clusterIssuer` or `issuer`, or an existing TLS Secret's `secretName`. Required. */
+  readonly tls: { readonly clusterIssuer?: string; readonly issuer?: string; readonly secretName?: string };
+  /** Host names of trackingServer, workflowServer and objectStore. Required. */
+  readonly hosts: Record<string, string>;
+  /** Further annotations on every Ingress. @default {} */
+  readonly annotations?: Record<string, string>;
 }
 
 /** External databases (one server), from config. */
@@ -59,6 +73,8 @@ export interface StackConfig {
   readonly workflowAuthMode?: ArgoAuthMode;
   readonly kubeApiCidr?: string;
   readonly trackingServerHosts?: string[];
+  /** The UIs' Ingresses. */
+  readonly ingress?: IngressConfig;
   /** Bucket names by role (required with an external object store, whose bucket names are global on AWS). */
   readonly buckets?: BucketNames;
   /** Secret values by name (never logged): S3 and database credentials of external stores, and overrides of generated ones. */
@@ -89,7 +105,8 @@ export const SETTINGS = {
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
-  trackingServerHosts: 'list of external host names MLflow answers to (an Ingress host)',
+  trackingServerHosts: 'list of further external host names MLflow answers to (an ingress host is added by itself)',
+  ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore }, annotations }',
   buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
@@ -234,6 +251,20 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   keysOf('images', json('images'), ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python']);
   listOfStrings('pipelines', json('pipelines'));
   listOfStrings('trackingServerHosts', json('trackingServerHosts'));
+  const ingress = json<IngressConfig>('ingress');
+  keysOf('ingress', ingress, ['className', 'controller', 'tls', 'hosts', 'annotations']);
+  if (ingress && typeof ingress === 'object') {
+    keysOf('ingress.controller', ingress.controller, ['namespace', 'podLabels']);
+    keysOf('ingress.tls', ingress.tls, ['clusterIssuer', 'issuer', 'secretName']);
+    if (!ingress.controller || typeof ingress.controller !== 'object') problems.add({ ...site('ingress.controller'), value: ingress.controller, message: 'is missing', fix: 'give the controller\'s pods: { namespace: kube-system, podLabels: { app.kubernetes.io/name: traefik } }' });
+    else {
+      problems.addIf(checkDnsLabel(ingress.controller.namespace, site('ingress.controller.namespace')));
+      checkLabels(ingress.controller.podLabels, site('ingress.controller.podLabels')).forEach((p) => problems.add(p));
+    }
+    const tls = ingress.tls;
+    if (!tls || typeof tls !== 'object' || Object.values(tls).filter((v) => v !== undefined).length !== 1) problems.add({ ...site('ingress.tls'), value: tls, message: 'does not name exactly one of clusterIssuer, issuer or secretName', fix: 'give one, e.g. { clusterIssuer: letsencrypt }' });
+    else if (tls.secretName !== undefined) problems.addIf(checkDnsSubdomain(tls.secretName, site('ingress.tls.secretName')));
+  }
 
   const config: StackConfig = {
     environment,
@@ -255,6 +286,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     workflowAuthMode: authMode as ArgoAuthMode | undefined,
     kubeApiCidr: raw.kubeApiCidr,
     trackingServerHosts: json<string[]>('trackingServerHosts'),
+    ingress,
     buckets,
     secrets,
   };

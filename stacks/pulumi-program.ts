@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import {
-  ArgoAuthMode, DatabaseChoice, fail, ObjectStoreChoice, PG_PASSWORD_KEY, PostgresSslMode, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
+  ArgoAuthMode, DatabaseChoice, fail, IngressTls, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PostgresSslMode, PG_USERNAME_KEY, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef,
 } from '../index';
 import { Cd4mlPlatform, ConfigSecret, EXTERNAL_S3_USERS, KubeObject, parseStackConfig, StackConfig } from '../pulumi';
 import { StackOptions, STACK_SETTINGS, SynthesizedStack, synthesizeStack } from './app';
@@ -88,6 +88,15 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
     kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,
     trackingServerHosts: cfg.trackingServerHosts,
+    ingress: cfg.ingress ? {
+      className: cfg.ingress.className,
+      controller: NetworkPeer.pods(cfg.ingress.controller.namespace, cfg.ingress.controller.podLabels),
+      tls: cfg.ingress.tls.secretName
+        ? IngressTls.existingSecret(SecretRef.fromSecretName(cfg.ingress.tls.secretName, ['tls.crt', 'tls.key']))
+        : IngressTls.certManager({ clusterIssuer: cfg.ingress.tls.clusterIssuer, issuer: cfg.ingress.tls.issuer }),
+      hosts: cfg.ingress.hosts,
+      annotations: cfg.ingress.annotations,
+    } : undefined,
     buckets: cfg.buckets,
     pipelines: cfg.pipelines,
     examplesImage: cfg.examplesImage,

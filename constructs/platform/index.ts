@@ -3,6 +3,7 @@
 export * from './argo-crds';
 export * from './credentials-generator';
 export * from './database';
+export * from './ingress';
 export * from './object-store';
 export * from './pipeline-runner';
 export * from './platform';

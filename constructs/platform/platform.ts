@@ -14,7 +14,8 @@ import { CredentialsGenerator } from './credentials-generator';
 import { ExternalPostgresDatabase, ExternalPostgresDatabaseProps, IPostgresDatabase, PostgresServer } from './database';
 import { DefaultImages } from '../k8s/images';
 import { PlatformNamespace } from '../k8s/namespace';
-import { checkKubeApiAccess, checkPeers, KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { checkKubeApiAccess, checkPeers, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
+import { checkIngress, PlatformIngress, renderIngress } from './ingress';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { SeaweedObjectStore } from './seaweedfs';
@@ -180,6 +181,12 @@ export interface PlatformProps {
   /** Peers (an ingress controller) allowed to reach the MLflow and Argo UIs. @default [] (use `kubectl port-forward`) */
   readonly uiIngressFrom?: NetworkPeer[];
   /**
+   * The way in from outside: an Ingress with TLS for each UI given a host (MLflow, argo-server, the in-cluster
+   * object store's S3 API), the UIs' NetworkPolicies opened to the ingress controller's pods, and MLflow's host
+   * allowed. @default - none: reach the UIs with `kubectl port-forward`
+   */
+  readonly ingress?: PlatformIngress;
+  /**
    * How the workloads that call the Kubernetes API (the credentials Job, the Argo controller and server, the Argo
    * executor in pipeline pods) reach it: set `cidr` to your API server endpoints' addresses
    * (`kubectl get endpoints kubernetes -n default`).
@@ -301,6 +308,8 @@ export class Platform extends Construct {
       }
     }
 
+    const ingress = props.ingress;
+    const uiPeers = [...(props.uiIngressFrom ?? []), ...(ingress ? [ingress.controller] : [])];
     this.trackingServer = new TrackingServer(this, 'TrackingServer', {
       namespace,
       database: trackingDb,
@@ -310,8 +319,8 @@ export class Platform extends Construct {
       replicas: props.trackingServerReplicas ?? p.trackingServer.replicas,
       workers: p.trackingServer.workers,
       resources: p.trackingServer.resources,
-      ingressFrom: props.uiIngressFrom,
-      extraAllowedHosts: props.trackingServerHosts,
+      ingressFrom: uiPeers,
+      extraAllowedHosts: [...(props.trackingServerHosts ?? []), ...(ingress?.hosts.trackingServer ? [ingress.hosts.trackingServer] : [])],
     });
 
     this.pipelineRunner = new PipelineRunner(this, 'PipelineRunner', {
@@ -342,8 +351,9 @@ export class Platform extends Construct {
       serverResources: p.workflowServer.resources,
       serverReplicas: props.workflowServerReplicas ?? p.workflowServer.replicas,
       kubeApi: props.kubeApi,
-      ingressFrom: props.uiIngressFrom,
+      ingressFrom: uiPeers,
     });
+    if (ingress) this.exposeUis(ingress);
 
     // Namespaces and CRDs before everything that lives in them or uses them.
     const namespaceObjects = new Map<string, ApiObject>([
@@ -360,6 +370,18 @@ export class Platform extends Construct {
   }
 
   /** Renders the retaining StorageClass when asked (or by the sandbox's default); returns its name. */
+  /** Renders the Ingresses of the UIs given a host, and opens the in-cluster store to the controller when exposed. */
+  private exposeUis(ingress: PlatformIngress): void {
+    const hosts = ingress.hosts;
+    if (hosts.trackingServer) renderIngress(this, 'TrackingServerIngress', ingress, { name: 'mlflow', host: hosts.trackingServer, endpoint: this.trackingServer.endpoint });
+    if (hosts.workflowServer) renderIngress(this, 'WorkflowServerIngress', ingress, { name: 'argo-server', host: hosts.workflowServer, endpoint: this.workflowEngine.serverEndpoint, httpsBackend: true });
+    const store = this.objectStore as Partial<IConnectable> & IObjectStore;
+    if (hosts.objectStore && store.connections) {
+      store.connections.allowIngress(ingress.controller, store.endpoint.port);
+      renderIngress(this, 'ObjectStoreIngress', ingress, { name: 'object-store', host: hosts.objectStore, endpoint: store.endpoint });
+    }
+  }
+
   /** The preset's quota with the user's over it; GPU scheduling needs one GPU at least unless the user says otherwise. */
   private pipelineQuota(props: PlatformProps): PipelineQuota {
     const quota = { ...this.preset.pipelineQuota, ...(props.pipelineQuota ?? {}) };
@@ -432,6 +454,8 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   }
   checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
   checkSizing(problems, path, props);
+  const external = props.objectStore instanceof ObjectStoreChoice && props.objectStore.external !== undefined;
+  checkIngress(problems, path, props.ingress, !external);
   return problems;
 }
 

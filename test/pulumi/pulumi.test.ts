@@ -241,6 +241,20 @@ describe('bad config fails with a clear message before any resource is registere
     expect(bad.registered).toEqual([]);
   });
 
+  test('ingress settings: the prod stack exposes its UIs behind its controller; a malformed controller or TLS is refused', async () => {
+    const prod = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
+    expect(prod.error).toBeUndefined();
+    const ingresses = kube(prod.registered).filter((r) => r.inputs.kind === 'Ingress');
+    expect(ingresses.map((r) => `${r.name} ${r.inputs.spec.rules[0].host} ${r.inputs.metadata.annotations['cert-manager.io/cluster-issuer']}`).sort()).toEqual([
+      'argo/Ingress/argo-server argo.ml.example.com letsencrypt', 'cd4ml/Ingress/mlflow mlflow.ml.example.com letsencrypt',
+    ]);
+    const ingress = JSON.parse(stackConfig('prod')['cd4ml:ingress']);
+    const bad = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS, 'cd4ml:ingress': JSON.stringify({ ...ingress, controller: { namespace: 'Ingress Nginx', podLabels: {} }, tls: { clusterIssuer: 'a', secretName: 'b' } }) }, Object.keys(PROD_SECRETS));
+    expect(bad.error?.message).toMatch(/cd4ml:ingress.controller.namespace = "Ingress Nginx"/);
+    expect(bad.error?.message).toMatch(/cd4ml:ingress.tls = \{"clusterIssuer":"a","secretName":"b"\}: does not name exactly one of clusterIssuer, issuer or secretName/);
+    expect(bad.registered).toEqual([]);
+  });
+
   test('server auth outside the sandbox, and an unknown pipeline', async () => {
     const server = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:workflowAuthMode': 'server' });
     expect(server.error?.message).toMatch(/cd4ml:workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);
