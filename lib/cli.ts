@@ -3,10 +3,15 @@
  * `cd4ml graph [dist] [--out DIR]`: draws the DAG of every pipeline a stack synthesized, as Mermaid flowcharts.
  * It reads the WorkflowTemplates in the synthesized manifests (`cdk8s synth` first), so it shows exactly what
  * will be deployed, whichever stack declared it.
+ *
+ * `cd4ml env [dist] [--out FILE]`: the client configuration of the platform in the synthesized manifests, as a
+ * `.env` file (`MLFLOW_TRACKING_URI`, `ARGO_SERVER`, `ARGO_NAMESPACE`, ...) with the commands that fetch the
+ * credentials; no secret is written.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
+import { ClientObject, clientConfig, toDotEnv } from './client-config';
 import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
 
 interface Task { name: string; template: string; dependencies?: string[]; withItems?: unknown[]; withParam?: string; withSequence?: unknown }
@@ -30,22 +35,65 @@ export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
   return toMermaidFlowchart(wt.metadata.name, nodes);
 }
 
+/** Every object in the YAML files of a directory. */
+function readObjects(dir: string): ClientObject[] {
+  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as ClientObject)).filter((o) => o && typeof o.kind === 'string');
+}
+
 /** Every WorkflowTemplate in the YAML files of a directory. */
 export function readWorkflowTemplates(dir: string): WorkflowTemplate[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as WorkflowTemplate))
-    .filter((o) => o && o.kind === 'WorkflowTemplate');
+  return readObjects(dir).filter((o) => o.kind === 'WorkflowTemplate') as unknown as WorkflowTemplate[];
+}
+
+/** `cd4ml env`: the client configuration of the platform in `dist`, to stdout or a file. */
+function env(rest: string[], log: (line: string) => void, error: (line: string) => void): number {
+  const outAt = rest.indexOf('--out');
+  const out = outAt >= 0 ? rest[outAt + 1] : undefined;
+  if (outAt >= 0 && !out) {
+    error('cd4ml env: --out needs a file. Fix: cd4ml env dist --out cd4ml.env');
+    return 2;
+  }
+  const positional = outAt >= 0 ? [...rest.slice(0, outAt), ...rest.slice(outAt + 2)] : rest;
+  const dist = positional[0] ?? 'dist';
+  if (!exists(dist)) {
+    error(`cd4ml env: ${dist} does not exist. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`);
+    return 1;
+  }
+  const objects = readObjects(dist);
+  const platforms = objects.filter((o) => o.kind === 'Service' && o.metadata.labels?.['app.kubernetes.io/component'] === 'tracking-server');
+  if (platforms.length > 1) {
+    error(`cd4ml env: ${dist} holds ${platforms.length} platforms (MLflow in ${platforms.map((p) => p.metadata.namespace).join(', ')}). Fix: synthesize one environment per directory (cdk8s synth --output DIR)`);
+    return 1;
+  }
+  const config = clientConfig(objects);
+  if (!config) {
+    error(`cd4ml env: no cd4ml platform in ${dist} (no MLflow and argo-server Services). Fix: declare a Platform in the stack and synthesize it`);
+    return 1;
+  }
+  const text = toDotEnv(config, `the platform in ${dist}`);
+  if (out) {
+    writeFileSync(out, text);
+    log(`wrote ${out}`);
+  } else {
+    log(text.trimEnd());
+  }
+  return 0;
 }
 
 /** Runs the CLI; returns the exit code. */
 export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number {
   const [command, ...rest] = argv;
-  const usage = 'usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)';
-  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (command === 'graph' && rest.some((a) => a === '--help' || a === '-h'))) {
+  const usage = [
+    'usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)',
+    '       cd4ml env [DIST_DIR] [--out FILE]    (the client configuration of the synthesized platform, as a .env file)',
+  ].join('\n');
+  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
     // asked for help: the usage, on stdout, and success; called with nothing: the same, as an error
     (command === undefined ? error : log)(usage);
     return command === undefined ? 2 : 0;
   }
+  if (command === 'env') return env(rest, log, error);
   if (command !== 'graph') {
     error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);
     return 2;

@@ -14,3 +14,4 @@ export * from './upgrade';
 export * from './credentials';
 export * from './scheduling';
 export * from './regions';
+export * from './client-config';

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { MinioObjectStore, Platform, SeaweedObjectStore } from '../index';
+import { clientConfig, MinioObjectStore, notesOf, Platform, SeaweedObjectStore } from '../index';
 
 /** A Kubernetes object as cdk8s synthesizes it. */
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -62,6 +62,13 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
    * name, and its keys `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, which the MLflow client reads.
    */
   public readonly trackingCredentials: pulumi.Output<{ namespace: string; secret: string; keys: string[] }>;
+  /**
+   * The client configuration data scientists load (`MLFLOW_TRACKING_URI`, `ARGO_SERVER`, `ARGO_NAMESPACE`,
+   * `ARGO_SECURE`, ...; no secret), as `cd4ml env` writes it.
+   */
+  public readonly clientEnv: pulumi.Output<Record<string, string>>;
+  /** Where the UIs are and the commands that reach them and fetch the credentials, as the synth prints them. */
+  public readonly notes: pulumi.Output<string>;
   /** Every Kubernetes resource, by `<namespace or cluster>/<Kind>/<name>`. */
   public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
   /** The objects deployed (as cdk8s synthesized them), in order. */
@@ -135,7 +142,10 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     if (platform.objectStore instanceof MinioObjectStore) portForward.minio = `kubectl -n ${ns} port-forward svc/${platform.objectStore.name} 9001:${platform.objectStore.consoleEndpoint.port}`;
     this.portForward = pulumi.output(portForward);
     this.trackingCredentials = pulumi.output({ namespace: ns, secret: platform.trackingServer.adminCredentials.secretName, keys: [...platform.trackingServer.adminCredentials.keys] });
-    this.registerOutputs({ trackingUri: this.trackingUri, s3Endpoint: this.s3Endpoint, argoServerUrl: this.argoServerUrl, namespaces: this.namespaces, portForward: this.portForward, trackingCredentials: this.trackingCredentials });
+    const client = clientConfig(platformObjects);
+    this.clientEnv = pulumi.output({ ...(client?.env ?? {}) });
+    this.notes = pulumi.output(client ? notesOf(client, `cd4ml platform ${name}`) : '');
+    this.registerOutputs({ trackingUri: this.trackingUri, s3Endpoint: this.s3Endpoint, argoServerUrl: this.argoServerUrl, namespaces: this.namespaces, portForward: this.portForward, trackingCredentials: this.trackingCredentials, clientEnv: this.clientEnv, notes: this.notes });
   }
 }
 

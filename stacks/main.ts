@@ -1,3 +1,4 @@
+import { clientConfig, notesOf } from '../lib';
 import { buildApp, environmentFromEnv, guardDataOnResynth } from './app';
 
 // The entry point `cdk8s synth` runs (cdk8s.yaml). Synthesis validates everything first and writes nothing on error:
@@ -7,3 +8,6 @@ const { app, platform, pipelines } = buildApp(environment);
 app.synthYaml();
 guardDataOnResynth(app.outdir, environment, [...platform.toJson(), ...pipelines.toJson()]);
 app.synth();
+// where everything is, for people (on stderr: `cdk8s synth --stdout` stays only manifests)
+const client = clientConfig(platform.toJson());
+if (client) process.stderr.write(`${notesOf(client, `cd4ml ${environment} platform, written to ${app.outdir}`)}\n`);

@@ -20,6 +20,8 @@ export interface StackOutputs {
   namespaces: pulumi.Output<string[]>;
   portForward: pulumi.Output<Record<string, string>>;
   trackingCredentials: pulumi.Output<{ namespace: string; secret: string; keys: string[] }>;
+  clientEnv: pulumi.Output<Record<string, string>>;
+  notes: pulumi.Output<string>;
 }
 
 /**
@@ -41,6 +43,8 @@ export function run(): { platform: Cd4mlPlatform; outputs: StackOutputs } {
       namespaces: platform.namespaces,
       portForward: platform.portForward,
       trackingCredentials: platform.trackingCredentials,
+      clientEnv: platform.clientEnv,
+      notes: platform.notes,
     },
   };
 }

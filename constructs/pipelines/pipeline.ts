@@ -443,8 +443,9 @@ export class Pipeline extends Construct {
 
   /**
    * Adds the step Argo runs when the pipeline ends, whatever the outcome: a notification, a cleanup (Argo's exit
-   * handler). It reads the outcome in `CD4ML_PIPELINE_STATUS` (`Succeeded`, `Failed` or `Error`) and the failed steps,
-   * as JSON, in `CD4ML_PIPELINE_FAILURES`. It takes parameters and literals as inputs; other steps' outputs and
+   * handler). It reads the outcome in `CD4ML_PIPELINE_STATUS` (`Succeeded`, `Failed` or `Error`) and the failed nodes
+   * in `CD4ML_PIPELINE_FAILURES`: a JSON list that Argo quotes once more as a JSON string, so decode it twice
+   * (`json.loads(json.loads(...))`; strconv.Quote in Argo's workflow/controller/operator.go, v4.0.5). It takes parameters and literals as inputs; other steps' outputs and
    * artifacts may not exist when it runs, so it takes none. One per pipeline.
    * @see https://argo-workflows.readthedocs.io/en/latest/walk-through/exit-handlers/
    */

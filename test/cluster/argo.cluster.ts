@@ -287,6 +287,9 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     // the exit handler's pod was given the run's outcome by the controller
     const notifyEnv = podOf('notify').spec.containers.find((c: Obj) => c.name === 'main').env as Obj[];
     expect(notifyEnv.find((e) => e.name === 'CD4ML_PIPELINE_STATUS')?.value).toBe('Failed');
-    expect(JSON.parse(notifyEnv.find((e) => e.name === 'CD4ML_PIPELINE_FAILURES')!.value).map((f: Obj) => f.displayName)).toContain('alert');
+    const failures = notifyEnv.find((e) => e.name === 'CD4ML_PIPELINE_FAILURES')!.value;
+    // Argo quotes the JSON list once more (strconv.Quote in workflow/controller/operator.go, v4.0.5): decode twice
+    const failed = JSON.parse(JSON.parse(failures) as string) as Obj[];
+    expect(failed.filter((f) => f.podName !== undefined && f.templateName !== 'dag').map((f) => `${f.displayName}:${f.phase}`)).toEqual(['alert:Failed']);
   });
 });

@@ -43,3 +43,51 @@ describe('cd4ml graph', () => {
     }
   });
 });
+
+describe('cd4ml env', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'cd4ml-env-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('writes the client configuration of the synthesized sandbox: port-forwards, and commands for the credentials, no secret', () => {
+    const { app } = buildApp(EnvironmentName.SANDBOX, join(dir, 'dist'));
+    app.synth();
+    const out: string[] = [];
+    expect(main(['env', join(dir, 'dist'), '--out', join(dir, 'cd4ml.env')], (l) => out.push(l))).toBe(0);
+    expect(out).toEqual([`wrote ${join(dir, 'cd4ml.env')}`]);
+    const text = readFileSync(join(dir, 'cd4ml.env'), 'utf8');
+    const vars = Object.fromEntries(text.split('\n').filter((l) => /^[A-Z0-9_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    expect(vars).toEqual({
+      MLFLOW_TRACKING_URI: 'http://localhost:5000', MLFLOW_TRACKING_USERNAME: 'admin',
+      ARGO_SERVER: 'localhost:2746', ARGO_NAMESPACE: 'ml-pipelines', ARGO_SECURE: 'true', ARGO_INSECURE_SKIP_VERIFY: 'true', ARGO_HTTP1: 'true',
+    });
+    expect(text).toContain('#   kubectl -n cd4ml port-forward svc/mlflow 5000:5000 >/dev/null &');
+    expect(text).toContain('#   kubectl -n argo port-forward svc/argo-server 2746:2746 >/dev/null &');
+    expect(text).toContain(`#   export MLFLOW_TRACKING_PASSWORD="$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)"`);
+    expect(text).toContain('#   export ARGO_TOKEN="Bearer $(kubectl -n ml-pipelines create token argo-user --duration 8h)"');
+    // no variable it sets could be a password or a token (the comments say how to fetch them)
+    expect(text.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/PASSWORD|TOKEN|SECRET/);
+  });
+
+  test('behind an ingress, the external hosts over TLS, verified; without a platform or a directory, the fix', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { clientConfig } = require('../../lib');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { IngressTls, NetworkPeer, Platform } = require('../../constructs');
+    const { Chart, Testing } = require('cdk8s'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const c = new Chart(Testing.app(), 'dev');
+    new Platform(c, 'platform', { ingress: { className: 'nginx', controller: NetworkPeer.pods('ingress-nginx', { app: 'ingress-nginx' }), tls: IngressTls.certManager({ clusterIssuer: 'le' }), hosts: { trackingServer: 'mlflow.ml.example.com', workflowServer: 'argo.ml.example.com' } } });
+    const config = clientConfig(Testing.synth(c));
+    expect(config.env).toMatchObject({ MLFLOW_TRACKING_URI: 'https://mlflow.ml.example.com', ARGO_SERVER: 'argo.ml.example.com:443', ARGO_INSECURE_SKIP_VERIFY: 'false' });
+    expect(config.commands.some((x: string) => x.includes('port-forward'))).toBe(false);
+    expect(config.urls).toEqual({ mlflow: 'https://mlflow.ml.example.com', argo: 'https://argo.ml.example.com' });
+    const errors: string[] = [];
+    expect(main(['env', join(dir, 'missing')], () => undefined, (l) => errors.push(l))).toBe(1);
+    expect(errors[0]).toMatch(/does not exist. Fix: synthesize first/);
+    expect(main(['env', dir], () => undefined, (l) => errors.push(l))).toBe(1);
+    expect(errors[1]).toMatch(/no cd4ml platform in .*Fix: declare a Platform/);
+    const help: string[] = [];
+    expect(main(['env', '--help'], (l) => help.push(l))).toBe(0);
+    expect(help[0]).toMatch(/cd4ml env \[DIST_DIR\] \[--out FILE\]/);
+  });
+});

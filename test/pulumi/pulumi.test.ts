@@ -108,6 +108,16 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
     expect(Object.keys(outputs!.portForward as object)).toEqual(expect.arrayContaining(['mlflow', 'argo']));
     // the client config points at the admin's Secret, never at its values
     expect(outputs!.trackingCredentials).toEqual({ namespace: expect.stringMatching(/cd4ml$/), secret: 'mlflow-admin', keys: ['MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD'] });
+    // and what `cd4ml env` writes, and the synth's notes, as outputs (no secret among them)
+    // (prod's UIs are behind its ingress; the others' are reached by port-forward)
+    const behindIngress = stack === 'prod';
+    expect(outputs!.clientEnv).toMatchObject({
+      MLFLOW_TRACKING_URI: behindIngress ? 'https://mlflow.ml.example.com' : 'http://localhost:5000',
+      ARGO_SERVER: behindIngress ? 'argo.ml.example.com:443' : 'localhost:2746',
+      ARGO_SECURE: 'true', ARGO_NAMESPACE: expect.stringMatching(/ml-pipelines$/),
+    });
+    if (behindIngress) expect(outputs!.notes).toMatch(/Argo UI: {3}https:\/\/argo.ml.example.com/);
+    else expect(outputs!.notes).toMatch(/kubectl -n [a-z-]*argo port-forward svc\/argo-server 2746:2746/);
   });
 
   test('protects the stateful stores and their namespace from deletion and replacement, and nothing else', async () => {
