@@ -67,6 +67,8 @@ export interface StackConfig {
   readonly pipelineQuota?: PlatformProps['pipelineQuota'];
   /** Resources of a step that sets none, over the preset's. */
   readonly stepDefaults?: PlatformProps['stepDefaults'];
+  /** Per-component settings over the preset. */
+  readonly components?: PlatformProps['components'];
   readonly objectStore?: ExternalObjectStoreConfig;
   readonly database?: ExternalDatabaseConfig;
   readonly allowInClusterDatabase: boolean;
@@ -100,6 +102,7 @@ export const SETTINGS = {
   gpu: 'GPU node pool: { nodeSelector, tolerations, maxPerStep, resourceName, productLabel }',
   pipelineQuota: 'the pipeline namespace\'s quota over the preset\'s: { cpu, memory, memoryLimit, gpus, pods }',
   stepDefaults: 'resources of a step that sets none, over the preset\'s: { cpu, memory, memoryLimit, cpuLimit }',
+  components: 'per-component settings: { objectStore, database, trackingServer, workflowController, workflowServer }, each { resources, replicas, nodeSelector, tolerations, affinity, priorityClassName, podAnnotations, podLabels, extraArgs, extraEnv, service: { type, annotations } }',
   objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3<User>AccessKeyId, s3<User>SecretAccessKey for each consumer)',
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode, caCertificate: { secretName, key } } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
   allowInClusterDatabase: 'true to run prod on the in-cluster Postgres (default false: prod needs an external database)',
@@ -280,6 +283,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     gpu: json<GpuScheduling>('gpu'),
     pipelineQuota: json<PlatformProps['pipelineQuota']>('pipelineQuota'),
     stepDefaults: json<PlatformProps['stepDefaults']>('stepDefaults'),
+    components: json<PlatformProps['components']>('components'),
     objectStore,
     database,
     allowInClusterDatabase,

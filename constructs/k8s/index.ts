@@ -6,5 +6,6 @@ export * from './labels';
 export * from './namespace';
 export * from './network';
 export * from './pod-security';
+export * from './pod-settings';
 export * from './secret';
 export * from './output-checks';

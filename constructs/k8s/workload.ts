@@ -3,11 +3,12 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { ContainerResources, DATA_FORMAT_ANNOTATION } from '../../lib';
+import { ContainerResources, DATA_FORMAT_ANNOTATION, Problems } from '../../lib';
 import { componentLabels, KEEP_ON_PRUNE, selectorLabels } from './labels';
 import { lazy } from './lazy';
 import { Connections, IConnectable } from './network';
 import { emptyDirVolume, hardenedContainer, restrictedPodSecurityContext, RunAs } from './pod-security';
+import { checkPodSettingsAgainst as checkSettingsAgainst, PodSettings, ServiceSettings, ServiceType, withPodSettings } from './pod-settings';
 
 /** A dedicated ServiceAccount; no API token unless the workload calls the Kubernetes API. */
 export function serviceAccount(scope: Construct, id: string, o: { name: string; namespace: string; labels: Record<string, string>; automountToken?: boolean }): ApiObject {
@@ -25,16 +26,17 @@ export interface NamedPort {
   readonly port: number;
 }
 
-/** A ClusterIP Service with an explicit, readable name. */
+/** A Service with an explicit, readable name: ClusterIP unless its settings say otherwise. */
 export function clusterIpService(
   scope: Construct,
   id: string,
-  o: { name: string; namespace: string; labels: Record<string, string>; selector: Record<string, string>; ports: NamedPort[] },
+  o: { name: string; namespace: string; labels: Record<string, string>; selector: Record<string, string>; ports: NamedPort[]; service?: ServiceSettings },
 ): ApiObject {
+  const annotations = o.service?.annotations && Object.keys(o.service.annotations).length ? { ...o.service.annotations } : undefined;
   return new k8s.KubeService(scope, id, {
-    metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations },
     spec: {
-      type: 'ClusterIP',
+      type: o.service?.type ?? ServiceType.CLUSTER_IP,
       selector: o.selector,
       ports: o.ports.map((p) => ({ name: p.name, port: p.port, targetPort: k8s.IntOrString.fromString(p.name), protocol: 'TCP' })),
     },
@@ -194,6 +196,8 @@ export interface StatefulStoreOptions {
   readonly dataFormat: string;
   /** Seconds the store gets to shut down cleanly. @default 30 */
   readonly terminationGracePeriodSeconds?: number;
+  /** Placement, pod metadata, extra args and env, Service type and annotations. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /**
@@ -204,7 +208,8 @@ export interface StatefulStoreOptions {
 export function statefulStore(scope: Construct, o: StatefulStoreOptions): { statefulSet: ApiObject; connections: Connections } {
   validateRenderedObjects(scope);
   serviceAccount(scope, 'ServiceAccount', { name: o.name, namespace: o.namespace, labels: o.labels });
-  clusterIpService(scope, 'Service', { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector, ports: o.ports });
+  clusterIpService(scope, 'Service', { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector, ports: o.ports, service: o.pod?.service });
+  checkPodSettingsAgainst(scope, o.pod, o.container, o.selector);
   const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: { ...KEEP_ON_PRUNE, [DATA_FORMAT_ANNOTATION]: o.dataFormat } },
     spec: {
@@ -213,7 +218,7 @@ export function statefulStore(scope: Construct, o: StatefulStoreOptions): { stat
       selector: { matchLabels: o.selector },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       updateStrategy: { type: 'RollingUpdate' },
-      template: {
+      template: withPodSettings({
         metadata: { labels: { ...o.labels, ...o.selector } },
         spec: {
           serviceAccountName: o.name,
@@ -224,7 +229,7 @@ export function statefulStore(scope: Construct, o: StatefulStoreOptions): { stat
           containers: [o.container],
           volumes: o.volumes,
         },
-      },
+      }, o.pod),
       volumeClaimTemplates: [volumeClaimTemplate({ name: 'data', storage: o.storage, storageClassName: o.storageClassName, labels: o.labels })],
     },
   });
@@ -282,16 +287,19 @@ export interface DeploymentOptions {
   readonly containers: k8s.Container[];
   /** Volumes. @default - none */
   readonly volumes?: k8s.Volume[];
+  /** Placement, pod metadata, extra args and env of the first container. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /** A Deployment of hardened pods, with a PodDisruptionBudget once it has replicas. */
 export function deployment(scope: Construct, id: string, o: DeploymentOptions): ApiObject {
+  checkPodSettingsAgainst(scope, o.pod, o.containers[0], o.selector);
   const d = new k8s.KubeDeployment(scope, id, {
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
     spec: {
       replicas: o.replicas,
       selector: { matchLabels: o.selector },
-      template: {
+      template: withPodSettings({
         metadata: { labels: { ...o.labels, ...o.selector } },
         spec: {
           serviceAccountName: o.serviceAccountName,
@@ -301,9 +309,16 @@ export function deployment(scope: Construct, id: string, o: DeploymentOptions): 
           containers: o.containers,
           volumes: o.volumes,
         },
-      },
+      }, o.pod),
     },
   });
   if (o.replicas > 1) disruptionBudget(scope, `${id}Budget`, { name: o.name, namespace: o.namespace, labels: o.labels, selector: o.selector });
   return d;
+}
+
+/** Extra env that would override the component's own, or pod labels that would change its selector: reported with the app's problems. */
+function checkPodSettingsAgainst(scope: Construct, pod: PodSettings | undefined, main: k8s.Container, selector: Record<string, string>): void {
+  const problems = new Problems();
+  checkSettingsAgainst(problems, scope.node.path, 'pod', pod, main, selector);
+  problems.deferIfAny(scope);
 }

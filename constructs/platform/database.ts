@@ -1,3 +1,4 @@
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -107,6 +108,8 @@ export interface PostgresServerProps {
    * @see https://www.postgresql.org/docs/current/runtime-config-connection.html
    */
   readonly port?: number;
+  /** Placement, priority, pod metadata, extra args and env, and the Service's type and annotations. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /**
@@ -155,6 +158,7 @@ export class PostgresServer extends Construct implements IConnectable {
     if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
+    checkPodSettings(problems, path, 'pod', props.pod);
     problems.throwIfAny(this);
 
     this.generator = props.credentials;
@@ -174,6 +178,7 @@ export class PostgresServer extends Construct implements IConnectable {
     const isReady = ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port)];
 
     const store = statefulStore(this, {
+      pod: props.pod,
       name: this.name,
       namespace: this.namespace,
       labels,

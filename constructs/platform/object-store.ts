@@ -1,3 +1,4 @@
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -141,6 +142,8 @@ export interface MinioObjectStoreProps {
   readonly region?: string;
   /** uid/gid the server runs as (the image has no user of its own). @default 10001 */
   readonly uid?: number;
+  /** Placement, priority, pod metadata, extra args and env, and the Service's type and annotations. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /**
@@ -195,6 +198,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     if (props.setupResources !== undefined) checkResources(problems, props.setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
+    checkPodSettings(problems, path, 'pod', props.pod);
     problems.throwIfAny(this);
 
     this.generator = props.credentials;
@@ -211,6 +215,7 @@ export class MinioObjectStore extends BucketRegistry implements IObjectStore, IC
     this.rootCredentials.availableIn(this.namespace); // the server and its setup Job read it here
 
     const store = statefulStore(this, {
+      pod: props.pod,
       name: this.name,
       namespace: this.namespace,
       labels,

@@ -16,6 +16,7 @@ import { DefaultImages } from '../k8s/images';
 import { PlatformNamespace } from '../k8s/namespace';
 import { checkKubeApiAccess, checkPeers, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { checkIngress, PlatformIngress, renderIngress } from './ingress';
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { Bucket, ExternalObjectStore, ExternalObjectStoreProps, IObjectStore, MinioObjectStore } from './object-store';
 import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { SeaweedObjectStore } from './seaweedfs';
@@ -114,6 +115,28 @@ export interface PlatformImages {
 
 const IMAGE_KEYS = ['seaweedfs', 'minio', 'minioClient', 'postgres', 'mlflow', 'argoController', 'argoServer', 'argoExecutor', 'python'];
 
+/** Settings of one component: its resources over the preset's, and its pod and Service settings. */
+export interface ComponentSettings extends PodSettings {
+  /** Resources over the preset's: any of `cpu`, `memory`, `memoryLimit`, `cpuLimit`. @default - the preset's */
+  readonly resources?: Partial<ContainerResources>;
+  /** Replicas; MLflow and argo-server only (the stores and the controller run one). @default - the preset's */
+  readonly replicas?: number;
+}
+
+/** Settings of each component of the platform. */
+export interface PlatformComponents {
+  /** The in-cluster object store (SeaweedFS or MinIO). @default - the preset's */
+  readonly objectStore?: ComponentSettings;
+  /** The in-cluster Postgres. @default - the preset's */
+  readonly database?: ComponentSettings;
+  /** MLflow. @default - the preset's */
+  readonly trackingServer?: ComponentSettings;
+  /** Argo's workflow controller. @default - the preset's */
+  readonly workflowController?: ComponentSettings;
+  /** argo-server. @default - the preset's */
+  readonly workflowServer?: ComponentSettings;
+}
+
 /** Props of {@link Platform}. */
 export interface PlatformProps {
   /** The environment whose preset sizes everything. @default EnvironmentName.SANDBOX */
@@ -187,6 +210,18 @@ export interface PlatformProps {
    */
   readonly ingress?: PlatformIngress;
   /**
+   * Per-component settings over the preset: resources, replicas (MLflow and argo-server), placement, priority
+   * class, pod annotations and labels, extra args and env, and the Service's type and annotations.
+   * @default - the preset's resources and replicas, nothing else
+   */
+  readonly components?: PlatformComponents;
+  /**
+   * A preset of the team's own (sizes, replicas, quotas, step defaults): an object such as
+   * `{ ...environmentPreset(EnvironmentName.DEV), trackingServer: { ... } }`. `environment` still decides the rest
+   * (what the sandbox allows, the retained StorageClass). @default - the preset of `environment`
+   */
+  readonly preset?: EnvironmentPreset;
+  /**
    * How the workloads that call the Kubernetes API (the credentials Job, the Argo controller and server, the Argo
    * executor in pipeline pods) reach it: set `cidr` to your API server endpoints' addresses
    * (`kubectl get endpoints kubernetes -n default`).
@@ -248,7 +283,9 @@ export class Platform extends Construct {
 
     // collisions, sizes and name lengths across everything the app renders
     validateRenderedObjects(this);
-    this.preset = environmentPreset(environment);
+    this.preset = props.preset ?? environmentPreset(environment);
+    const comp = props.components ?? {};
+    const resourcesOf = (name: keyof PlatformComponents, preset: ContainerResources): ContainerResources => ({ ...preset, ...(comp[name]?.resources ?? {}) });
     this.namespaces = [namespace, workflowNamespace, pipelineNamespace];
     const p = this.preset;
     const images = props.images ?? {};
@@ -270,7 +307,8 @@ export class Platform extends Construct {
     const storageClassName = this.retainedStorageClass(props, environment) ?? props.storageClassName;
     const storeCommon = {
       namespace,
-      resources: p.objectStore.resources,
+      resources: resourcesOf('objectStore', p.objectStore.resources),
+      pod: podOf(comp.objectStore),
       setupResources: p.setupJob,
       storage: props.objectStoreStorage ?? p.objectStore.storage,
       storageClassName,
@@ -296,7 +334,8 @@ export class Platform extends Construct {
         namespace,
         credentials,
         image: images.postgres,
-        resources: p.database.resources,
+        resources: resourcesOf('database', p.database.resources),
+        pod: podOf(comp.database),
         setupResources: p.setupJob,
         storage: props.databaseStorage ?? p.database.storage,
         storageClassName,
@@ -316,9 +355,10 @@ export class Platform extends Construct {
       credentials,
       artifactBucket: this.trackingArtifacts,
       image: images.mlflow,
-      replicas: props.trackingServerReplicas ?? p.trackingServer.replicas,
+      replicas: comp.trackingServer?.replicas ?? props.trackingServerReplicas ?? p.trackingServer.replicas,
       workers: p.trackingServer.workers,
-      resources: p.trackingServer.resources,
+      resources: resourcesOf('trackingServer', p.trackingServer.resources),
+      pod: podOf(comp.trackingServer),
       ingressFrom: uiPeers,
       extraAllowedHosts: [...(props.trackingServerHosts ?? []), ...(ingress?.hosts.trackingServer ? [ingress.hosts.trackingServer] : [])],
     });
@@ -347,9 +387,11 @@ export class Platform extends Construct {
       controllerImage: images.argoController,
       serverImage: images.argoServer,
       executorImage: images.argoExecutor,
-      controllerResources: p.workflowController.resources,
-      serverResources: p.workflowServer.resources,
-      serverReplicas: props.workflowServerReplicas ?? p.workflowServer.replicas,
+      controllerResources: resourcesOf('workflowController', p.workflowController.resources),
+      serverResources: resourcesOf('workflowServer', p.workflowServer.resources),
+      serverReplicas: comp.workflowServer?.replicas ?? props.workflowServerReplicas ?? p.workflowServer.replicas,
+      controllerPod: podOf(comp.workflowController),
+      serverPod: podOf(comp.workflowServer),
       kubeApi: props.kubeApi,
       ingressFrom: uiPeers,
     });
@@ -454,9 +496,83 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   }
   checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
   checkSizing(problems, path, props);
+  checkComponents(problems, path, props.components);
+  if (props.preset !== undefined) checkPreset(problems, path, props.preset);
   const external = props.objectStore instanceof ObjectStoreChoice && props.objectStore.external !== undefined;
   checkIngress(problems, path, props.ingress, !external);
   return problems;
+}
+
+/** A component's pod settings, without its resources and replicas. */
+function podOf(settings: ComponentSettings | undefined): PodSettings | undefined {
+  if (!settings) return undefined;
+  const { resources: _resources, replicas: _replicas, ...pod } = settings;
+  return pod;
+}
+
+const COMPONENTS: ReadonlyArray<readonly [keyof PlatformComponents, boolean]> = [['objectStore', false], ['database', false], ['trackingServer', true], ['workflowController', false], ['workflowServer', true]];
+
+/** Per-component settings: known components, resources that fit, replicas where they mean something, pod settings. */
+function checkComponents(problems: Problems, path: string, components: unknown): void {
+  if (components === undefined) return;
+  if (!isPlainObject(components)) {
+    problems.add({ path, field: 'components', value: describeType(components), message: `is ${describeType(components)}, not per-component settings`, fix: `give any of ${COMPONENTS.map(([c]) => c).join(', ')}` });
+    return;
+  }
+  for (const key of Object.keys(components)) {
+    if (!COMPONENTS.some(([c]) => c === key)) problems.add({ path, field: `components.${key}`, value: describeType(components[key]), message: 'is not a component of the platform', fix: `use ${COMPONENTS.map(([c]) => c).join(', ')}` });
+  }
+  for (const [name, scalable] of COMPONENTS) {
+    const settings = components[name];
+    if (settings === undefined) continue;
+    const field = `components.${name}`;
+    checkPodSettings(problems, path, field, settings, ['resources', 'replicas']);
+    if (!isPlainObject(settings)) continue;
+    if (name === 'workflowController' && settings.service !== undefined) problems.add({ path, field: `${field}.service`, value: describeType(settings.service), message: 'is set, but the controller has no Service', fix: 'drop service' });
+    if (settings.replicas !== undefined) {
+      if (!scalable) problems.add({ path, field: `${field}.replicas`, value: settings.replicas, message: `is set, but ${name} runs one replica`, fix: 'drop replicas' });
+      else problems.addIf(checkCount(settings.replicas as number, 1, { path, field: `${field}.replicas` }));
+    }
+    const r = settings.resources;
+    if (r !== undefined) {
+      if (!isPlainObject(r)) problems.add({ path, field: `${field}.resources`, value: describeType(r), message: 'is not resources', fix: 'give any of cpu, memory, memoryLimit, cpuLimit' });
+      else {
+        for (const k of Object.keys(r)) if (!(k in STEP_DEFAULT_FIELDS)) problems.add({ path, field: `${field}.resources.${k}`, value: r[k], message: 'is not a resource', fix: 'use cpu, memory, memoryLimit or cpuLimit' });
+        for (const [k, kind] of Object.entries(STEP_DEFAULT_FIELDS)) if (r[k] !== undefined) problems.addIf(Quantity.check(r[k], kind, { path, field: `${field}.resources.${k}` }));
+      }
+    }
+  }
+}
+
+/** A preset of the team's own: every section a preset has, each checked as the components will use it. */
+function checkPreset(problems: Problems, path: string, preset: unknown): void {
+  if (!isPlainObject(preset)) {
+    problems.add({ path, field: 'preset', value: describeType(preset), message: `is ${describeType(preset)}, not a preset`, fix: 'start from one: { ...environmentPreset(EnvironmentName.DEV), ... }' });
+    return;
+  }
+  const base = environmentPreset(EnvironmentName.SANDBOX);
+  for (const key of Object.keys(base) as Array<keyof EnvironmentPreset>) {
+    if (preset[key] === undefined) problems.add({ path, field: `preset.${key}`, value: undefined, message: 'is missing', fix: 'start from a preset: { ...environmentPreset(EnvironmentName.DEV), ... }' });
+  }
+  for (const key of Object.keys(preset)) if (!(key in base)) problems.add({ path, field: `preset.${key}`, value: describeType(preset[key]), message: 'is not a section of a preset', fix: `use ${Object.keys(base).join(', ')}` });
+  const section = (name: string): Record<string, unknown> | undefined => (isPlainObject(preset[name]) ? preset[name] as Record<string, unknown> : undefined);
+  for (const name of ['objectStore', 'database', 'trackingServer', 'workflowController', 'workflowServer']) {
+    const s = section(name);
+    if (!s) continue;
+    checkResources(problems, s.resources as ContainerResources, path, `preset.${name}.resources`);
+    if (s.storage !== undefined || name === 'objectStore' || name === 'database') problems.addIf(Quantity.check(s.storage, QuantityKind.BYTES, { path, field: `preset.${name}.storage` }));
+    if (s.replicas !== undefined) problems.addIf(checkCount(s.replicas as number, 1, { path, field: `preset.${name}.replicas` }));
+    if (s.workers !== undefined) problems.addIf(checkCount(s.workers as number, 1, { path, field: `preset.${name}.workers` }));
+  }
+  if (section('setupJob')) checkResources(problems, preset.setupJob as ContainerResources, path, 'preset.setupJob');
+  if (section('stepDefaults')) checkResources(problems, preset.stepDefaults as ContainerResources, path, 'preset.stepDefaults');
+  const quota = section('pipelineQuota');
+  if (quota) {
+    for (const [k, kind] of Object.entries(QUOTA_FIELDS)) {
+      if (kind === 'count') problems.addIf(checkCount(quota[k] as number, k === 'pods' ? 1 : 0, { path, field: `preset.pipelineQuota.${k}` }));
+      else problems.addIf(Quantity.check(quota[k], kind as QuantityKind, { path, field: `preset.pipelineQuota.${k}` }));
+    }
+  }
 }
 
 const QUOTA_FIELDS: Record<keyof PipelineQuota, QuantityKind | 'count'> = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES, gpus: 'count', pods: 'count' };
@@ -464,7 +580,9 @@ const STEP_DEFAULT_FIELDS: Record<keyof ContainerResources, QuantityKind> = { cp
 
 /** The pipeline quota and step defaults a user sets over the preset: known fields, quantities, and defaults that fit. */
 function checkSizing(problems: Problems, path: string, props: PlatformProps): void {
-  const preset = (Object.values(EnvironmentName) as unknown[]).includes(props.environment ?? EnvironmentName.SANDBOX) ? environmentPreset(props.environment ?? EnvironmentName.SANDBOX) : undefined;
+  const known = (Object.values(EnvironmentName) as unknown[]).includes(props.environment ?? EnvironmentName.SANDBOX);
+  const own = isPlainObject(props.preset) && isPlainObject(props.preset.stepDefaults) ? props.preset : undefined;
+  const preset = own ?? (known ? environmentPreset(props.environment ?? EnvironmentName.SANDBOX) : undefined);
   const fields = <T extends string>(name: string, value: unknown, known: Record<T, unknown>, example: string): value is Partial<Record<T, unknown>> => {
     if (value === undefined) return false;
     if (!isPlainObject(value)) {

@@ -1,3 +1,4 @@
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -45,6 +46,8 @@ export interface SeaweedObjectStoreProps {
   readonly region?: string;
   /** uid/gid the server runs as: the image's `seaweed` user. @default 1000 */
   readonly uid?: number;
+  /** Placement, priority, pod metadata, extra args and env, and the Service's type and annotations. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /** One S3 identity of the store: its Secret and the actions SeaweedFS allows it. */
@@ -109,6 +112,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
     checkResources(problems, setupResources, path, 'setupResources');
     if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
     problems.addIf(checkUid(uid, { path, field: 'uid' }));
+    checkPodSettings(problems, path, 'pod', props.pod);
     problems.throwIfAny(this);
 
     this.generator = props.credentials;
@@ -138,6 +142,7 @@ export class SeaweedObjectStore extends BucketRegistry implements IObjectStore, 
     // (the defaults, 8 volumes of 30 GB, would outgrow a small claim and cap a large one).
     const volumeSizeMb = Math.max(64, Math.min(30000, Math.floor(Quantity.parse(storage).value / 2 ** 20 / 64)));
     const store = statefulStore(this, {
+      pod: props.pod,
       name: this.name,
       namespace: this.namespace,
       labels,

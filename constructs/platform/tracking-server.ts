@@ -1,3 +1,4 @@
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -84,6 +85,8 @@ export interface TrackingServerProps {
   readonly extraAllowedHosts?: string[];
   /** Peers allowed to reach the UI and API besides the platform's own workloads (an ingress controller). @default [] */
   readonly ingressFrom?: NetworkPeer[];
+  /** Placement, priority, pod metadata, extra args and env, and the Service's type and annotations. @default - none */
+  readonly pod?: PodSettings;
 }
 
 /**
@@ -145,6 +148,7 @@ export class TrackingServer extends Construct implements IConnectable {
     const permissions = ['READ', 'USE', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'];
     if (!permissions.includes(defaultPermission)) problems.add({ path, field: 'defaultPermission', value: defaultPermission, message: 'is not an MLflow permission', fix: `use one of ${permissions.join(', ')} (READ is the default)` });
     if (!(props.credentials instanceof CredentialsGenerator)) problems.add({ path, field: 'credentials', value: props.credentials === undefined ? undefined : typeof props.credentials, message: 'is not a CredentialsGenerator: the server never serves without authentication', fix: 'pass the platform\'s CredentialsGenerator (new CredentialsGenerator(scope, "Credentials", { namespace }))' });
+    checkPodSettings(problems, path, 'pod', props.pod);
     problems.throwIfAny(this);
     this.generator = props.credentials;
 
@@ -221,8 +225,9 @@ export class TrackingServer extends Construct implements IConnectable {
       data: { 'migrate.py': readScript(__dirname, 'mlflow-migrate.py') },
     });
     serviceAccount(this, 'ServiceAccount', { name: this.name, namespace: this.namespace, labels });
-    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports });
+    clusterIpService(this, 'Service', { name: this.name, namespace: this.namespace, labels, selector, ports, service: props.pod?.service });
     this.deployment = deployment(this, 'Deployment', {
+      pod: props.pod,
       name: this.name,
       namespace: this.namespace,
       labels,

@@ -1,3 +1,4 @@
+import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -89,6 +90,10 @@ export interface WorkflowEngineProps {
   readonly kubeApi?: KubeApiAccess;
   /** Peers allowed to reach the UI besides port-forwarding (an ingress controller). @default [] */
   readonly ingressFrom?: NetworkPeer[];
+  /** The controller's placement, priority, pod metadata, extra args and env. @default - none */
+  readonly controllerPod?: PodSettings;
+  /** argo-server's placement, priority, pod metadata, extra args and env, and its Service's type and annotations. @default - none */
+  readonly serverPod?: PodSettings;
 }
 
 const ARGO_UID = 8737;
@@ -167,6 +172,8 @@ export class WorkflowEngine extends Construct {
     if (props.artifactBucket instanceof Bucket && runner instanceof PipelineRunner && props.artifactBucket.store !== runner.objectStore) {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
+    checkPodSettings(problems, path, 'controllerPod', props.controllerPod);
+    checkPodSettings(problems, path, 'serverPod', props.serverPod);
     problems.throwIfAny(this);
     runner.attachWorkflowController(this.namespace, path);
     // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
@@ -339,6 +346,7 @@ export class WorkflowEngine extends Construct {
 
     // --- the controller ------------------------------------------------------------------------------------
     this.controllerDeployment = deployment(this, 'Controller', {
+      pod: props.controllerPod,
       name: controllerName,
       namespace: this.namespace,
       labels: controllerLabels,
@@ -365,8 +373,9 @@ export class WorkflowEngine extends Construct {
     });
 
     // --- the server ----------------------------------------------------------------------------------------
-    clusterIpService(this, 'ServerService', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector, ports: serverPorts });
+    clusterIpService(this, 'ServerService', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector, ports: serverPorts, service: props.serverPod?.service });
     this.serverDeployment = deployment(this, 'Server', {
+      pod: props.serverPod,
       name: serverName,
       namespace: this.namespace,
       labels: serverLabels,

@@ -265,6 +265,18 @@ describe('bad config fails with a clear message before any resource is registere
     expect(bad.registered).toEqual([]);
   });
 
+  test('per-component settings: the staging stack\'s reach its objects; a bad one is refused with the platform\'s report', async () => {
+    const staging = await deploy('staging', stackConfig('staging'));
+    expect(staging.error).toBeUndefined();
+    const mlflow = kube(staging.registered).find((r) => r.name === 'staging-cd4ml/Deployment/mlflow')!;
+    expect(mlflow.inputs.spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true' });
+    expect(mlflow.inputs.spec.template.spec.containers[0].resources.limits.memory).toBe('2Gi');
+    expect(mlflow.inputs.spec.template.spec.containers[0].env).toContainEqual({ name: 'MLFLOW_LOGGING_LEVEL', value: 'INFO' });
+    const bad = await deploy('staging', { ...stackConfig('staging'), 'cd4ml:components': JSON.stringify({ database: { replicas: 3 } }) });
+    expect(bad.error?.message).toMatch(/components.database.replicas = 3: is set, but database runs one replica/);
+    expect(bad.registered).toEqual([]);
+  });
+
   test('server auth outside the sandbox, and an unknown pipeline', async () => {
     const server = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:workflowAuthMode': 'server' });
     expect(server.error?.message).toMatch(/cd4ml:workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);
