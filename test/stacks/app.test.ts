@@ -29,6 +29,22 @@ describe('the cdk8s app (what `npm run synth` runs)', () => {
     expect(pipelines.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['WorkflowTemplate/breast-cancer', 'CronWorkflow/breast-cancer-nightly']));
   });
 
+  test('writes where the cdk8s CLI says (--output, --stdout), and tells people where the UIs are on stderr only', () => {
+    const run = spawnSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '', CDK8S_OUTDIR: join(dir, 'elsewhere') }, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(readdirSync(join(dir, 'elsewhere'))).toEqual(['0000-sandbox-platform.k8s.yaml', '0001-sandbox-pipelines.k8s.yaml']);
+    expect(existsSync(join(dir, 'dist'))).toBe(false);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/MLflow UI: http:\/\/localhost:5000[\s\S]*kubectl -n argo port-forward svc\/argo-server 2746:2746/);
+    // the CLI's --stdout: every manifest on stdout, so `cdk8s synth --stdout | kubectl apply -f -` applies the platform
+    writeFileSync(join(dir, 'cdk8s.yaml'), `language: typescript\napp: ${JSON.stringify(`${process.execPath} ${MAIN}`)}\n`);
+    const cli = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s'), 'synth', '--stdout', '--no-check-upgrade'], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' }, encoding: 'utf8' });
+    expect(cli.status).toBe(0);
+    const kinds = parseAllDocuments(cli.stdout).map((d) => (d.toJSON() as { kind: string }).kind);
+    expect(kinds.length).toBeGreaterThan(50);
+    expect(kinds).toEqual(expect.arrayContaining(['Namespace', 'StatefulSet', 'WorkflowTemplate']));
+  });
+
   test('a resynth over its own output passes; one that would resize, move or reformat a store is refused and writes nothing', () => {
     execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
     execFileSync(process.execPath, [MAIN], { cwd: dir, env: { ...process.env, CD4ML_ENV: '' } });
