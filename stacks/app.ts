@@ -86,7 +86,10 @@ export interface SynthesizedStack {
  */
 export function synthesizeStack(environment: EnvironmentName, options: StackOptions = {}): SynthesizedStack {
   const { app, platform, pipelines } = buildApp(environment, undefined, options);
-  app.synthYaml(); // runs every construct's validation; throws before anything is used
+  // every construct's validation (the root's first: the app's one report), as app.synth() runs it, without
+  // serializing YAML that nothing reads (it was most of a Pulumi preview's synthesis)
+  const errors = app.node.findAll().flatMap((c) => c.node.validate());
+  if (errors.length > 0) throw new Error(`Validation failed:\n${errors.join('\n')}`);
   return { platform: platform.platform, platformObjects: platform.toJson(), pipelineObjects: pipelines.toJson() };
 }
 
