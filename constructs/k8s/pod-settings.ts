@@ -3,7 +3,8 @@
 // workload helpers, so every component gets the same settings the same way.
 import { k8s } from 'cdk8s-plus-27';
 import {
-  checkDnsSubdomain, checkEnvName, checkLabelKey, checkLabels, checkLabelValue, checkNoCredential, checkTolerations, describeType, isPlainObject, Problems,
+  checkDnsSubdomain, checkEnvName, checkLabelKey, checkLabels, checkLabelValue, checkNoCredential, checkTolerations, describeType, isCredentialFlag, isPlainObject, Problems,
+  REDACTED,
 } from '../../lib';
 import { lazy } from './lazy';
 
@@ -49,6 +50,16 @@ export interface PodSettings {
 
 const FIELDS = ['nodeSelector', 'tolerations', 'affinity', 'priorityClassName', 'podAnnotations', 'podLabels', 'extraArgs', 'extraEnv', 'service'];
 const AFFINITY_KINDS = ['nodeAffinity', 'podAffinity', 'podAntiAffinity'];
+/**
+ * Flags that decide a component's security, refused in extra args whether or not cd4ml sets them: a repeated
+ * `--auth-mode` adds modes in argo-server, a later `--allowed-hosts` wins in MLflow's CLI.
+ */
+const SECURITY_FLAGS = ['--auth-mode', '--secure', '--namespaced', '--managed-namespace', '--app-name', '--allowed-hosts', '--cors-allowed-origins', '--x-frame-options', '--disable-security-middleware', '--backend-store-uri', '--artifacts-destination'];
+
+/** The flag an argument names (`--flag` of `--flag=value`), if it is one. */
+function flagOf(arg: unknown): string | undefined {
+  return typeof arg === 'string' && /^--?[A-Za-z]/.test(arg) ? arg.split('=')[0] : undefined;
+}
 
 /**
  * Checks pod settings from TypeScript or JavaScript.
@@ -66,16 +77,25 @@ export function checkPodSettings(problems: Problems, path: string, field: string
   if (value.tolerations !== undefined) checkTolerations(value.tolerations, site('tolerations')).forEach((p) => problems.add(p));
   if (value.affinity !== undefined) {
     if (!isPlainObject(value.affinity)) problems.add({ ...site('affinity'), value: describeType(value.affinity), message: 'is not an affinity', fix: 'give { nodeAffinity, podAffinity, podAntiAffinity } as a Pod spec takes them' });
-    else for (const k of Object.keys(value.affinity)) if (!AFFINITY_KINDS.includes(k)) problems.add({ ...site(`affinity.${k}`), value: describeType(value.affinity[k]), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
+    else {
+      for (const [k, v] of Object.entries(value.affinity)) {
+        if (!AFFINITY_KINDS.includes(k)) problems.add({ ...site(`affinity.${k}`), value: describeType(v), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
+        else if (!isPlainObject(v)) problems.add({ ...site(`affinity.${k}`), value: describeType(v), message: `is ${describeType(v)}, not ${k === 'nodeAffinity' ? 'a node' : 'a pod'} affinity`, fix: 'give it as a Pod spec takes it, e.g. { requiredDuringSchedulingIgnoredDuringExecution: ... }' });
+      }
+    }
   }
   if (value.priorityClassName !== undefined) problems.addIf(checkDnsSubdomain(value.priorityClassName as string, site('priorityClassName')));
   checkAnnotations(problems, site('podAnnotations'), value.podAnnotations);
   if (value.podLabels !== undefined) checkLabels(value.podLabels, site('podLabels')).forEach((p) => problems.add(p));
   if (value.extraArgs !== undefined) {
     if (!Array.isArray(value.extraArgs)) problems.add({ ...site('extraArgs'), value: describeType(value.extraArgs), message: 'is not a list of strings', fix: 'give e.g. ["--log-level", "debug"]' });
-    else value.extraArgs.forEach((a: unknown, i) => {
-      if (typeof a !== 'string') problems.add({ ...site(`extraArgs[${i}]`), value: a, message: `is ${describeType(a)}, not a string`, fix: `write it as a string, "${String(a)}"` });
-      else problems.addIf(checkNoCredential(a, site(`extraArgs[${i}]`), 'args are rendered in plain text: give the component its credentials through a Secret'));
+    else value.extraArgs.forEach((a: unknown, i, all: unknown[]) => {
+      const at = site(`extraArgs[${i}]`);
+      const fix = 'args are rendered in plain text: give the component its credentials through a Secret';
+      if (typeof a !== 'string') problems.add({ ...at, value: a, message: `is ${describeType(a)}, not a string`, fix: `write it as a string, "${String(a)}"` });
+      else if (i > 0 && isCredentialFlag(all[i - 1])) problems.add({ ...at, value: REDACTED, message: `follows ${String(all[i - 1])}, so it looks like a credential, which would be written into the manifests in plain text`, fix });
+      else if (SECURITY_FLAGS.includes(flagOf(a) ?? '')) problems.add({ ...at, value: a, message: `sets ${flagOf(a)}, which decides the component's security and is cd4ml's to set`, fix: 'use the Platform\'s own setting for it (workflowAuthMode, trackingServerHosts, ingress), or drop it' });
+      else problems.addIf(checkNoCredential(a, at, fix));
     });
   }
   if (value.extraEnv !== undefined) {
@@ -123,6 +143,11 @@ function envNames(env: unknown): string[] {
 export function checkPodSettingsAgainst(problems: Problems, path: string, field: string, settings: PodSettings | undefined, container: k8s.Container, selector: Record<string, string>): void {
   if (!settings) return;
   const own = new Set(envNames(container.env));
+  const ownFlags = new Set((Array.isArray(container.args) ? container.args : []).map(flagOf).filter((f): f is string => f !== undefined));
+  (Array.isArray(settings.extraArgs) ? settings.extraArgs : []).forEach((a, i) => {
+    const flag = flagOf(a);
+    if (flag && ownFlags.has(flag) && !SECURITY_FLAGS.includes(flag)) problems.add({ path, field: `${field}.extraArgs[${i}]`, value: a, message: `sets ${flag} again, which cd4ml already sets`, fix: 'change the component\'s own setting instead, or drop it' });
+  });
   for (const name of Object.keys(isPlainObject(settings.extraEnv) ? settings.extraEnv : {})) {
     if (own.has(name)) problems.add({ path, field: `${field}.extraEnv.${name}`, value: name, message: 'is set by cd4ml itself, which it would override', fix: 'set another variable, or change the component\'s own setting' });
   }

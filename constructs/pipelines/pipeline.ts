@@ -518,6 +518,10 @@ export class Pipeline extends Construct {
       if (v instanceof StepOutput && v.producer.pipeline !== this) problems.add({ path, field: 'when', value: `${v.producer.pipeline.name}/${v.producer.name}.${v.name}`, message: 'tests an output of a step outside this pipeline', fix: 'test outputs of this pipeline\'s own steps, or a parameter' });
       if (v instanceof PipelineParameter && this.params.get(v.name) !== v && !this.refusedParams.has(v)) problems.add({ path, field: 'when', value: `${v.pipelineName}.${v.name}`, message: 'tests a parameter of another pipeline', fix: 'declare the parameter on this pipeline with addParameter' });
       if (v === FanOut.ITEM && !props.fanOut) problems.add({ path, field: 'when', value: '{{item}}', message: 'tests the fan-out item of a step that does not fan out', fix: 'set fanOut on the step, or test an output or a parameter' });
+      const type = v instanceof StepOutput || v instanceof PipelineParameter ? v.type : undefined;
+      if (props.when.numeric && (type === ParameterType.STRING || type === ParameterType.BOOLEAN)) {
+        problems.add({ path, field: 'when', value: `${props.when.operator} ${String(props.when.operand)}`, message: `compares ${v instanceof StepOutput ? `the output ${v.name}` : `the parameter ${(v as PipelineParameter).name}`}, declared ${type}, as a number`, fix: `declare it ${ParameterType.NUMBER}, or compare with Condition.equals` });
+      }
     }
     // a fanned-out GPU step runs its copies at once (up to the pipeline's parallelism): more GPUs than the quota
     // would leave copies pending on the quota until others finish

@@ -2,6 +2,7 @@
 // scratch space, shared memory, dataset volumes, placement, and a condition. Checked here (one problem per bad
 // field, for TypeScript and JavaScript callers alike) and rendered into the step's Argo template.
 import { k8s } from 'cdk8s-plus-27';
+import { posix } from 'path';
 import {
   checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, checkTolerations, describeType, isPlainObject, Problems, Quantity, QuantityKind,
 } from '../../lib';
@@ -174,6 +175,7 @@ function checkSecretFiles(problems: Problems, path: string, files: unknown): voi
       problems.add({ ...site, value: describeType(ref), message: 'is not a Secret to mount', fix: 'give { secret }, an ISecret such as SecretRef.fromSecretName("gcp-key", ["key.json"]), and optionally keys' });
       continue;
     }
+    for (const key of Object.keys(ref)) if (!['secret', 'keys'].includes(key)) problems.add({ ...site, field: `${site.field}.${key}`, value: describeType(ref[key]), message: 'is not a field of secret files', fix: 'use secret and keys (a list), e.g. { secret, keys: ["key.json"] }' });
     const keys: unknown = ref.keys;
     if (keys === undefined) {
       if (declared.length === 0) problems.add({ ...site, value: (secret as ISecret).secretName, message: 'names a Secret that declares no keys, so no file would be written', fix: 'declare its keys, e.g. SecretRef.fromSecretName("gcp-key", ["key.json"])' });
@@ -254,7 +256,8 @@ function checkVolumes(problems: Problems, path: string, volumes: unknown): void 
     if (typeof mount !== 'string' || !/^\/[^\0]*$/.test(mount) || mount.split('/').includes('..')) {
       problems.add({ path, field: `${field}.mountPath`, value: mount, message: 'is not an absolute path', fix: `give a path like "/data/${name}"` });
     } else {
-      const clean = mount.replace(/\/+$/, '') || '/';
+      // as the kernel resolves it: "//tmp" and "/./tmp" are /tmp
+      const clean = posix.normalize(mount).replace(/\/+$/, '') || '/';
       const reserved = RESERVED_MOUNTS.find((r) => clean === '/' || clean === r || clean.startsWith(`${r}/`) || r.startsWith(`${clean}/`));
       if (reserved) problems.add({ path, field: `${field}.mountPath`, value: mount, message: `overlaps ${reserved}, which the step's scratch, inputs, Secrets or devices use`, fix: `mount it elsewhere, e.g. "/data/${name}"` });
       const other = [...paths.entries()].find(([, p]) => p === clean);
@@ -282,7 +285,12 @@ function checkPlacement(problems: Problems, path: string, placement: unknown): v
   const affinity = placement.affinity;
   if (affinity !== undefined) {
     if (!isPlainObject(affinity)) problems.add({ path, field: 'placement.affinity', value: describeType(affinity), message: 'is not an affinity', fix: 'give { nodeAffinity, podAffinity, podAntiAffinity } as a Pod spec takes them' });
-    else for (const key of Object.keys(affinity)) if (!AFFINITY_KINDS.includes(key)) problems.add({ path, field: `placement.affinity.${key}`, value: describeType(affinity[key]), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
+    else {
+      for (const [key, v] of Object.entries(affinity)) {
+        if (!AFFINITY_KINDS.includes(key)) problems.add({ path, field: `placement.affinity.${key}`, value: describeType(v), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
+        else if (!isPlainObject(v)) problems.add({ path, field: `placement.affinity.${key}`, value: describeType(v), message: `is ${describeType(v)}, not an affinity`, fix: 'give it as a Pod spec takes it, e.g. { requiredDuringSchedulingIgnoredDuringExecution: ... }' });
+      }
+    }
   }
   for (const key of Object.keys(placement)) {
     if (!['nodeSelector', 'tolerations', 'affinity'].includes(key)) problems.add({ path, field: `placement.${key}`, value: describeType(placement[key]), message: 'is not a field of a placement', fix: 'use nodeSelector, tolerations and affinity' });
@@ -302,7 +310,7 @@ export function optionVolumes(props: StepOptionProps): { volumes: Array<Record<s
   for (const [name, v] of Object.entries(props.volumes ?? {})) {
     const readOnly = v.readOnly ?? true;
     volumes.push({ name: `volume-${name}`, persistentVolumeClaim: { claimName: v.claimName, readOnly } });
-    mounts.push({ name: `volume-${name}`, mountPath: v.mountPath, readOnly, subPath: v.subPath });
+    mounts.push({ name: `volume-${name}`, mountPath: posix.normalize(v.mountPath), readOnly, subPath: v.subPath });
   }
   if (props.sharedMemory !== undefined) {
     volumes.push({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: props.sharedMemory } });

@@ -7,7 +7,7 @@
 // (argo-server serves TLS itself) still differs per implementation (BackendTLSPolicy).
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { checkDnsSubdomain, checkLabelKey, checkLabelValue, describeType, Endpoint, isPlainObject, Problems } from '../../lib';
+import { checkDnsSubdomain, checkLabelKey, checkLabelValue, checkNoCredential, describeType, Endpoint, isPlainObject, Problems } from '../../lib';
 import { componentLabels } from '../k8s/labels';
 import { checkPeers, NetworkPeer } from '../k8s/network';
 import { ISecret } from '../k8s/secret';
@@ -20,7 +20,8 @@ export class IngressTls {
    * @see https://cert-manager.io/docs/usage/ingress/
    */
   public static certManager(issuer: { readonly clusterIssuer?: string; readonly issuer?: string }): IngressTls {
-    return new IngressTls({ clusterIssuer: issuer?.clusterIssuer, issuer: issuer?.issuer });
+    // null is no issuer (a JavaScript caller's or a config file's), never a silent Ingress without TLS
+    return new IngressTls({ clusterIssuer: issuer?.clusterIssuer ?? undefined, issuer: issuer?.issuer ?? undefined });
   }
 
   /**
@@ -79,13 +80,19 @@ export function checkIngress(problems: Problems, path: string, value: unknown, h
   } else {
     checkPeers([value.controller], site('controller')).forEach((p) => problems.add(p));
     if (value.controller.spec.cidr !== undefined) problems.add({ ...site('controller'), value: value.controller.spec.cidr, message: 'is an address block, not the controller\'s pods', fix: 'give the controller\'s pods, e.g. NetworkPeer.pods("kube-system", { "app.kubernetes.io/name": "traefik" })' });
+    else if (Object.keys(value.controller.spec.podSelector ?? {}).length === 0) problems.add({ ...site('controller'), value: value.controller.spec.namespace, message: 'selects every pod of its namespace, not the controller\'s pods', fix: 'give the controller\'s pod labels, e.g. NetworkPeer.pods("kube-system", { "app.kubernetes.io/name": "traefik" })' });
   }
   const tls = value.tls;
   if (!(tls instanceof IngressTls)) {
     problems.add({ ...site('tls'), value: describeType(tls), message: 'is not an IngressTls', fix: 'use IngressTls.certManager({ clusterIssuer: "letsencrypt" }) or IngressTls.existingSecret(SecretRef.fromSecretName("ml-tls", ["tls.crt", "tls.key"]))' });
-  } else if (tls.spec.secret) {
-    const keys = tls.spec.secret.keys;
-    for (const k of ['tls.crt', 'tls.key']) if (!keys.includes(k)) problems.add({ ...site('tls'), value: tls.spec.secret.secretName, message: `names a Secret without the key ${k}`, fix: 'use a kubernetes.io/tls Secret, declared with keys ["tls.crt", "tls.key"]' });
+  } else if (tls.spec.secret !== undefined) {
+    const secret: unknown = tls.spec.secret;
+    const keys: unknown = isPlainObject(secret) || (typeof secret === 'object' && secret !== null) ? (secret as ISecret).keys : undefined;
+    if (!Array.isArray(keys) || typeof (secret as ISecret).availableIn !== 'function') {
+      problems.add({ ...site('tls'), value: describeType(secret), message: 'names something that is not a Secret', fix: 'use IngressTls.existingSecret(SecretRef.fromSecretName("ml-tls", ["tls.crt", "tls.key"]))' });
+    } else {
+      for (const k of ['tls.crt', 'tls.key']) if (!keys.includes(k)) problems.add({ ...site('tls'), value: (secret as ISecret).secretName, message: `names a Secret without the key ${k}`, fix: 'use a kubernetes.io/tls Secret, declared with keys ["tls.crt", "tls.key"]' });
+    }
   } else {
     const { clusterIssuer, issuer } = tls.spec;
     if ((clusterIssuer === undefined) === (issuer === undefined)) problems.add({ ...site('tls'), value: { clusterIssuer, issuer }, message: 'names no cert-manager issuer, or both kinds', fix: 'give one: IngressTls.certManager({ clusterIssuer: "letsencrypt" })' });
@@ -117,6 +124,7 @@ export function checkIngress(problems: Problems, path: string, value: unknown, h
       for (const [k, v] of Object.entries(annotations)) {
         problems.addIf(checkLabelKey(k, site(`annotations[${JSON.stringify(k)}]`)));
         if (typeof v !== 'string') problems.addIf(checkLabelValue(v, site(`annotations[${JSON.stringify(k)}]`)));
+        else problems.addIf(checkNoCredential(v, site(`annotations[${JSON.stringify(k)}]`), 'annotations are rendered in plain text: give the controller its credentials through a Secret it reads'));
       }
     }
   }

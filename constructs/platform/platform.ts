@@ -348,7 +348,8 @@ export class Platform extends Construct {
     }
 
     const ingress = props.ingress;
-    const uiPeers = [...(props.uiIngressFrom ?? []), ...(ingress ? [ingress.controller] : [])];
+    // the ingress controller reaches exactly the UIs it serves
+    const peersOf = (host: string | undefined) => [...(props.uiIngressFrom ?? []), ...(ingress && host ? [ingress.controller] : [])];
     this.trackingServer = new TrackingServer(this, 'TrackingServer', {
       namespace,
       database: trackingDb,
@@ -359,7 +360,7 @@ export class Platform extends Construct {
       workers: p.trackingServer.workers,
       resources: resourcesOf('trackingServer', p.trackingServer.resources),
       pod: podOf(comp.trackingServer),
-      ingressFrom: uiPeers,
+      ingressFrom: peersOf(ingress?.hosts.trackingServer),
       extraAllowedHosts: [...(props.trackingServerHosts ?? []), ...(ingress?.hosts.trackingServer ? [ingress.hosts.trackingServer] : [])],
     });
 
@@ -393,7 +394,7 @@ export class Platform extends Construct {
       controllerPod: podOf(comp.workflowController),
       serverPod: podOf(comp.workflowServer),
       kubeApi: props.kubeApi,
-      ingressFrom: uiPeers,
+      ingressFrom: peersOf(ingress?.hosts.workflowServer),
     });
     if (ingress) this.exposeUis(ingress);
 
@@ -553,6 +554,7 @@ function checkPreset(problems: Problems, path: string, preset: unknown): void {
   const base = environmentPreset(EnvironmentName.SANDBOX);
   for (const key of Object.keys(base) as Array<keyof EnvironmentPreset>) {
     if (preset[key] === undefined) problems.add({ path, field: `preset.${key}`, value: undefined, message: 'is missing', fix: 'start from a preset: { ...environmentPreset(EnvironmentName.DEV), ... }' });
+    else if (key !== 'name' && !isPlainObject(preset[key])) problems.add({ path, field: `preset.${key}`, value: describeType(preset[key]), message: `is ${describeType(preset[key])}, not a section of a preset`, fix: `give it as the presets do, e.g. { ...environmentPreset(EnvironmentName.DEV).${key} }` });
   }
   for (const key of Object.keys(preset)) if (!(key in base)) problems.add({ path, field: `preset.${key}`, value: describeType(preset[key]), message: 'is not a section of a preset', fix: `use ${Object.keys(base).join(', ')}` });
   const section = (name: string): Record<string, unknown> | undefined => (isPlainObject(preset[name]) ? preset[name] as Record<string, unknown> : undefined);
@@ -607,6 +609,20 @@ function checkSizing(problems: Problems, path: string, props: PlatformProps): vo
   if (fields('stepDefaults', defaults, STEP_DEFAULT_FIELDS, '{ cpu: "500m", memory: "1Gi", memoryLimit: "2Gi" }') && preset) {
     // checked as the runner will see them: the preset's with the user's over them (a limit below the request is refused)
     checkResources(problems, { ...preset.stepDefaults, ...(defaults as Partial<ContainerResources>) }, path, 'stepDefaults');
+  }
+  // a step that takes the defaults must fit in the whole quota, or no such step is ever admitted
+  if (preset && (quota !== undefined || defaults !== undefined) && isPlainObject(preset.pipelineQuota) && isPlainObject(preset.stepDefaults)) {
+    const q = { ...preset.pipelineQuota, ...(isPlainObject(quota) ? quota : {}) } as Record<string, unknown>;
+    const d = { ...preset.stepDefaults, ...(isPlainObject(defaults) ? defaults : {}) } as Record<string, unknown>;
+    for (const k of ['cpu', 'memory', 'memoryLimit']) {
+      const total = Quantity.tryParse(q[k]);
+      const step = Quantity.tryParse(d[k]);
+      if (!total || !step || step.value <= total.value) continue;
+      const userQuota = isPlainObject(quota) && quota[k] !== undefined;
+      problems.add(userQuota
+        ? { path, field: `pipelineQuota.${k}`, value: q[k], message: `is below a single step's default ${k} (${String(d[k])}), so no step that takes the defaults would be admitted`, fix: `give at least "${String(d[k])}", or lower stepDefaults.${k}` }
+        : { path, field: `stepDefaults.${k}`, value: d[k], message: `exceeds the pipeline namespace's whole quota (${String(q[k])}), so no step that takes the defaults would be admitted`, fix: `give at most "${String(q[k])}", or raise pipelineQuota.${k}` });
+    }
   }
 }
 

@@ -57,6 +57,8 @@ describe('secrets for steps', () => {
     refused((k) => buildStep({ secretFiles: { gcp: { secret: gcp, keys: [k as string] } } }), 'key', 'secretFiles.gcp.keys', /is not a key of the Secret gcp-key/);
     refused((n) => buildStep({ secretFiles: { [n as string]: { secret: gcp } } }), 'GCP_Key', 'secretFiles.GCP_Key');
     refused((n) => buildStep({ secretFiles: { [n as string]: { secret: gcp } } }), 'a'.repeat(60), `secretFiles.${'a'.repeat(60)}`, /longer than 50/);
+    // the secretEnv shape by mistake is refused, not silently mounted whole
+    expect(stepProblems({ secretFiles: { gcp: { secret: gcp, key: 'key.json' } as never } }).map((x) => `${x.field}: ${x.message}`)).toEqual(['secretFiles.gcp.key: is not a field of secret files']);
     const p = step({ secretFiles: { gcp: 'gcp-key' } })();
     expect(p.map((x) => `${x.field}: ${x.message}`)).toEqual(['secretFiles.gcp: is not a Secret to mount']);
   });
@@ -141,6 +143,9 @@ describe('room to work', () => {
     const same = step({ volumes: { a: { claimName: 'a', mountPath: '/data' }, b: { claimName: 'b', mountPath: '/data/' } } })();
     expect(same.map((p) => `${p.field}: ${p.message}`)).toEqual(['volumes.b.mountPath: is also the mount path of volumes.a']);
     expect(step({ volumes: { a: { claimName: 'a', mountPath: '/data', subPath: '../x' } } })().map((p) => p.field)).toEqual(['volumes.a.subPath']);
+    // paths as the kernel resolves them
+    for (const sneaky of ['//tmp', '/./tmp', '/tmp//cache']) expect([sneaky, step({ volumes: { d: { claimName: 'd', mountPath: sneaky } } })().map((p) => p.message)]).toEqual([sneaky, ['overlaps /tmp, which the step\'s scratch, inputs, Secrets or devices use']]);
+    expect(step({ placement: { affinity: { nodeAffinity: 5 } } })().map((p) => `${p.field}: ${p.message}`)).toEqual(['placement.affinity.nodeAffinity: is a number, not an affinity']);
   });
 
   test('placement: node selector and tolerations add to the GPU pool\'s, affinity passes through', () => {
@@ -200,6 +205,13 @@ describe('conditional steps and the exit handler', () => {
     expect(cond((p) => Condition.greaterThan(p.steps[0].output('accuracy'), 'high' as unknown as number)).map((x) => `${x.field}: ${x.message}`)).toEqual(['when: compares with >, which needs a number']);
     expect(cond((p) => Condition.equals(p.steps[0].output('accuracy'), "x' || 'a' == 'a")).map((x) => x.field)).toEqual(['when']);
     expect(cond(() => 'accuracy > 0.9').map((x) => `${x.field}: ${x.message}`)).toEqual(['when: is not a Condition']);
+    const typed = problemsOf(() => {
+      const ch = chart();
+      const p = new Pipeline(ch, 'train', { runner: new Platform(ch, 'platform').pipelineRunner });
+      const e = p.addStep('evaluate', { image: IMAGE, outputs: { verdict: ParameterType.STRING } });
+      p.addStep('b', { image: IMAGE, when: Condition.atLeast(e.output('verdict'), 1) });
+    });
+    expect(typed.map((x) => `${x.field}: ${x.message}`)).toEqual(['when: compares the output verdict, declared string, as a number']);
   });
 
   test('the exit handler runs when the pipeline ends, reads the outcome, and reaches its endpoint', () => {

@@ -69,6 +69,8 @@ describe('per-component settings, with the preset as defaults', () => {
       ['preset.extra', 'preset.trackingServer.replicas', 'preset.trackingServer.resources.cpu', 'preset.trackingServer.resources.memoryLimit'].sort(),
     );
     expect(problemsOf(() => new Platform(chart(), 'platform', { preset: partial as EnvironmentPreset })).map((p) => `${p.field}: ${p.message}`)).toEqual(['preset.stepDefaults: is missing']);
+    // a section that is not one is reported, and the environment's preset builds the rest (no TypeError)
+    expect(problemsOf(() => new Platform(chart(), 'platform', { preset: { ...lean, trackingServer: null } as unknown as EnvironmentPreset })).map((p) => `${p.field}: ${p.message}`)).toEqual(['preset.trackingServer: is null, not a section of a preset']);
   });
 
   test('bad component settings are refused under the field the user wrote, with a fix that passes', () => {
@@ -85,6 +87,21 @@ describe('per-component settings, with the preset as defaults', () => {
     // no credential in plain text, no override of what cd4ml sets, no change to the selector
     const secretArg = problemsOf(build({ components: { trackingServer: { extraEnv: { DB_URL: 'postgresql://mlflow:hunter2@db/mlflow' } } } }));
     expect(secretArg.map((p) => `${p.field} = ${JSON.stringify(p.value)}`)).toEqual(['components.trackingServer.extraEnv.DB_URL = "(redacted)"']);
+    // flags that decide security are cd4ml's; a flag it sets is not set twice; a value after a credential flag is refused unseen
+    const flags = problemsOf(build({ components: {
+      workflowServer: { extraArgs: ['--auth-mode', 'server'] },
+      trackingServer: { extraArgs: ['--allowed-hosts=*', '--workers', '8', '--password', 'hunter2hunter2'] },
+    } }));
+    expect(flags.map((p) => `${p.path} ${p.field} = ${JSON.stringify(p.value)}: ${p.message}`)).toEqual([
+      'test/platform components.trackingServer.extraArgs[0] = "--allowed-hosts=*": sets --allowed-hosts, which decides the component\'s security and is cd4ml\'s to set',
+      'test/platform components.trackingServer.extraArgs[4] = "(redacted)": follows --password, so it looks like a credential, which would be written into the manifests in plain text',
+      'test/platform components.workflowServer.extraArgs[0] = "--auth-mode": sets --auth-mode, which decides the component\'s security and is cd4ml\'s to set',
+    ]);
+    const twice = problemsOf(build({ components: { trackingServer: { extraArgs: ['--workers', '8'] }, database: { affinity: { nodeAffinity: 5 } as never } } }));
+    expect(twice.map((p) => `${p.field}: ${p.message}`)).toEqual(['components.database.affinity.nodeAffinity: is a number, not a node affinity']);
+    const again = problemsOf(() => new Platform(chart(), 'platform', { components: { trackingServer: { extraArgs: ['--workers', '8'] } } }));
+    // (reported once the rest is valid: by the MLflow Deployment, which knows its own flags)
+    expect(again.map((p) => `${p.path} ${p.field}: ${p.message}`)).toEqual(['test/platform/TrackingServer pod.extraArgs[0]: sets --workers again, which cd4ml already sets']);
     const override = problemsOf(build({ components: { trackingServer: { extraEnv: { MLFLOW_BACKEND_STORE_URI: 'sqlite:///x.db' }, podLabels: { 'app.kubernetes.io/name': 'other' } } } }));
     expect(override.map((p) => `${p.path} ${p.field}: ${p.message}`)).toEqual([
       'test/platform/TrackingServer pod.extraEnv.MLFLOW_BACKEND_STORE_URI: is set by cd4ml itself, which it would override',

@@ -46,7 +46,9 @@ describe('the way in from outside', () => {
     expect(argo.spec.tls).toEqual([{ hosts: ['argo.ml.example.com'], secretName: 'ml-wildcard-tls' }]);
     expect(argo.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares']).toBe('kube-system-ipallow@kubernetescrd');
     expect(cert.requiredIn).toEqual(['argo']);
-    expect(admits(m.find('NetworkPolicy', 'mlflow', 'cd4ml'), 5000)).toBe(true); // the controller may reach MLflow, which has no host yet
+    // the controller reaches exactly the UIs it serves
+    expect(admits(m.find('NetworkPolicy', 'argo-server', 'argo'), 2746)).toBe(true);
+    expect(admits(m.find('NetworkPolicy', 'mlflow', 'cd4ml'), 5000)).toBe(false);
   });
 
   test('bad ingress settings are refused field by field', () => {
@@ -63,6 +65,12 @@ describe('the way in from outside', () => {
     expect(problemsOf(build({ ...INGRESS, tls: IngressTls.certManager({}) })).map((p) => p.message)).toEqual(['names no cert-manager issuer, or both kinds']);
     expect(problemsOf(build({ ...INGRESS, tls: IngressTls.existingSecret(SecretRef.fromSecretName('cert', ['crt'])) })).map((p) => p.message)).toEqual(['names a Secret without the key tls.crt', 'names a Secret without the key tls.key']);
     expect(problemsOf(build({ ...INGRESS, hosts: {} })).map((p) => `${p.field}: ${p.message}`)).toEqual(['ingress.hosts: exposes no UI']);
+    // what JavaScript or a config file may pass: no TypeError, and never an Ingress without TLS
+    expect(problemsOf(build({ ...INGRESS, tls: IngressTls.existingSecret({} as never) })).map((p) => p.message)).toEqual(['names something that is not a Secret']);
+    expect(problemsOf(build({ ...INGRESS, tls: IngressTls.certManager({ clusterIssuer: null as never }) })).map((p) => p.message)).toEqual(['names no cert-manager issuer, or both kinds']);
+    // the controller's pods, not every pod of its namespace; no credential in an annotation
+    expect(problemsOf(build({ ...INGRESS, controller: NetworkPeer.namespace('kube-system') })).map((p) => `${p.field}: ${p.message}`)).toEqual(["ingress.controller: selects every pod of its namespace, not the controller's pods"]);
+    expect(problemsOf(build({ ...INGRESS, annotations: { 'nginx.ingress.kubernetes.io/auth-url': 'https://user:hunter2pass@auth.example.com' } })).map((p) => `${p.field} = ${JSON.stringify(p.value)}`)).toEqual(['ingress.annotations["nginx.ingress.kubernetes.io/auth-url"] = "(redacted)"']);
     const external = ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: Object.fromEntries(['mlflow', 'workflows', 'pipelines', 'postgres-backup'].map((u) => [u, SecretRef.fromSecretName(`s3-${u}`, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])])) });
     expect(problemsOf(build(INGRESS, external)).map((p) => `${p.field}: ${p.message}`)).toEqual(['ingress.hosts.objectStore: exposes the object store, but it is external: it has its own endpoint']);
   });

@@ -39,6 +39,9 @@ describe('quota, step defaults and GPUs, set per platform over the preset', () =
     const typo = problemsOf(build({ pipelineQuota: { gpu: 4 } as never, stepDefaults: 'small' as never }));
     expect(typo.map((p) => `${p.field}: ${p.message}`)).toEqual(['pipelineQuota.gpu: is not a field of pipelineQuota', 'stepDefaults: is a string, not an object']);
     expect(problemsOf(build({ pipelineQuota: { pods: 0, gpus: -1 } })).map((p) => p.field).sort()).toEqual(['pipelineQuota.gpus', 'pipelineQuota.pods']);
+    // a quota no step with the defaults fits in, whichever side the user set
+    refused((v) => build({ pipelineQuota: { cpu: v as string } })(), '100m', 'pipelineQuota.cpu', /below a single step's default cpu \(250m\)/);
+    refused((v) => build({ stepDefaults: { memory: v as string, memoryLimit: '32Gi' } })(), '16Gi', 'stepDefaults.memory', /exceeds the pipeline namespace's whole quota \(8Gi\)/);
   });
 
   test('a fan-out whose GPUs together exceed the quota fails, and the parallelism it suggests passes', () => {
