@@ -69,6 +69,10 @@ export interface StackConfig {
   readonly stepDefaults?: PlatformProps['stepDefaults'];
   /** Per-component settings over the preset. */
   readonly components?: PlatformProps['components'];
+  /** Whether the stack renders Argo's CRDs. */
+  readonly argoCrds?: boolean;
+  /** Argo's instance ID. */
+  readonly workflowInstanceId?: string;
   readonly objectStore?: ExternalObjectStoreConfig;
   readonly database?: ExternalDatabaseConfig;
   readonly allowInClusterDatabase: boolean;
@@ -102,6 +106,8 @@ export const SETTINGS = {
   gpu: 'GPU node pool: { nodeSelector, tolerations, maxPerStep, resourceName, productLabel }',
   pipelineQuota: 'the pipeline namespace\'s quota over the preset\'s: { cpu, memory, memoryLimit, gpus, pods }',
   stepDefaults: 'resources of a step that sets none, over the preset\'s: { cpu, memory, memoryLimit, cpuLimit }',
+  argoCrds: 'false when the cluster has Argo\'s CRDs already (another stack renders them, or an Argo with full CRDs); default true',
+  workflowInstanceId: 'Argo instance ID: the controller handles only workflows labelled with it (another Argo in the cluster leaves them alone)',
   components: 'per-component settings: { objectStore, database, trackingServer, workflowController, workflowServer }, each { resources, replicas, nodeSelector, tolerations, affinity, priorityClassName, podAnnotations, podLabels, extraArgs, extraEnv, service: { type, annotations } }',
   objectStore: 'external S3 instead of the in-cluster SeaweedFS: { endpoint, region, egressCidr } (secrets s3<User>AccessKeyId, s3<User>SecretAccessKey for each consumer)',
   database: 'external Postgres instead of the in-cluster one: { host, port, trackingDatabase, archiveDatabase, egressCidr, sslMode, caCertificate: { secretName, key } } (secrets trackingDbUsername, trackingDbPassword, archiveDbUsername, archiveDbPassword)',
@@ -284,6 +290,8 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     pipelineQuota: json<PlatformProps['pipelineQuota']>('pipelineQuota'),
     stepDefaults: json<PlatformProps['stepDefaults']>('stepDefaults'),
     components: json<PlatformProps['components']>('components'),
+    argoCrds: json<boolean>('argoCrds'),
+    workflowInstanceId: raw.workflowInstanceId,
     objectStore,
     database,
     allowInClusterDatabase,

@@ -85,6 +85,8 @@ export function planDeployment(cfg: StackConfig): DeploymentPlan {
     pipelineQuota: cfg.pipelineQuota,
     stepDefaults: cfg.stepDefaults,
     components: cfg.components,
+    argoCrds: cfg.argoCrds,
+    workflowInstanceId: cfg.workflowInstanceId,
     objectStore: cfg.objectStore ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: Object.fromEntries(Object.entries(s3).map(([user, { ref }]) => [user, ref])) }) : undefined,
     database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
       trackingServer: { host: cfg.database.host, port: cfg.database.port, databaseName: cfg.database.trackingDatabase ?? 'mlflow', credentials: trackingDb, egressCidr: cfg.database.egressCidr, sslMode: cfg.database.sslMode as PostgresSslMode | undefined, caCertificate: databaseCa },

@@ -27,6 +27,17 @@ function ownerPath(o: ApiObject): string {
   return o.node.scope?.node.path || o.node.path;
 }
 
+/** How to resolve two renderings of a cluster-wide object that cannot be renamed (a CRD), by object. */
+const SHARED_FIXES = new WeakMap<ApiObject, string>();
+
+/**
+ * Marks a cluster-wide object that another construct may render too and that cannot take another name: a second
+ * rendering is reported once per pair of owners, with `fix` (how to render it only once).
+ */
+export function sharedObject(o: ApiObject, fix: string): void {
+  SHARED_FIXES.set(o, fix);
+}
+
 /**
  * Checks everything rendered under `root` as one output: no two objects of the same kind, namespace and name (two
  * pipelines, two schedules whose names derive to one, a runner in the stores' namespace), no object over the API
@@ -35,6 +46,7 @@ function ownerPath(o: ApiObject): string {
 export function checkRenderedObjects(root: IConstruct): Problem[] {
   const problems: Problem[] = [];
   const seen = new Map<string, ApiObject>();
+  const reportedShared = new Set<string>();
   for (const o of root.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject)) {
     let json: Record<string, unknown>;
     try {
@@ -50,7 +62,14 @@ export function checkRenderedObjects(root: IConstruct): Problem[] {
     const key = `${group}/${o.kind}/${ns}/${name}`;
     const where = ns ? `${o.kind} ${ns}/${name}` : `${o.kind} ${name}`;
     const first = seen.get(key);
-    if (first) {
+    const shared = first ? SHARED_FIXES.get(o) : undefined;
+    if (first && shared) {
+      const pair = `${ownerPath(first)}|${ownerPath(o)}|${shared}`;
+      if (!reportedShared.has(pair)) {
+        reportedShared.add(pair);
+        problems.push({ path: ownerPath(o), field: 'metadata.name', value: name, message: `renders the cluster-wide ${where}, which ${ownerPath(first)} renders too`, fix: shared });
+      }
+    } else if (first) {
       problems.push({
         path: ownerPath(o), field: 'metadata.name', value: name,
         message: `renders ${where}, which ${ownerPath(first)} renders too: the second would overwrite the first`,

@@ -340,7 +340,7 @@ export class Pipeline extends Construct {
       metadata: {
         name: this.name,
         namespace: this.runner.namespace,
-        labels: { ...componentLabels('pipeline', this.name, 'pipeline'), 'cd4ml.io/pipeline': this.name },
+        labels: { ...componentLabels('pipeline', this.name, 'pipeline'), 'cd4ml.io/pipeline': this.name, ...this.runner.workflowControllerLabels },
         annotations: props.description ? { 'workflows.argoproj.io/description': props.description } : undefined,
       },
       spec: lazy(() => this.renderSpec()),
@@ -569,7 +569,7 @@ export class Pipeline extends Construct {
     return new ApiObject(this, `Schedule-${id}`, {
       apiVersion: ARGO_API_VERSION,
       kind: 'CronWorkflow',
-      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'schedule'), 'cd4ml.io/pipeline': this.name } },
+      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'schedule'), 'cd4ml.io/pipeline': this.name, ...this.runner.workflowControllerLabels } },
       spec: {
         schedules: [props.cron],
         timezone,
@@ -578,7 +578,7 @@ export class Pipeline extends Construct {
         successfulJobsHistoryLimit: 3,
         failedJobsHistoryLimit: 3,
         suspend: props.suspend ?? false,
-        workflowMetadata: { labels: { 'cd4ml.io/pipeline': this.name, 'cd4ml.io/trigger': 'schedule' } },
+        workflowMetadata: { labels: { 'cd4ml.io/pipeline': this.name, 'cd4ml.io/trigger': 'schedule', ...this.runner.workflowControllerLabels } },
         workflowSpec: {
           workflowTemplateRef: { name: this.name },
           arguments: argumentsOf(props.arguments ?? {}),
@@ -615,7 +615,7 @@ export class Pipeline extends Construct {
     const binding = new ApiObject(this, `Event-${id}`, {
       apiVersion: ARGO_API_VERSION,
       kind: 'WorkflowEventBinding',
-      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'event-trigger'), 'cd4ml.io/pipeline': this.name } },
+      metadata: { name, namespace: this.runner.namespace, labels: { ...componentLabels('pipeline', this.name, 'event-trigger'), 'cd4ml.io/pipeline': this.name, ...this.runner.workflowControllerLabels } },
       spec: {
         event: { selector },
         submit: {

@@ -1,3 +1,4 @@
+import { sharedObject as markShared } from '../k8s/output-checks';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -48,7 +49,7 @@ export class ArgoCrds extends Construct {
     super(scope, id);
     this.resources = ARGO_KINDS.map(
       (k) =>
-        new k8s.KubeCustomResourceDefinition(this, k.kind, {
+        shareCrd(new k8s.KubeCustomResourceDefinition(this, k.kind, {
           metadata: { name: `${k.plural}.${ARGO_GROUP}`, annotations: { ...KEEP_ON_PRUNE }, labels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/name': 'argo-workflows' } },
           spec: {
             group: ARGO_GROUP,
@@ -84,7 +85,13 @@ export class ArgoCrds extends Construct {
               },
             ],
           },
-        }),
+        })),
     );
   }
+}
+
+/** A CRD is cluster-wide and cannot be renamed: a second platform in the app is told to leave its own out. */
+function shareCrd<T extends ApiObject>(crd: T): T {
+  markShared(crd, 'render the Argo CRDs once per cluster: set argoCrds: false on every Platform but one (the others use the same CRDs)');
+  return crd;
 }

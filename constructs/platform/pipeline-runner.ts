@@ -25,6 +25,9 @@ export function bucketEnvName(role: string): string {
 /** A bucket role: a lower-case identifier, as it becomes part of an environment variable's name. */
 const BUCKET_ROLE = /^[a-z][a-z0-9_]{0,39}$/;
 
+/** The label by which an Argo controller with an instance ID recognizes its objects. */
+export const ARGO_INSTANCE_ID_LABEL = 'workflows.argoproj.io/controller-instanceid';
+
 /** The node label naming the GPU model unless the pool says otherwise (NVIDIA GPU feature discovery). */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
@@ -122,6 +125,7 @@ export class PipelineRunner extends Construct implements IConnectable {
   /** Name of the service account whose token may send events to trigger pipelines. */
   public readonly triggerServiceAccountName = 'pipeline-trigger';
   private readonly cacheMaps = new Set<string>();
+  private controllerInstanceId?: string;
   private controllerNamespace?: string;
   private triggerTokenSecret?: string;
 
@@ -276,11 +280,20 @@ export class PipelineRunner extends Construct implements IConnectable {
   }
 
   /** Called by the `WorkflowEngine` that manages this runner's namespace; refuses a second one. */
-  public attachWorkflowController(namespace: string, by: string): void {
+  public attachWorkflowController(namespace: string, by: string, instanceId?: string): void {
     if (this.controllerNamespace !== undefined && this.controllerNamespace !== namespace) {
       fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller in ${this.controllerNamespace}`, fix: 'give each pipeline runner one WorkflowEngine' }, this);
     }
     this.controllerNamespace = namespace;
+    this.controllerInstanceId = instanceId;
+  }
+
+  /**
+   * The labels the pipelines' Argo objects carry for the controller that manages this runner: its instance ID
+   * (`workflows.argoproj.io/controller-instanceid`), when it has one.
+   */
+  public get workflowControllerLabels(): Record<string, string> {
+    return this.controllerInstanceId === undefined ? {} : { [ARGO_INSTANCE_ID_LABEL]: this.controllerInstanceId };
   }
 
   /** The memoization cache ConfigMaps of the pipelines (a copy). */

@@ -1,12 +1,12 @@
 import { k8s } from 'cdk8s-plus-27';
 import { KEEP_ON_PRUNE } from '../k8s/labels';
-import { validateRenderedObjects } from '../k8s/output-checks';
+import { sharedObject, validateRenderedObjects } from '../k8s/output-checks';
 import { ApiObject } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import {
   checkBucketName, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
   checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
-  checkLabelKey, checkResources, ContainerResources, PipelineQuota,
+  checkLabelKey, checkLabelValue, checkResources, ContainerResources, PipelineQuota,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { GPU_REFUSED } from './refused';
@@ -222,6 +222,19 @@ export interface PlatformProps {
    */
   readonly preset?: EnvironmentPreset;
   /**
+   * Render Argo's CRDs. `false` when the cluster has them already: another cd4ml platform renders them (one per
+   * cluster), or an Argo installed with its full CRDs, which ours would replace.
+   * @default true
+   */
+  readonly argoCrds?: boolean;
+  /**
+   * Argo's instance ID: this platform's controller handles only workflows labelled with it
+   * (`workflows.argoproj.io/controller-instanceid`), so another Argo in the cluster leaves ours alone and ours leaves
+   * theirs. Workflows submitted through argo-server, schedules and event triggers get the label; a Workflow created
+   * with kubectl must carry it. @default - none (the controller handles every workflow of its namespace)
+   */
+  readonly workflowInstanceId?: string;
+  /**
    * How the workloads that call the Kubernetes API (the credentials Job, the Argo controller and server, the Argo
    * executor in pipeline pods) reach it: set `cidr` to your API server endpoints' addresses
    * (`kubectl get endpoints kubernetes -n default`).
@@ -255,7 +268,8 @@ export class Platform extends Construct {
   /** Argo Workflows. */
   public readonly workflowEngine: WorkflowEngine;
   /** The Argo CRDs (every Argo object must depend on them). */
-  public readonly argoCrds: ArgoCrds;
+  /** Argo's CRDs (cluster-wide), unless `argoCrds` is false. */
+  public readonly argoCrds?: ArgoCrds;
   /** The generator of in-cluster credentials (MLflow's users always; the stores' when they are in the cluster). */
   public readonly credentials: CredentialsGenerator;
   /** The platform's namespaces, in order: platform, workflows, pipelines. */
@@ -378,7 +392,7 @@ export class Platform extends Construct {
     // a refused gpu prop is reported once: the GPU steps declared on this runner report nothing more
     if (isPlainObject(given) && 'gpu' in given && !('gpu' in props)) GPU_REFUSED.add(this.pipelineRunner);
 
-    this.argoCrds = new ArgoCrds(this, 'ArgoCrds');
+    if (props.argoCrds ?? true) this.argoCrds = new ArgoCrds(this, 'ArgoCrds');
     this.workflowEngine = new WorkflowEngine(this, 'WorkflowEngine', {
       namespace: workflowNamespace,
       runner: this.pipelineRunner,
@@ -395,6 +409,7 @@ export class Platform extends Construct {
       serverPod: podOf(comp.workflowServer),
       kubeApi: props.kubeApi,
       ingressFrom: peersOf(ingress?.hosts.workflowServer),
+      instanceId: props.workflowInstanceId,
     });
     if (ingress) this.exposeUis(ingress);
 
@@ -409,7 +424,7 @@ export class Platform extends Construct {
       const nsObject = ns === undefined ? undefined : namespaceObjects.get(ns);
       if (nsObject && nsObject !== obj) obj.node.addDependency(nsObject);
     }
-    for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds.resources) obj.node.addDependency(crd);
+    for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds?.resources ?? []) obj.node.addDependency(crd);
   }
 
   /** Renders the retaining StorageClass when asked (or by the sandbox's default); returns its name. */
@@ -443,7 +458,7 @@ export class Platform extends Construct {
       problems.add({ path, field: 'retainedStorage.provisioner', value: asked.provisioner, message: 'is not a provisioner name', fix: 'name the cluster\'s provisioner, e.g. "ebs.csi.aws.com"' });
     }
     problems.throwIfAny(this);
-    new k8s.KubeStorageClass(this, 'RetainedStorage', {
+    const storageClass = new k8s.KubeStorageClass(this, 'RetainedStorage', {
       metadata: { name, labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'app.kubernetes.io/managed-by': 'cd4ml' }, annotations: { ...KEEP_ON_PRUNE } },
       provisioner: asked.provisioner,
       parameters: asked.parameters,
@@ -451,6 +466,7 @@ export class Platform extends Construct {
       volumeBindingMode: 'WaitForFirstConsumer',
       allowVolumeExpansion: true,
     });
+    sharedObject(storageClass, `render the StorageClass once per cluster: set retainedStorage: false and storageClassName: "${name}" on every Platform but one`);
     return name;
   }
 }
@@ -498,6 +514,9 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   checkKubeApiAccess(props.kubeApi ?? undefined, { path, field: 'kubeApi' }).forEach((p) => problems.add(p));
   checkSizing(problems, path, props);
   checkComponents(problems, path, props.components);
+  if (props.argoCrds !== undefined && typeof props.argoCrds !== 'boolean') problems.add({ path, field: 'argoCrds', value: props.argoCrds, message: `is ${describeType(props.argoCrds)}, not true or false`, fix: 'give true (the default) or false' });
+  if (props.workflowInstanceId === '') problems.add({ path, field: 'workflowInstanceId', value: '', message: 'is empty', fix: 'give a name like "ml-platform", or leave workflowInstanceId out' });
+  else if (props.workflowInstanceId !== undefined) problems.addIf(checkLabelValue(props.workflowInstanceId, { path, field: 'workflowInstanceId' }, 'ml-platform'));
   if (props.preset !== undefined) checkPreset(problems, path, props.preset);
   const external = props.objectStore instanceof ObjectStoreChoice && props.objectStore.external !== undefined;
   checkIngress(problems, path, props.ingress, !external);

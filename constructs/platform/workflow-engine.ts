@@ -3,7 +3,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls, snapshot,
+  checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls, snapshot, checkLabelValue,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
 import { lazy } from '../k8s/lazy';
@@ -90,6 +90,12 @@ export interface WorkflowEngineProps {
   readonly kubeApi?: KubeApiAccess;
   /** Peers allowed to reach the UI besides port-forwarding (an ingress controller). @default [] */
   readonly ingressFrom?: NetworkPeer[];
+  /**
+   * Argo's instance ID (a label value): the controller and argo-server handle only objects labelled
+   * `workflows.argoproj.io/controller-instanceid` with it; the runner's pipelines are labelled so.
+   * @default - none: every workflow of the managed namespace
+   */
+  readonly instanceId?: string;
   /** The controller's placement, priority, pod metadata, extra args and env. @default - none */
   readonly controllerPod?: PodSettings;
   /** argo-server's placement, priority, pod metadata, extra args and env, and its Service's type and annotations. @default - none */
@@ -172,10 +178,12 @@ export class WorkflowEngine extends Construct {
     if (props.artifactBucket instanceof Bucket && runner instanceof PipelineRunner && props.artifactBucket.store !== runner.objectStore) {
       problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
     }
+    if (props.instanceId === '') problems.add({ path, field: 'instanceId', value: '', message: 'is empty', fix: 'give a name like "ml-platform", or leave instanceId out' });
+    else if (props.instanceId !== undefined) problems.addIf(checkLabelValue(props.instanceId, { path, field: 'instanceId' }, 'ml-platform'));
     checkPodSettings(problems, path, 'controllerPod', props.controllerPod);
     checkPodSettings(problems, path, 'serverPod', props.serverPod);
     problems.throwIfAny(this);
-    runner.attachWorkflowController(this.namespace, path);
+    runner.attachWorkflowController(this.namespace, path, props.instanceId);
     // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
     // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).
     this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, 'workflows', [props.artifactBucket]);
@@ -205,6 +213,7 @@ export class WorkflowEngine extends Construct {
     // --- the controller's configuration -------------------------------------------------------------------
     const store = runner.objectStore;
     const config: Record<string, unknown> = {
+      ...(props.instanceId !== undefined ? { instanceID: props.instanceId } : {}),
       executor: {
         image: props.executorImage ?? DefaultImages.ARGO_EXECUTOR,
         imagePullPolicy: 'IfNotPresent',
