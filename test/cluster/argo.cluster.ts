@@ -15,6 +15,10 @@ import { podTemplate, serviceAccountToken } from './support/workloads';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const WF = 'argoproj.io/v1alpha1';
+// the controller runs with an Argo instance ID: it handles only workflows labelled with it, as argo-server labels the
+// ones it submits and our schedules label theirs; the workflows this file creates itself carry it too
+const INSTANCE = 'cd4ml-tier';
+const INSTANCE_LABEL = { 'workflows.argoproj.io/controller-instanceid': INSTANCE };
 
 describe('the seed pipeline on the real Argo workflow controller', () => {
   // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
@@ -35,7 +39,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     options.addStep('register', { image: 'busybox:1.37', command: ['true'], when: Condition.atLeast(evaluate.output('accuracy'), 0.9) });
     options.addStep('alert', { image: 'busybox:1.37', command: ['false'], when: Condition.equals(evaluate.output('verdict'), 'degraded') });
     options.addExitHandler('notify', { image: 'busybox:1.37', command: ['true'], inputs: { channel: 'ml-alerts' } });
-  });
+  }, { workflowInstanceId: INSTANCE });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
   const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
   const template = sb.find('WorkflowTemplate', 'breast-cancer');
@@ -44,7 +48,8 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
 
   /** Submits a Workflow and plays the node: every pod the controller creates is checked and then succeeds. */
   async function runToCompletion(workflow: Obj, timeoutMs = 240000, node: { value?: (parameter: string) => string; exitCode?: (pod: Obj) => number } = {}): Promise<Obj> {
-    const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, workflow);
+    const labelled = { ...workflow, metadata: { ...workflow.metadata, labels: { ...(workflow.metadata.labels ?? {}), ...INSTANCE_LABEL } } };
+    const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, labelled);
     expect({ status: created.status, message: created.body.message }).toEqual({ status: 201, message: undefined });
     const name = created.body.metadata.name;
     return waitFor(`Workflow ${name} to finish`, async () => {
@@ -146,7 +151,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   });
 
   test('a workflow that does not reference a template is refused once event triggers exist (templateReferencing: Secure)', async () => {
-    const inline = { apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'inline-', namespace: pipelinesNs }, spec: { entrypoint: 'x', templates: [{ name: 'x', container: { image: 'busybox:1.37', command: ['true'] } }] } };
+    const inline = { apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'inline-', namespace: pipelinesNs, labels: INSTANCE_LABEL }, spec: { entrypoint: 'x', templates: [{ name: 'x', container: { image: 'busybox:1.37', command: ['true'] } }] } };
     const created = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, inline);
     const name = created.body.metadata.name;
     const wf = await waitFor(`Workflow ${name} to be judged`, async () => {
@@ -156,6 +161,19 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     expect(wf.status.phase).toBe('Error');
     expect(wf.status.message).toMatch(/workflowTemplateRef/i);
     expect((await list<Obj>(sb.cp, 'v1', 'Pod', pipelinesNs, `workflows.argoproj.io/workflow=${name}`))).toEqual([]);
+  });
+
+  test('a workflow without the instance ID is left to another controller: ours never touches it', async () => {
+    const foreign = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, { apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'foreign-', namespace: pipelinesNs }, spec: { workflowTemplateRef: { name: 'breast-cancer' } } });
+    expect(foreign.status).toBe(201);
+    // a labelled one submitted after it is judged, so the controller has had its chance at both
+    const ours = await sb.cp.api<Obj>('POST', `/apis/${WF}/namespaces/${pipelinesNs}/workflows`, { apiVersion: WF, kind: 'Workflow', metadata: { generateName: 'ours-', namespace: pipelinesNs, labels: INSTANCE_LABEL }, spec: { workflowTemplateRef: { name: 'breast-cancer' } } });
+    await waitFor('our workflow to start', async () => ((await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, ours.body.metadata.name))?.status?.phase ? true : undefined), 60000, { proc: controllerProc });
+    await new Promise((res) => setTimeout(res, 3000));
+    expect((await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, foreign.body.metadata.name))?.status?.phase).toBeUndefined();
+    expect(await list<Obj>(sb.cp, 'v1', 'Pod', pipelinesNs, `workflows.argoproj.io/workflow=${foreign.body.metadata.name}`)).toEqual([]);
+    // stop ours: it is not the subject here
+    await sb.cp.api('DELETE', `/apis/${WF}/namespaces/${pipelinesNs}/workflows/${ours.body.metadata.name}`);
   });
 
   describe('argo-server\'s events endpoint, as the object store\'s notification and a model monitor call it', () => {

@@ -51,12 +51,18 @@ export async function succeedWorkflowPod(cp: ControlPlane, pod: Obj, executor: A
   if (!wf) throw new Error(`Workflow ${ns}/${workflow} is gone`);
   // the controller hands the resolved template to the executor in the init container's env (workflowpod.go)
   const template = JSON.parse(envOf(pod, 'init', 'ARGO_TEMPLATE') ?? envOf(pod, 'wait', 'ARGO_TEMPLATE') ?? '{}');
+  const instanceId = envOf(pod, 'wait', 'ARGO_INSTANCE_ID');
   const parameters = ((template.outputs?.parameters ?? []) as Obj[]).map((p) => ({ name: p.name, value: value(p.name) }));
   const result = {
     apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTaskResult',
     metadata: {
       name: nodeId, namespace: ns,
-      labels: { 'workflows.argoproj.io/workflow': workflow, 'workflows.argoproj.io/report-outputs-completed': 'true' },
+      // as the executor labels it (workflow/executor/taskresult.go, v4.0.5): with the controller's instance ID, when
+      // the controller has one and gave it to the executor in ARGO_INSTANCE_ID, or the controller never sees it
+      labels: {
+        'workflows.argoproj.io/workflow': workflow, 'workflows.argoproj.io/report-outputs-completed': 'true',
+        ...(instanceId ? { 'workflows.argoproj.io/controller-instanceid': instanceId } : {}),
+      },
       ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', name: workflow, uid: wf.metadata.uid }],
     },
     outputs: { ...(parameters.length ? { parameters } : {}), exitCode: String(exitCode) },

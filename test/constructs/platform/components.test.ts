@@ -1,5 +1,5 @@
-import { EnvironmentPreset, Platform, PlatformProps, ServiceType } from '../../../constructs';
-import { EnvironmentName, environmentPreset } from '../../../lib';
+import { Platform, PlatformProps, ServiceType } from '../../../constructs';
+import { EnvironmentName, EnvironmentPreset, environmentPreset } from '../../../lib';
 import { synth } from '../../support/manifests';
 import { chart, problemsOf, refused } from '../inputs/support';
 
