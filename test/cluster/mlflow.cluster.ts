@@ -74,7 +74,7 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   /**
    * Runs one step template's main container to completion as its pod would: the controller's main-container
    * defaults merged under the template's container (env by name, the template's winning), the workflow's pod
-   * security context and volumes, args with `{{inputs.parameters.X}}` substituted. Returns its exit status, log and
+   * security context, the workflow's and the template's volumes, args with `{{inputs.parameters.X}}` substituted. Returns its exit status, log and
    * the output parameters read from the paths the template declares (in the pod's /tmp emptyDir). `command`
    * replaces the step's program in the same pod (to probe what a step can do), its output read the same way.
    */
@@ -98,7 +98,8 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     };
     const leftover = container.args.find((a: string) => a.includes('{{'));
     if (leftover) throw new Error(`step ${name}: unsubstituted ${leftover}`);
-    const pod = { securityContext: spec.securityContext, serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: spec.automountServiceAccountToken, containers: [container], volumes: spec.volumes };
+    // the template's volumes after the workflow's, as the controller builds the pod (createVolumes in workflowpod.go)
+    const pod = { securityContext: spec.securityContext, serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: spec.automountServiceAccountToken, containers: [container], volumes: [...(spec.volumes ?? []), ...(t.volumes ?? [])] };
     const proc = sb.track(await startContainer({
       cp: sb.cp, namespace: pipelinesNs, pod, container: 'main', hosts: sb.hosts(), path: [pyBin], name: `step-${name}`,
       // the image's ENV where the pod sets no value of its own, its files (the package at /app) and WORKDIR, as
