@@ -20,7 +20,7 @@ export interface IngressConfig {
   readonly controller: { readonly namespace: string; readonly podLabels: Record<string, string> };
   /** cert-manager's `clusterIssuer` or `issuer`, or an existing TLS Secret's `secretName`. Required. */
   readonly tls: { readonly clusterIssuer?: string; readonly issuer?: string; readonly secretName?: string };
-  /** Host names of trackingServer, workflowServer and objectStore. Required. */
+  /** Host names of trackingServer, workflowServer, objectStore and objectStoreConsole (MinIO). Required. */
   readonly hosts: Record<string, string>;
   /** Further annotations on every Ingress. @default {} */
   readonly annotations?: Record<string, string>;
@@ -115,7 +115,7 @@ export const SETTINGS = {
   workflowAuthMode: 'client (default) or server (sandbox only)',
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
   trackingServerHosts: 'list of further external host names MLflow answers to (an ingress host is added by itself)',
-  ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore }, annotations }',
+  ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore, objectStoreConsole }, annotations }',
   buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',

@@ -43,9 +43,14 @@ export interface IngressHosts {
   readonly workflowServer?: string;
   /**
    * The in-cluster object store's S3 API, e.g. `s3.ml.example.com` (every request is signed with a user's key;
-   * SeaweedFS serves no web console, and MinIO's is not exposed). @default - not exposed
+   * SeaweedFS serves no web console). @default - not exposed
    */
   readonly objectStore?: string;
+  /**
+   * MinIO's web console (MinIO only, `ObjectStoreChoice.minio()`: SeaweedFS serves none), e.g.
+   * `minio.ml.example.com`; its users sign in with their keys. @default - not exposed
+   */
+  readonly objectStoreConsole?: string;
 }
 
 /** How the platform's UIs are reached from outside the cluster. */
@@ -62,11 +67,14 @@ export interface PlatformIngress {
   readonly annotations?: Record<string, string>;
 }
 
-const HOST_FIELDS = ['trackingServer', 'workflowServer', 'objectStore'] as const;
+const HOST_FIELDS = ['trackingServer', 'workflowServer', 'objectStore', 'objectStoreConsole'] as const;
+
+/** Which object store the platform runs, for what it can expose. */
+export type ObjectStoreKind = 'seaweedfs' | 'minio' | 'external';
 const FIELDS = ['className', 'controller', 'tls', 'hosts', 'annotations'];
 
 /** Checks ingress settings from TypeScript or JavaScript: one problem per bad field. */
-export function checkIngress(problems: Problems, path: string, value: unknown, hasObjectStore: boolean): void {
+export function checkIngress(problems: Problems, path: string, value: unknown, store: ObjectStoreKind): void {
   if (value === undefined) return;
   const site = (field: string) => ({ path, field: `ingress.${field}` });
   if (!isPlainObject(value)) {
@@ -108,14 +116,15 @@ export function checkIngress(problems: Problems, path: string, value: unknown, h
     for (const key of Object.keys(hosts)) if (!(HOST_FIELDS as readonly string[]).includes(key)) problems.add({ ...site(`hosts.${key}`), value: hosts[key], message: 'is not a UI of the platform', fix: `use ${HOST_FIELDS.join(', ')}` });
     for (const f of given) {
       const bad = checkDnsSubdomain(hosts[f] as string, site(`hosts.${f}`));
-      if (bad) problems.add({ ...bad, fix: `give a host name like "${f === 'trackingServer' ? 'mlflow' : f === 'workflowServer' ? 'argo' : 's3'}.ml.example.com"` });
+      if (bad) problems.add({ ...bad, fix: `give a host name like "${({ trackingServer: 'mlflow', workflowServer: 'argo', objectStore: 's3', objectStoreConsole: 'minio' } as Record<string, string>)[f]}.ml.example.com"` });
     }
     const seen = new Map<unknown, string>();
     for (const f of given) {
       if (seen.has(hosts[f])) problems.add({ ...site(`hosts.${f}`), value: hosts[f], message: `is also the host of ${seen.get(hosts[f])}`, fix: 'give each UI its own host name' });
       seen.set(hosts[f], f);
     }
-    if (hosts.objectStore !== undefined && !hasObjectStore) problems.add({ ...site('hosts.objectStore'), value: hosts.objectStore, message: 'exposes the object store, but it is external: it has its own endpoint', fix: 'drop hosts.objectStore' });
+    if (hosts.objectStore !== undefined && store === 'external') problems.add({ ...site('hosts.objectStore'), value: hosts.objectStore, message: 'exposes the object store, but it is external: it has its own endpoint', fix: 'drop hosts.objectStore' });
+    if (hosts.objectStoreConsole !== undefined && store !== 'minio') problems.add({ ...site('hosts.objectStoreConsole'), value: hosts.objectStoreConsole, message: store === 'external' ? 'exposes a console, but the object store is external: it has its own' : 'exposes a console, but SeaweedFS serves none (only its S3 API, hosts.objectStore)', fix: 'drop hosts.objectStoreConsole' });
   }
   const annotations = value.annotations;
   if (annotations !== undefined) {

@@ -438,6 +438,10 @@ export class Platform extends Construct {
       store.connections.allowIngress(ingress.controller, store.endpoint.port);
       renderIngress(this, 'ObjectStoreIngress', ingress, { name: 'object-store', host: hosts.objectStore, endpoint: store.endpoint });
     }
+    if (hosts.objectStoreConsole && this.objectStore instanceof MinioObjectStore) {
+      this.objectStore.connections.allowIngress(ingress.controller, this.objectStore.consoleEndpoint.port);
+      renderIngress(this, 'ObjectStoreConsoleIngress', ingress, { name: 'object-store-console', host: hosts.objectStoreConsole, endpoint: this.objectStore.consoleEndpoint });
+    }
   }
 
   /** The preset's quota with the user's over it; GPU scheduling needs one GPU at least unless the user says otherwise. */
@@ -518,8 +522,8 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   if (props.workflowInstanceId === '') problems.add({ path, field: 'workflowInstanceId', value: '', message: 'is empty', fix: 'give a name like "ml-platform", or leave workflowInstanceId out' });
   else if (props.workflowInstanceId !== undefined) problems.addIf(checkLabelValue(props.workflowInstanceId, { path, field: 'workflowInstanceId' }, 'ml-platform'));
   if (props.preset !== undefined) checkPreset(problems, path, props.preset);
-  const external = props.objectStore instanceof ObjectStoreChoice && props.objectStore.external !== undefined;
-  checkIngress(problems, path, props.ingress, !external);
+  const choice = props.objectStore instanceof ObjectStoreChoice ? props.objectStore : ObjectStoreChoice.inCluster();
+  checkIngress(problems, path, props.ingress, choice.external !== undefined ? 'external' : choice.server === InClusterObjectStore.MINIO ? 'minio' : 'seaweedfs');
   return problems;
 }
 

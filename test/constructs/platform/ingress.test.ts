@@ -51,6 +51,13 @@ describe('the way in from outside', () => {
     expect(admits(m.find('NetworkPolicy', 'mlflow', 'cd4ml'), 5000)).toBe(false);
   });
 
+  test('MinIO, by explicit choice, exposes its console too, and the controller reaches its console port', () => {
+    const m = synth((c) => new Platform(c, 'platform', { objectStore: ObjectStoreChoice.minio(), ingress: { ...INGRESS, hosts: { objectStoreConsole: 'minio.ml.example.com' } } }));
+    expect(m.find('Ingress', 'object-store-console', 'cd4ml').spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio', port: { number: 9001 } });
+    expect(admits(m.find('NetworkPolicy', 'minio', 'cd4ml'), 9001)).toBe(true);
+    expect(admits(m.find('NetworkPolicy', 'minio', 'cd4ml'), 9000)).toBe(false);
+  });
+
   test('bad ingress settings are refused field by field', () => {
     const build = (ingress: unknown, objectStore?: ObjectStoreChoice) => () => new Platform(chart(), 'platform', { ingress: ingress as PlatformIngress, objectStore });
     refused((h) => build({ ...INGRESS, hosts: { trackingServer: h } })(), 'https://mlflow.example.com', 'ingress.hosts.trackingServer');
@@ -73,5 +80,6 @@ describe('the way in from outside', () => {
     expect(problemsOf(build({ ...INGRESS, annotations: { 'nginx.ingress.kubernetes.io/auth-url': 'https://user:hunter2pass@auth.example.com' } })).map((p) => `${p.field} = ${JSON.stringify(p.value)}`)).toEqual(['ingress.annotations["nginx.ingress.kubernetes.io/auth-url"] = "(redacted)"']);
     const external = ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: Object.fromEntries(['mlflow', 'workflows', 'pipelines', 'postgres-backup'].map((u) => [u, SecretRef.fromSecretName(`s3-${u}`, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])])) });
     expect(problemsOf(build(INGRESS, external)).map((p) => `${p.field}: ${p.message}`)).toEqual(['ingress.hosts.objectStore: exposes the object store, but it is external: it has its own endpoint']);
+    expect(problemsOf(build({ ...INGRESS, hosts: { objectStoreConsole: 'console.ml.example.com' } })).map((p) => `${p.field}: ${p.message}`)).toEqual(['ingress.hosts.objectStoreConsole: exposes a console, but SeaweedFS serves none (only its S3 API, hosts.objectStore)']);
   });
 });
