@@ -46,20 +46,31 @@ export function readWorkflowTemplates(dir: string): WorkflowTemplate[] {
   return readObjects(dir).filter((o) => o.kind === 'WorkflowTemplate') as unknown as WorkflowTemplate[];
 }
 
-/** `cd4ml env`: the client configuration of the platform in `dist`, to stdout or a file. */
-function env(rest: string[], log: (line: string) => void, error: (line: string) => void): number {
+/**
+ * The manifests' directory (the first positional argument, `dist` by default, which must exist) and `--out`, or
+ * the exit code after saying what is wrong.
+ */
+function whereFrom(command: string, rest: string[], outIs: string, example: string, error: (line: string) => void): { dist: string; out?: string } | number {
   const outAt = rest.indexOf('--out');
   const out = outAt >= 0 ? rest[outAt + 1] : undefined;
   if (outAt >= 0 && !out) {
-    error('cd4ml env: --out needs a file. Fix: cd4ml env dist --out cd4ml.env');
+    error(`cd4ml ${command}: --out needs ${outIs}. Fix: ${example}`);
     return 2;
   }
   const positional = outAt >= 0 ? [...rest.slice(0, outAt), ...rest.slice(outAt + 2)] : rest;
   const dist = positional[0] ?? 'dist';
   if (!exists(dist)) {
-    error(`cd4ml env: ${dist} does not exist. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`);
+    error(`cd4ml ${command}: ${dist} does not exist. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`);
     return 1;
   }
+  return { dist, out };
+}
+
+/** `cd4ml env`: the client configuration of the platform in `dist`, to stdout or a file. */
+function env(rest: string[], log: (line: string) => void, error: (line: string) => void): number {
+  const where = whereFrom('env', rest, 'a file', 'cd4ml env dist --out cd4ml.env', error);
+  if (typeof where === 'number') return where;
+  const { dist, out } = where;
   const objects = readObjects(dist);
   const platforms = objects.filter((o) => o.kind === 'Service' && o.metadata.labels?.['app.kubernetes.io/component'] === 'tracking-server');
   if (platforms.length > 1) {
@@ -98,18 +109,9 @@ export function main(argv: string[], log: (line: string) => void = console.log, 
     error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);
     return 2;
   }
-  const outAt = rest.indexOf('--out');
-  const out = outAt >= 0 ? rest[outAt + 1] : undefined;
-  if (outAt >= 0 && !out) {
-    error('cd4ml graph: --out needs a directory. Fix: cd4ml graph dist --out graphs');
-    return 2;
-  }
-  const positional = outAt >= 0 ? [...rest.slice(0, outAt), ...rest.slice(outAt + 2)] : rest;
-  const dist = positional[0] ?? 'dist';
-  if (!exists(dist)) {
-    error(`cd4ml graph: ${dist} does not exist. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`);
-    return 1;
-  }
+  const where = whereFrom('graph', rest, 'a directory', 'cd4ml graph dist --out graphs', error);
+  if (typeof where === 'number') return where;
+  const { dist, out } = where;
   const templates = readWorkflowTemplates(dist);
   if (templates.length === 0) {
     error(`cd4ml graph: no WorkflowTemplate in ${dist}. Fix: declare a Pipeline in the stack and synthesize it`);

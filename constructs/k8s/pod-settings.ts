@@ -75,15 +75,7 @@ export function checkPodSettings(problems: Problems, path: string, field: string
   for (const k of Object.keys(value)) if (![...fields, ...FIELDS].includes(k)) problems.add({ ...site(k), value: describeType(value[k]), message: 'is not a component setting', fix: `use ${[...fields, ...FIELDS].join(', ')}` });
   if (value.nodeSelector !== undefined) checkLabels(value.nodeSelector, site('nodeSelector')).forEach((p) => problems.add(p));
   if (value.tolerations !== undefined) checkTolerations(value.tolerations, site('tolerations')).forEach((p) => problems.add(p));
-  if (value.affinity !== undefined) {
-    if (!isPlainObject(value.affinity)) problems.add({ ...site('affinity'), value: describeType(value.affinity), message: 'is not an affinity', fix: 'give { nodeAffinity, podAffinity, podAntiAffinity } as a Pod spec takes them' });
-    else {
-      for (const [k, v] of Object.entries(value.affinity)) {
-        if (!AFFINITY_KINDS.includes(k)) problems.add({ ...site(`affinity.${k}`), value: describeType(v), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
-        else if (!isPlainObject(v)) problems.add({ ...site(`affinity.${k}`), value: describeType(v), message: `is ${describeType(v)}, not ${k === 'nodeAffinity' ? 'a node' : 'a pod'} affinity`, fix: 'give it as a Pod spec takes it, e.g. { requiredDuringSchedulingIgnoredDuringExecution: ... }' });
-      }
-    }
-  }
+  checkAffinity(problems, site('affinity'), value.affinity);
   if (value.priorityClassName !== undefined) problems.addIf(checkDnsSubdomain(value.priorityClassName as string, site('priorityClassName')));
   checkAnnotations(problems, site('podAnnotations'), value.podAnnotations);
   if (value.podLabels !== undefined) checkLabels(value.podLabels, site('podLabels')).forEach((p) => problems.add(p));
@@ -114,6 +106,20 @@ export function checkPodSettings(problems: Problems, path: string, field: string
       if (service.type !== undefined && !(Object.values(ServiceType) as unknown[]).includes(service.type)) problems.add({ ...site('service.type'), value: service.type, message: 'is not a Service type', fix: `use "${ServiceType.CLUSTER_IP}", "${ServiceType.NODE_PORT}" or "${ServiceType.LOAD_BALANCER}" (ServiceType)` });
       checkAnnotations(problems, site('service.annotations'), service.annotations);
     }
+  }
+}
+
+/** Checks an affinity as a Pod spec takes it: known kinds, each an object. Used by steps' placement too. */
+export function checkAffinity(problems: Problems, site: { path: string; field: string }, value: unknown): void {
+  if (value === undefined) return;
+  if (!isPlainObject(value)) {
+    problems.add({ ...site, value: describeType(value), message: 'is not an affinity', fix: 'give { nodeAffinity, podAffinity, podAntiAffinity } as a Pod spec takes them' });
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const at = { ...site, field: `${site.field}.${k}` };
+    if (!AFFINITY_KINDS.includes(k)) problems.add({ ...at, value: describeType(v), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
+    else if (!isPlainObject(v)) problems.add({ ...at, value: describeType(v), message: `is ${describeType(v)}, not ${k === 'nodeAffinity' ? 'a node' : 'a pod'} affinity`, fix: 'give it as a Pod spec takes it, e.g. { requiredDuringSchedulingIgnoredDuringExecution: ... }' });
   }
 }
 

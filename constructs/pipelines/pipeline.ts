@@ -17,7 +17,7 @@ import {
 } from './values';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
 import {
-  checkStepOptions, Condition, endpointConflict, endpointPolicySpec, ExternalEndpoint, optionVolumes, SecretFiles, StepPlacement, StepVolume,
+  checkStepOptions, Condition, endpointConflict, endpointPolicySpec, ExternalEndpoint, optionVolumes, StepOptionProps,
 } from './step-options';
 import { PodGcStrategy } from '../platform/workflow-engine';
 
@@ -106,7 +106,7 @@ export interface SecretKeyRef {
 const CREDENTIAL_FIX = 'pass it as a Secret reference: secretEnv: { NAME: { secret, key } } puts it in the step\'s environment, where the code reads it (an argument may say $(NAME))';
 
 /** Props of {@link Pipeline.addStep}. */
-export interface StepProps {
+export interface StepProps extends StepOptionProps {
   /** The step's image, pinned by tag (not `latest`) or digest. Required. */
   readonly image: string;
   /** Entrypoint. @default - the image's */
@@ -125,24 +125,6 @@ export interface StepProps {
   readonly env?: Record<string, string>;
   /** Environment variables read from Secrets by reference (tokens, passwords): never rendered as values. @default {} */
   readonly secretEnv?: Record<string, SecretKeyRef>;
-  /** Secrets as read-only files, by name: each key at `/var/run/secrets/cd4ml/<name>/<key>`. @default {} */
-  readonly secretFiles?: Record<string, SecretFiles>;
-  /**
-   * Endpoints outside the cluster the step may connect to (a NetworkPolicy per endpoint opens them to this
-   * pipeline's steps that list it, and to no other pod). @default [] - only the platform's own services
-   */
-  readonly egress?: ExternalEndpoint[];
-  /** PersistentVolumeClaims to mount, by name (datasets, shared caches). @default {} */
-  readonly volumes?: Record<string, StepVolume>;
-  /**
-   * Size of a memory-backed `/dev/shm` (PyTorch data loaders with workers need more than the runtime's 64Mi); it
-   * counts against the memory limit. @default - the container runtime's 64Mi
-   */
-  readonly sharedMemory?: string;
-  /** Node selector, tolerations and affinity, beside what a GPU request adds. @default - anywhere the quota allows */
-  readonly placement?: StepPlacement;
-  /** Run only when this holds (an earlier step's output creates the edge); otherwise the step is skipped. @default - always */
-  readonly when?: Condition;
   /** CPU, memory, ephemeral storage, GPUs. @default - the runner's step defaults */
   readonly resources?: StepResources;
   /** Retries. @default - none */

@@ -6,6 +6,7 @@ import { posix } from 'path';
 import {
   checkCidr, checkDnsLabel, checkDnsSubdomain, checkLabels, checkPort, checkTolerations, describeType, isPlainObject, Problems, Quantity, QuantityKind,
 } from '../../lib';
+import { checkAffinity } from '../k8s/pod-settings';
 import { ISecret } from '../k8s/secret';
 import { IStepValue, Scalar } from './values';
 
@@ -121,18 +122,29 @@ export class Condition {
   }
 }
 
-/** What {@link checkStepOptions} needs of a step's props. */
+/** A step's props beyond its program and compute (part of `StepProps`). */
 export interface StepOptionProps {
+  /** Secrets as read-only files, by name: each key at `/var/run/secrets/cd4ml/<name>/<key>`. @default {} */
   readonly secretFiles?: Record<string, SecretFiles>;
+  /**
+   * Endpoints outside the cluster the step may connect to (a NetworkPolicy per endpoint opens them to this
+   * pipeline's steps that list it, and to no other pod). @default [] - only the platform's own services
+   */
   readonly egress?: ExternalEndpoint[];
+  /** PersistentVolumeClaims to mount, by name (datasets, shared caches). @default {} */
   readonly volumes?: Record<string, StepVolume>;
+  /**
+   * Size of a memory-backed `/dev/shm` (PyTorch data loaders with workers need more than the runtime's 64Mi); it
+   * counts against the memory limit. @default - the container runtime's 64Mi
+   */
   readonly sharedMemory?: string;
+  /** Node selector, tolerations and affinity, beside what a GPU request adds. @default - anywhere the quota allows */
   readonly placement?: StepPlacement;
+  /** Run only when this holds (an earlier step's output creates the edge); otherwise the step is skipped. @default - always */
   readonly when?: Condition;
 }
 
 const RESERVED_MOUNTS = ['/tmp', '/inputs', '/var/run', '/dev'];
-const AFFINITY_KINDS = ['nodeAffinity', 'podAffinity', 'podAntiAffinity'];
 
 /** Checks the options of one step; `memoryLimit` is the step's memory limit, which shared memory counts against. */
 export function checkStepOptions(problems: Problems, path: string, props: StepOptionProps, memoryLimit: string | undefined): void {
@@ -282,16 +294,7 @@ function checkPlacement(problems: Problems, path: string, placement: unknown): v
   }
   if (placement.nodeSelector !== undefined) checkLabels(placement.nodeSelector, { path, field: 'placement.nodeSelector' }).forEach((p) => problems.add(p));
   if (placement.tolerations !== undefined) checkTolerations(placement.tolerations, { path, field: 'placement.tolerations' }).forEach((p) => problems.add(p));
-  const affinity = placement.affinity;
-  if (affinity !== undefined) {
-    if (!isPlainObject(affinity)) problems.add({ path, field: 'placement.affinity', value: describeType(affinity), message: 'is not an affinity', fix: 'give { nodeAffinity, podAffinity, podAntiAffinity } as a Pod spec takes them' });
-    else {
-      for (const [key, v] of Object.entries(affinity)) {
-        if (!AFFINITY_KINDS.includes(key)) problems.add({ path, field: `placement.affinity.${key}`, value: describeType(v), message: 'is not a kind of affinity', fix: `use ${AFFINITY_KINDS.join(', ')}` });
-        else if (!isPlainObject(v)) problems.add({ path, field: `placement.affinity.${key}`, value: describeType(v), message: `is ${describeType(v)}, not an affinity`, fix: 'give it as a Pod spec takes it, e.g. { requiredDuringSchedulingIgnoredDuringExecution: ... }' });
-      }
-    }
-  }
+  checkAffinity(problems, { path, field: 'placement.affinity' }, placement.affinity);
   for (const key of Object.keys(placement)) {
     if (!['nodeSelector', 'tolerations', 'affinity'].includes(key)) problems.add({ path, field: `placement.${key}`, value: describeType(placement[key]), message: 'is not a field of a placement', fix: 'use nodeSelector, tolerations and affinity' });
   }

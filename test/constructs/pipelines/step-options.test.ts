@@ -145,7 +145,7 @@ describe('room to work', () => {
     expect(step({ volumes: { a: { claimName: 'a', mountPath: '/data', subPath: '../x' } } })().map((p) => p.field)).toEqual(['volumes.a.subPath']);
     // paths as the kernel resolves them
     for (const sneaky of ['//tmp', '/./tmp', '/tmp//cache']) expect([sneaky, step({ volumes: { d: { claimName: 'd', mountPath: sneaky } } })().map((p) => p.message)]).toEqual([sneaky, ['overlaps /tmp, which the step\'s scratch, inputs, Secrets or devices use']]);
-    expect(step({ placement: { affinity: { nodeAffinity: 5 } } })().map((p) => `${p.field}: ${p.message}`)).toEqual(['placement.affinity.nodeAffinity: is a number, not an affinity']);
+    expect(step({ placement: { affinity: { nodeAffinity: 5 } } })().map((p) => `${p.field}: ${p.message}`)).toEqual(['placement.affinity.nodeAffinity: is a number, not a node affinity']);
   });
 
   test('placement: node selector and tolerations add to the GPU pool\'s, affinity passes through', () => {
