@@ -73,13 +73,15 @@ export interface SetupJobOptions {
 }
 
 /**
- * A Job that runs an idempotent setup script (create buckets, users, databases) against its store, with a
- * deadline, retries and a TTL; safe to run again on every deploy. Its name carries a hash of its script and spec,
- * so a changed setup (a new bucket, a new database) is a new Job that `kubectl apply` starts.
+ * A Job that runs an idempotent setup script (create buckets, users, databases) against its store, with a deadline
+ * and retries; safe to run again. It is a {@link HashNamedJob}: named `<store>-setup-<hash>` after its pod template and
+ * its script, so a changed setup (a new bucket, a new database, another image) is a new Job that runs once, and an
+ * unchanged one stays completed in the cluster and in sync with what GitOps applies.
  */
 export function setupJob(scope: Construct, id: string, opts: SetupJobOptions): void {
   validateRenderedObjects(scope);
   const name = `${opts.store.name}-setup`;
+  // `<store>-setup-<hash>` longer than a Job name allows is reported with the whole output (checkRenderedObjects).
   const o = {
     ...opts,
     name,
@@ -89,12 +91,12 @@ export function setupJob(scope: Construct, id: string, opts: SetupJobOptions): v
   };
   new k8s.KubeConfigMap(scope, `${id}Config`, { metadata: { name: o.name, namespace: o.namespace, labels: o.labels }, data: lazy(o.files) });
   serviceAccount(scope, `${id}ServiceAccount`, { name: o.name, namespace: o.namespace, labels: o.labels });
-  new HashNamedJob(scope, id, () => configHash(o.files(), o.env()), {
+  new HashNamedJob(scope, id, {
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels },
     spec: {
       backoffLimit: 10,
       activeDeadlineSeconds: 900,
-      ttlSecondsAfterFinished: 3600,
+      // No ttlSecondsAfterFinished: see HashNamedJob.
       template: {
         metadata: { labels: { ...o.labels, ...o.selector } },
         spec: {
@@ -120,29 +122,104 @@ export function setupJob(scope: Construct, id: string, opts: SetupJobOptions): v
       },
     },
   });
+  // Selected by the Job's own labels, never by `job-name` (whose value carries the hash and changes with the input).
   new Connections(scope, `${id}Connections`, { name: o.name, namespace: o.namespace, podSelector: o.selector }).allowTo(opts.store, opts.port);
 }
 
+/** Hex digits of the input hash a {@link HashNamedJob} appends to its name (after a `-`). */
+export const JOB_INPUT_HASH_LENGTH = 8;
+
 /**
- * A Job whose name ends in a hash of its setup, computed at synth: its script is only complete once every
- * bucket or database has been added, and a Job's template is immutable, so a changed setup must be a new Job.
+ * The longest name a {@link HashNamedJob} may be given: its rendered name `<name>-<hash>` must stay within the 63
+ * characters of a Job name. The Job controller puts the name in its pods' `job-name` and
+ * `batch.kubernetes.io/job-name` labels (label values: at most 63 characters), so the API server refuses a longer one
+ * with generated selectors ("Even when the name is a DNS subdomain, the name must be no longer than 63 characters":
+ * https://kubernetes.io/docs/concepts/workloads/controllers/job/#writing-a-job-spec). Its pods' names need no room:
+ * they are `generateName: <job name>-`, which the API server truncates to fit before appending 5 random characters.
+ */
+export const HASHED_JOB_BASE_MAX_LENGTH = 63 - 1 - JOB_INPUT_HASH_LENGTH;
+
+/**
+ * A one-shot Job named `<name>-<hash>`, where the hash (8 hex digits, computed at synth) covers everything that decides
+ * what the Job does: its `spec` as rendered (pod template with image, command, env by reference, placement; deadlines)
+ * and the data of every ConfigMap in the output that its pods read (the scripts and specs it runs). Secrets' values are
+ * never in the output and never in the hash; their names and keys are, through the env references.
+ *
+ * Why a hashed name and no `ttlSecondsAfterFinished`: a finished Job must stay in the cluster. GitOps tools re-create
+ * a rendered object that is missing: Argo CD shows a Job deleted by its TTL as OutOfSync/Missing and syncs it back
+ * (argoproj/argo-cd#8586; its docs, "Sync Status with Jobs/Workflows with Time to Live (ttl)" in
+ * https://argo-cd.readthedocs.io/en/stable/user-guide/resource_hooks/), Flux corrects the drift at every interval
+ * (https://fluxcd.io/flux/components/kustomize/kustomizations/), and `pulumi refresh` drops it from the state so the
+ * next `pulumi up` creates it: an expiring setup Job would run again forever. And a Job cannot be updated in place:
+ * `spec.template`, `spec.selector` and `spec.completions` are immutable (Kubernetes' `ValidateJobSpecUpdate`; Flux's
+ * "Running pre and post-deployment jobs", https://fluxcd.io/flux/use-cases/running-jobs/). So the name follows the
+ * input: the same input renders the same name, which stays completed and in sync and never runs again; a changed input
+ * renders a new name, a new Job that runs once, and the old one leaves the output, so Argo CD (with pruning) and Flux
+ * (`prune: true`) delete it, and Pulumi, whose resource name contains the object's, creates the new one and deletes
+ * the old one. Nothing ever patches a Job's template.
+ *
+ * Why no further annotations: a Job is not an Argo CD hook here (hooks are not part of the application's state and run
+ * again on every sync), so it needs no `argocd.argoproj.io/hook`; Argo CD's built-in Job health is Progressing while it
+ * runs, Healthy once `Complete` and Degraded once `Failed` (gitops-engine `pkg/health/health_job.go`), which is right
+ * as it is; `Replace=true`/`Force=true` sync options and Flux's `kustomize.toolkit.fluxcd.io/force: enabled` exist to
+ * delete and re-create a Job whose template changed, which a new name never needs. Setup Jobs must NOT carry
+ * {@link KEEP_ON_PRUNE}: the superseded ones are meant to be pruned.
  */
 export class HashNamedJob extends k8s.KubeJob {
-  /** @param hash produces the suffix at synth */
-  public constructor(scope: Construct, id: string, private readonly hash: () => string, props: k8s.KubeJobProps) {
-    super(scope, id, props);
-  }
-
+  /** The Job as rendered, its name followed by `-<hash>` (the hash is computed here, once every input is known). */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   public override toJson(): any {
     const json = super.toJson();
-    return { ...json, metadata: { ...json.metadata, name: `${json.metadata.name}-${this.hash()}` } };
+    const hash = jobInputHash(json.spec, readConfigMaps(this, json.metadata?.namespace, json.spec?.template?.spec));
+    return { ...json, metadata: { ...json.metadata, name: `${json.metadata.name}-${hash}` } };
   }
 }
 
-/** A short hash of a setup Job's script and environment. */
-export function configHash(...parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 8);
+type Json = Record<string, unknown>;
+
+/** The names of the ConfigMaps a pod spec reads: volumes (projected too), `env` key references and `envFrom`. */
+export function configMapNamesOf(podSpec: Json | undefined): string[] {
+  const names = new Set<string>();
+  const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
+  const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
+  const add = (n: unknown) => { if (typeof n === 'string') names.add(n); };
+  for (const v of list(podSpec?.volumes)) {
+    add(get(v, 'configMap', 'name'));
+    for (const s of list(get(v, 'projected', 'sources'))) add(get(s, 'configMap', 'name'));
+  }
+  for (const c of [...list(podSpec?.initContainers), ...list(podSpec?.containers)]) {
+    for (const e of list(c.env)) add(get(e, 'valueFrom', 'configMapKeyRef', 'name'));
+    for (const e of list(c.envFrom)) add(get(e, 'configMapRef', 'name'));
+  }
+  return [...names].sort();
+}
+
+/** The data of the ConfigMaps of the app's output that a Job's pods read in its namespace, by name (rendered now). */
+function readConfigMaps(job: ApiObject, namespace: string | undefined, podSpec: Json | undefined): Array<{ name: string; data?: unknown; binaryData?: unknown }> {
+  const wanted = configMapNamesOf(podSpec);
+  if (wanted.length === 0) return [];
+  const rendered = job.node.root.node.findAll()
+    .filter((c): c is ApiObject => c instanceof ApiObject && c.kind === 'ConfigMap' && c.apiVersion === 'v1' && wanted.includes(c.name))
+    // the rendered namespace: a chart's default namespace is filled in only there
+    .map((c) => c.toJson() as { metadata: { name: string; namespace?: string }; data?: unknown; binaryData?: unknown })
+    .filter((c) => c.metadata.namespace === namespace);
+  // A ConfigMap the output does not render (supplied by the user) contributes its name only, through the spec.
+  return rendered.map((c) => ({ name: c.metadata.name, data: c.data, binaryData: c.binaryData })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * A short, stable hash of a Job's input: the same value gives the same hash in every synth, whatever the order of the
+ * keys of its objects (a refactor that reorders fields must not re-run a setup).
+ */
+export function jobInputHash(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(canonical(parts))).digest('hex').slice(0, JOB_INPUT_HASH_LENGTH);
+}
+
+/** A copy of a JSON value with every object's keys sorted. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Json)[k])]));
+  return v;
 }
 
 /** A PersistentVolumeClaim template for a StatefulSet. */

@@ -11,7 +11,7 @@ import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { emptyDirVolume, hardenedContainer, NOBODY, restrictedPodSecurityContext } from '../k8s/pod-security';
 import { lazy } from '../k8s/lazy';
 import { readScript } from '../k8s/script';
-import { boundRole, configHash, HashNamedJob } from '../k8s/workload';
+import { boundRole, HASHED_JOB_BASE_MAX_LENGTH, HashNamedJob } from '../k8s/workload';
 import { ISecret } from '../k8s/secret';
 
 /** How the generator fills one key of a Secret. */
@@ -77,7 +77,7 @@ export class CredentialsGenerator extends Construct implements IConnectable {
     problems.addIf(checkNamespace(this.namespace, { path, field: 'namespace' }));
     problems.addIf(checkDnsLabel(this.name, { path, field: 'name' }));
     // the Job is named `<name>-<8 hex digits>`, a DNS label of at most 63 characters
-    if (typeof this.name === 'string' && this.name.length > 54) problems.add({ path, field: 'name', value: this.name, message: 'is longer than 54 characters (the Job appends a 9-character hash)', fix: 'use a name like "cd4ml-credentials"' });
+    if (typeof this.name === 'string' && this.name.length > HASHED_JOB_BASE_MAX_LENGTH) problems.add({ path, field: 'name', value: this.name, message: `is longer than ${HASHED_JOB_BASE_MAX_LENGTH} characters (the Job appends a 9-character hash)`, fix: 'use a name like "cd4ml-credentials"' });
     problems.addIf(checkImage(props.image ?? DefaultImages.PYTHON, { path, field: 'image' }));
     if (props.resources !== undefined) checkResources(problems, props.resources, path, 'resources');
     problems.throwIfAny(this);
@@ -98,13 +98,14 @@ export class CredentialsGenerator extends Construct implements IConnectable {
       automountServiceAccountToken: true,
     });
 
-    // Named after its spec, so declaring another secret makes a new Job that runs (Job templates are immutable).
-    this.job = new HashNamedJob(this, 'Job', () => configHash(this.spec()), {
+    // Named after its pod template and its ConfigMap (script and secrets.json), so declaring another secret or copying
+    // one to another namespace makes a new Job that runs once; an unchanged one stays completed, with no TTL, so GitOps
+    // never re-creates it (see HashNamedJob).
+    this.job = new HashNamedJob(this, 'Job', {
       metadata: { name: this.name, namespace: this.namespace, labels },
       spec: {
         backoffLimit: 6,
         activeDeadlineSeconds: 600,
-        ttlSecondsAfterFinished: 3600,
         template: {
           metadata: { labels: { ...labels, ...selector } },
           spec: {

@@ -10,7 +10,9 @@ describe('CredentialsGenerator', () => {
       g.addSecret('db', { password: SecretValue.random() }).availableIn('other');
     });
     const job = m.findHashed('Job', 'cd4ml-credentials', 'ns');
-    expect(job.spec).toMatchObject({ backoffLimit: 6, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 3600 });
+    expect(job.spec).toMatchObject({ backoffLimit: 6, activeDeadlineSeconds: 600 });
+    // no TTL: a finished Job stays, or GitOps would re-create it (see test/constructs/k8s/setup-jobs.test.ts)
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
     expect(job.spec.template.spec).toMatchObject({ serviceAccountName: 'cd4ml-credentials', automountServiceAccountToken: true });
     expect(m.find('ConfigMap', 'cd4ml-credentials', 'ns').data['generate-credentials.py']).toContain('def main()');
     for (const ns of ['ns', 'other']) {
