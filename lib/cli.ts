@@ -7,12 +7,17 @@
  * `cd4ml env [dist] [--out FILE]`: the client configuration of the platform in the synthesized manifests, as a
  * `.env` file (`MLFLOW_TRACKING_URI`, `ARGO_SERVER`, `ARGO_NAMESPACE`, ...) with the commands that fetch the
  * credentials; no secret is written.
+ *
+ * `cd4ml validate DIR [--known-secret NS/NAME:KEY,...]... [--json]`: checks every manifest under DIR (a GitOps
+ * repository) as cd4ml's tests check its own output: the official schemas, unknown fields, references that resolve to
+ * nothing, the security bar. Exit code 0 when it passes, 1 on findings, 2 on a usage error.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { ClientObject, clientConfig, toDotEnv } from './client-config';
 import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
+import { formatFinding, formatSummary, KnownSecret, validateDirectory, ValidationReport } from './validate';
 
 interface Task { name: string; template: string; dependencies?: string[]; withItems?: unknown[]; withParam?: string; withSequence?: unknown }
 interface WorkflowTemplate {
@@ -35,9 +40,9 @@ export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
   return toMermaidFlowchart(wt.metadata.name, nodes);
 }
 
-/** Every object in the YAML files of a directory. */
+/** Every object in the YAML files under a directory (an environment's GitOps folder, or a flat output), in order. */
 function readObjects(dir: string): ClientObject[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f)).sort();
   return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as ClientObject)).filter((o) => o && typeof o.kind === 'string');
 }
 
@@ -92,19 +97,92 @@ function env(rest: string[], log: (line: string) => void, error: (line: string) 
   return 0;
 }
 
-/** Runs the CLI; returns the exit code. */
-export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number {
+const VALIDATE_USAGE = 'cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]';
+
+/** What `cd4ml validate` was asked: the directory, the Secrets supplied outside it, and the output format. */
+interface ValidateArgs {
+  readonly dir: string;
+  readonly knownSecrets: KnownSecret[];
+  readonly json: boolean;
+}
+
+/**
+ * `--known-secret ns/name:key1,key2` as a Secret (the keys it holds), or undefined when it is not of that form. The
+ * names follow Kubernetes' rules (a DNS label for the namespace, a DNS subdomain for the name; keys as in a Secret).
+ */
+function parseKnownSecret(text: string): KnownSecret | undefined {
+  const m = /^([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-.a-z0-9]*[a-z0-9])?):([-._a-zA-Z0-9]+(?:,[-._a-zA-Z0-9]+)*)$/.exec(text);
+  return m ? { namespace: m[1], name: m[2], keys: m[3].split(',') } : undefined;
+}
+
+/** The arguments of `cd4ml validate`, or the message of a usage error. */
+function validateArgs(rest: readonly string[]): ValidateArgs | string {
+  const positional: string[] = [];
+  const knownSecrets: KnownSecret[] = [];
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === '--json') {
+      json = true;
+    } else if (arg === '--known-secret' || arg.startsWith('--known-secret=')) {
+      const value = arg === '--known-secret' ? rest[++i] : arg.slice('--known-secret='.length);
+      const secret = value === undefined ? undefined : parseKnownSecret(value);
+      if (!secret) return `--known-secret ${value === undefined ? 'needs a value' : `${JSON.stringify(value)} is not NS/NAME:KEY1,KEY2`}. Fix: e.g. --known-secret cd4ml/postgres-mlflow:username,password`;
+      knownSecrets.push(secret);
+    } else if (arg.startsWith('-')) {
+      return `unknown option ${JSON.stringify(arg)}. Fix: use --known-secret or --json`;
+    } else {
+      positional.push(arg);
+    }
+  }
+  if (positional.length !== 1) return positional.length === 0 ? 'no directory given. Fix: name the directory of the manifests, e.g. cd4ml validate dist' : `one directory expected, got ${positional.length} (${positional.join(', ')}). Fix: validate one directory at a time`;
+  if (!exists(positional[0])) return `${positional[0]} is not a directory. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`;
+  return { dir: positional[0], knownSecrets, json };
+}
+
+/** `cd4ml validate`: the findings, one a line, and a summary (or the report as JSON); 1 when anything was found. */
+async function validate(rest: readonly string[], log: (line: string) => void, error: (line: string) => void): Promise<number> {
+  const args = validateArgs(rest);
+  if (typeof args === 'string') {
+    error(`cd4ml validate: ${args}`);
+    error(`usage: ${VALIDATE_USAGE}`);
+    return 2;
+  }
+  let report: ValidationReport;
+  try {
+    report = await validateDirectory(args.dir, { knownSecrets: args.knownSecrets });
+  } catch (e) {
+    // the validator could not run (a file unreadable, a dependency missing): its message says what and the fix
+    error((e as Error).message);
+    return 1;
+  }
+  if (args.json) {
+    log(JSON.stringify(report, null, 2));
+  } else {
+    for (const f of report.findings) log(formatFinding(f));
+    if (report.strict.skipped !== undefined) log(`cd4ml validate: the unknown-field pass was skipped: ${report.strict.skipped}`);
+    log(formatSummary(report));
+  }
+  return report.findings.length === 0 ? 0 : 1;
+}
+
+/** Runs the CLI; returns the exit code (a promise of it for `validate`, which loads the schemas asynchronously). */
+export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number | Promise<number> {
   const [command, ...rest] = argv;
   const usage = [
     'usage: cd4ml graph [DIST_DIR] [--out DIR]   (draws every pipeline in the synthesized manifests as Mermaid)',
     '       cd4ml env [DIST_DIR] [--out FILE]    (the client configuration of the synthesized platform, as a .env file)',
+    `       ${VALIDATE_USAGE}`,
+    '                                            (checks every manifest under DIR: schemas, unknown fields, references,',
+    '                                             the security bar; exit code 0 when it passes, 1 on findings, 2 on usage)',
   ].join('\n');
-  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
+  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env', 'validate'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
     // asked for help: the usage, on stdout, and success; called with nothing: the same, as an error
     (command === undefined ? error : log)(usage);
     return command === undefined ? 2 : 0;
   }
   if (command === 'env') return env(rest, log, error);
+  if (command === 'validate') return validate(rest, log, error);
   if (command !== 'graph') {
     error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);
     return 2;
@@ -145,4 +223,8 @@ function exists(path: string): boolean {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+  void Promise.resolve(main(process.argv.slice(2))).then((code) => {
+    process.exitCode = code;
+  });
+}

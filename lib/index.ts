@@ -15,3 +15,7 @@ export * from './credentials';
 export * from './scheduling';
 export * from './regions';
 export * from './client-config';
+export {
+  validateObjects, validateDirectory, formatFinding, formatSummary,
+} from './validate';
+export type { ValidateOptions, ValidationReport, ValidationFinding, ValidationCheck, SchemaCoverage, StrictCoverage, KnownSecret } from './validate';

@@ -3,6 +3,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { EnvironmentName } from '../../lib';
 import { main } from '../../lib/cli';
+import { Pipeline } from '../../constructs';
 import { buildApp } from '../../stacks/app';
 
 describe('cd4ml graph', () => {
@@ -20,7 +21,7 @@ describe('cd4ml graph', () => {
     // then
     expect(code).toBe(0);
     expect(lines).toEqual([`wrote ${join(dir, 'graphs', 'breast-cancer.mmd')}`, `wrote ${join(dir, 'graphs', 'breast-cancer-gpu-sweep.mmd')}`]);
-    for (const p of pipelines.pipelines) expect(readFileSync(join(dir, 'graphs', `${p.name}.mmd`), 'utf8')).toBe(p.toMermaid());
+    for (const p of pipelines.node.findAll().filter((c): c is Pipeline => c instanceof Pipeline)) expect(readFileSync(join(dir, 'graphs', `${p.name}.mmd`), 'utf8')).toBe(p.toMermaid());
     expect(readFileSync(join(dir, 'graphs', 'breast-cancer-gpu-sweep.mmd'), 'utf8')).toContain('train_candidate["train-candidate (1 GPU, fan-out)"]');
   });
 
@@ -35,11 +36,12 @@ describe('cd4ml graph', () => {
   });
 
   test('--help, -h and help print the usage on stdout and succeed', () => {
-    for (const argv of [['--help'], ['-h'], ['help'], ['graph', '--help']]) {
+    for (const argv of [['--help'], ['-h'], ['help'], ['graph', '--help'], ['validate', '--help']]) {
       const out: string[] = [];
       const err: string[] = [];
       expect([argv, main(argv, (l) => out.push(l), (l) => err.push(l)), out.length, err]).toEqual([argv, 0, 1, []]);
       expect(out[0]).toMatch(/^usage: cd4ml graph/);
+      expect(out[0]).toContain('\n       cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]\n');
     }
   });
 });

@@ -1,9 +1,11 @@
 import { Chart, Testing } from 'cdk8s';
 import { validateApp } from '../../lib';
+import { Obj, podSpecOf } from '../../lib/validate/manifests';
 
+// The whole-output checks ship in the package (lib/validate, `cd4ml validate`); the tests use them from there.
+export { matches, podSpecOf, podTemplates } from '../../lib/validate/manifests';
 /** A synthesized object as plain JSON (tests read it loosely). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Obj = Record<string, any>;
+export type { Obj, PodTemplate } from '../../lib/validate/manifests';
 
 /** Synthesized objects with lookups by kind and name (never by index). */
 export class Manifests {
@@ -63,73 +65,4 @@ export function synth(build: (chart: Chart) => void): Manifests {
   build(chart);
   validateApp(chart);
   return new Manifests(Testing.synth(chart));
-}
-
-/** A pod template found in an object, with where it came from. */
-export interface PodTemplate {
-  /** `Kind namespace/name`. */
-  readonly owner: string;
-  readonly kind: string;
-  readonly namespace?: string;
-  /** Labels of the pods. */
-  readonly labels: Record<string, string>;
-  readonly spec: Obj;
-  /** Whether pods run to completion (Jobs). */
-  readonly oneShot: boolean;
-  readonly replicas: number;
-}
-
-/** The pod spec of a Deployment, StatefulSet, Job or CronJob. */
-export function podSpecOf(o: Obj): Obj {
-  if (o.kind === 'CronJob') return o.spec.jobTemplate.spec.template.spec;
-  return o.spec.template.spec;
-}
-
-/** Every pod template in the output. */
-export function podTemplates(objects: Obj[]): PodTemplate[] {
-  const out: PodTemplate[] = [];
-  for (const o of objects) {
-    const owner = `${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
-    const ns = o.metadata.namespace;
-    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') {
-      out.push({ owner, kind: o.kind, namespace: ns, labels: o.spec.template.metadata?.labels ?? {}, spec: o.spec.template.spec, oneShot: false, replicas: o.spec.replicas ?? 1 });
-    } else if (o.kind === 'Job') {
-      out.push({ owner, kind: o.kind, namespace: ns, labels: o.spec.template.metadata?.labels ?? {}, spec: o.spec.template.spec, oneShot: true, replicas: 1 });
-    } else if (o.kind === 'CronJob') {
-      const t = o.spec.jobTemplate.spec.template;
-      out.push({ owner, kind: o.kind, namespace: ns, labels: t.metadata?.labels ?? {}, spec: t.spec, oneShot: true, replicas: 1 });
-    } else if (o.kind === 'WorkflowTemplate' || o.kind === 'Workflow') {
-      // Each container template becomes a pod, as Argo's controller builds it (workflow/controller/workflowpod.go):
-      // the workflow's pod-level settings, the template's volumes after the workflow's, the template's placement
-      // over the workflow's, and that container.
-      const wf = o.spec;
-      for (const t of wf.templates ?? []) {
-        if (!t.container) continue;
-        out.push({
-          owner: `${owner} template ${t.name}`,
-          kind: o.kind,
-          namespace: ns,
-          labels: { ...(wf.podMetadata?.labels ?? {}), ...(t.metadata?.labels ?? {}) },
-          spec: {
-            serviceAccountName: wf.serviceAccountName,
-            automountServiceAccountToken: wf.automountServiceAccountToken,
-            securityContext: wf.securityContext,
-            volumes: [...(wf.volumes ?? []), ...(t.volumes ?? [])],
-            nodeSelector: t.nodeSelector ?? wf.nodeSelector,
-            tolerations: t.tolerations ?? wf.tolerations,
-            affinity: t.affinity ?? wf.affinity,
-            containers: [t.container],
-          },
-          oneShot: true,
-          replicas: 1,
-        });
-      }
-    }
-  }
-  return out;
-}
-
-/** Whether `labels` match a `matchLabels` selector. */
-export function matches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 }
