@@ -2,3 +2,4 @@
 export * from './k8s';
 export * from './platform';
 export * from './pipelines';
+export * from './app';

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { clientConfig, MinioObjectStore, notesOf, Platform, SeaweedObjectStore } from '../index';
+import { clientConfig, EnvironmentDefinition, isPlainObject, MinioObjectStore, notesOf, Problems, SecretRef, SeaweedObjectStore, synthesizeEnvironment, SynthesizedEnvironment } from '../index';
 
 /** A Kubernetes object as cdk8s synthesizes it. */
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -18,33 +18,44 @@ const GROUP_MODULES: Record<string, string> = {
   'storage.k8s.io': 'storage',
 };
 
-/** A Secret Pulumi creates from secret config: where, and which config key fills each of its keys. */
-export interface ConfigSecret {
-  readonly name: string;
-  readonly namespace: string;
-  /** Secret key -> how to read its value from config. */
-  readonly keys: Record<string, { readonly configKey: string; readonly path?: readonly string[] }>;
+/**
+ * Values of a Secret the platform reads, for Pulumi to create (before the platform, marked secret in its state).
+ */
+export interface SecretValues {
+  /**
+   * Which Secret: a `SecretRef` the definition gave the platform (an external store's credentials; created in every
+   * namespace the platform reads it in), or the name of a Secret the platform would generate in the cluster (e.g.
+   * `seaweedfs-pipelines`; created in every namespace it is copied to, so the generator keeps it).
+   */
+  readonly secret: SecretRef | string;
+  /** Every key of the Secret, with its value (a secret Output, e.g. `config.requireSecret(...)`). */
+  readonly values: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /** Arguments of {@link Cd4mlPlatform}. */
 export interface Cd4mlPlatformArgs {
-  /** The platform construct the objects were synthesized from (for its namespaces, endpoints and stores). */
-  readonly platform: Platform;
-  /** The platform's objects, in dependency order, as cdk8s synthesized them. */
-  readonly platformObjects: ReadonlyArray<Record<string, unknown>>;
-  /** The pipelines' objects, deployed after the platform's workflow controller. */
-  readonly pipelineObjects: ReadonlyArray<Record<string, unknown>>;
-  /** Secrets to create from secret config, before the platform. @default [] */
-  readonly secrets?: readonly ConfigSecret[];
-  /** Reads a secret config value (as a secret Output). @default - `new pulumi.Config('cd4ml').requireSecret(name)` */
-  readonly secret?: (name: string) => pulumi.Output<string>;
+  /**
+   * The environment: the same definition `synthesizeEnvironment` renders for cdk8s (platform settings and a
+   * callback declaring the team's pipelines). Required.
+   */
+  readonly definition: EnvironmentDefinition;
+  /** Values of the Secrets the platform reads that Pulumi creates. @default [] - the output's Secrets exist already */
+  readonly secrets?: readonly SecretValues[];
+}
+
+/** A Secret to create: where, and its values. */
+interface PlacedSecret {
+  readonly name: string;
+  readonly namespace: string;
+  readonly values: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
  * The cd4ml platform and its pipelines, deployed by Pulumi: exactly the objects the cdk8s constructs synthesize
- * for the stack's settings, one Pulumi resource per object, named from kind, namespace and name. Namespaces and
- * CRDs come first, Secrets from config next, then the platform, then the pipelines. The stateful stores and their
- * namespace are protected from deletion and replacement.
+ * for the definition, one Pulumi resource per object, named from kind, namespace and name. Namespaces and CRDs
+ * come first, the Secrets given next, then the platform, then the pipelines. The stateful stores, their namespace
+ * and the Secrets given are protected from deletion and replacement. The definition is built and checked (with the
+ * Secrets' keys) before anything is registered: bad input throws a `Cd4mlValidationError` and registers nothing.
  */
 export class Cd4mlPlatform extends pulumi.ComponentResource {
   /** MLflow's in-cluster URL (`MLFLOW_TRACKING_URI`). */
@@ -73,14 +84,19 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
   public readonly resources: ReadonlyMap<string, pulumi.CustomResource>;
   /** The objects deployed (as cdk8s synthesized them), in order. */
   public readonly objects: readonly KubeObject[];
+  /** The environment as synthesized (the platform construct, its objects). */
+  public readonly synthesized: SynthesizedEnvironment;
 
   public constructor(name: string, args: Cd4mlPlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    // built and checked before the component registers: bad input leaves nothing half-deployed
+    const synthesized = synthesizeEnvironment(isPlainObject(args) ? args.definition : (args as unknown as EnvironmentDefinition));
+    const placed = placeSecrets(name, synthesized, isPlainObject(args) ? args.secrets ?? [] : []);
     super('cd4ml:index:Platform', name, {}, opts);
-    const secret = args.secret ?? ((key: string) => new pulumi.Config('cd4ml').requireSecret(key));
-    const platform = args.platform;
+    this.synthesized = synthesized;
+    const platform = synthesized.platform;
     const [platformNamespace, workflowNamespace] = platform.namespaces;
-    const platformObjects = args.platformObjects as KubeObject[];
-    const pipelineObjects = args.pipelineObjects as KubeObject[];
+    const platformObjects = synthesized.platformObjects as KubeObject[];
+    const pipelineObjects = synthesized.pipelineObjects as KubeObject[];
     this.objects = [...platformObjects, ...pipelineObjects];
 
     // 1. Namespaces and CRDs, 2. Secrets from config, 3. the platform, 4. the pipelines.
@@ -106,16 +122,14 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       else if (o.kind === 'CustomResourceDefinition') crds.push(add(o, []));
     }
     const secretsByNamespace = new Map<string, pulumi.CustomResource[]>();
-    for (const s of args.secrets ?? []) {
+    for (const s of placed) {
       const ns = namespaceResources.get(s.namespace);
-      const data = Object.fromEntries(Object.entries(s.keys).map(([k, from]) => [k, from.path
-        ? secret(from.configKey).apply((j) => from.path!.reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], JSON.parse(j)) as string)
-        : secret(from.configKey)]));
+      // protected like the stores: `destroy --exclude-protected` keeps a store's credentials with it
       const r = new k8s.core.v1.Secret(`${s.namespace}/Secret/${s.name}`, {
         metadata: { name: s.name, namespace: s.namespace, labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'app.kubernetes.io/managed-by': 'pulumi' } },
         type: 'Opaque',
-        stringData: data,
-      }, { parent: this, dependsOn: ns ? [ns] : [], additionalSecretOutputs: ['data', 'stringData'] });
+        stringData: s.values,
+      }, { parent: this, dependsOn: ns ? [ns] : [], additionalSecretOutputs: ['data', 'stringData'], protect: true, retainOnDelete: true });
       secretsByNamespace.set(s.namespace, [...(secretsByNamespace.get(s.namespace) ?? []), r]);
       resources.set(`${s.namespace}/Secret/${s.name}`, r);
     }
@@ -147,6 +161,62 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     this.notes = pulumi.output(client ? notesOf(client, `cd4ml platform ${name}`) : '');
     this.registerOutputs({ trackingUri: this.trackingUri, s3Endpoint: this.s3Endpoint, argoServerUrl: this.argoServerUrl, namespaces: this.namespaces, portForward: this.portForward, trackingCredentials: this.trackingCredentials, clientEnv: this.clientEnv, notes: this.notes });
   }
+}
+
+/**
+ * Where each given Secret goes, checked against the synthesized platform: a SecretRef in the namespaces the platform
+ * reads it in, a generated Secret's name in the namespaces the generator copies it to; every key given, no other.
+ */
+function placeSecrets(component: string, synthesized: SynthesizedEnvironment, given: readonly SecretValues[]): PlacedSecret[] {
+  const path = `Cd4mlPlatform ${component}`;
+  const problems = new Problems();
+  const generated = (synthesized.platformObjects as KubeObject[])
+    .filter((o) => o.kind === 'ConfigMap' && (o.data as Record<string, string> | undefined)?.['secrets.json'] !== undefined)
+    .flatMap((o) => JSON.parse((o.data as Record<string, string>)['secrets.json']) as Array<{ name: string; namespaces: string[]; keys: Record<string, unknown> }>);
+  const out: PlacedSecret[] = [];
+  if (!Array.isArray(given)) {
+    problems.add({ path, field: 'secrets', value: typeof given, message: 'is not a list', fix: 'give [{ secret: ref, values: { key: value } }]' });
+    problems.throwIfAny();
+  }
+  given.forEach((s, i) => {
+    const field = `secrets[${i}]`;
+    if (!isPlainObject(s) || !isPlainObject(s.values)) {
+      problems.add({ path, field, value: '(not shown)', message: 'is not { secret, values }', fix: 'give { secret: ref, values: { key: value } }' });
+      return;
+    }
+    const ref = s.secret;
+    const spec = typeof ref === 'string' ? generated.find((g) => g.name === ref) : undefined;
+    const name = typeof ref === 'string' ? ref : ref instanceof SecretRef ? ref.secretName : undefined;
+    const keys = typeof ref === 'string' ? Object.keys(spec?.keys ?? {}) : ref instanceof SecretRef ? ref.keys : [];
+    const namespaces = typeof ref === 'string' ? spec?.namespaces ?? [] : ref instanceof SecretRef ? ref.requiredIn : [];
+    if (name === undefined) {
+      problems.add({ path, field: `${field}.secret`, value: typeof ref, message: 'is neither a SecretRef nor a Secret name', fix: 'give the SecretRef the definition uses, or a generated Secret\'s name' });
+      return;
+    }
+    if (typeof ref === 'string' && !spec) {
+      problems.add({ path, field: `${field}.secret`, value: ref, message: 'is not a Secret the platform generates', fix: `use one of ${generated.map((g) => g.name).join(', ') || '(none)'}, or the SecretRef the definition uses` });
+      return;
+    }
+    const postgres = synthesized.platform.postgres?.name;
+    if (typeof ref === 'string' && postgres !== undefined && ref === `${postgres}-superuser`) {
+      // the official image sets the superuser's password once, at initdb (docker-entrypoint.sh): a new value in the
+      // Secret would not change it, and would lock the setup Job and the backups out of the server
+      problems.add({ path, field: `${field}.secret`, value: ref, message: 'is the Postgres superuser, whose password the server keeps from its first start: a value set here would not change it and would lock its clients out', fix: 'leave it to the in-cluster generator; to rotate it, run ALTER ROLE in the server first, then update the Secret (README, "Rotating credentials")' });
+      return;
+    }
+    if (namespaces.length === 0) {
+      problems.add({ path, field: `${field}.secret`, value: name, message: 'is not read by the platform', fix: 'give the SecretRef the definition passes to the platform (the same object), or drop it' });
+      return;
+    }
+    const missing = keys.filter((k) => !(k in s.values));
+    const extra = Object.keys(s.values).filter((k) => !keys.includes(k));
+    if (missing.length > 0) problems.add({ path, field: `${field}.values`, value: '(secret)', message: `lacks the keys ${missing.join(', ')} of the Secret ${name}`, fix: 'give every key of the Secret' });
+    if (extra.length > 0) problems.add({ path, field: `${field}.values`, value: extra, message: `are not keys of the Secret ${name}`, fix: `give only ${keys.join(', ')}` });
+    if (out.some((o) => o.name === name)) problems.add({ path, field: `${field}.secret`, value: name, message: 'is given twice', fix: 'give each Secret once' });
+    for (const namespace of namespaces) out.push({ name, namespace, values: s.values });
+  });
+  problems.throwIfAny();
+  return out;
 }
 
 /** The stable Pulumi name of an object: `<namespace or cluster>/<Kind>/<name>`. */

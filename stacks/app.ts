@@ -1,38 +1,15 @@
-import { existsSync, readdirSync, readFileSync } from 'fs';
-import { join } from 'path';
-import { App, Chart, YamlOutputType } from 'cdk8s';
-import { parseAllDocuments } from 'yaml';
+import { App } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ACKNOWLEDGE_ENV, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, EnvironmentName, fail, GpuScheduling, Pipeline, Platform, PlatformProps } from '../index';
+import {
+  ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, EnvironmentDefinition, EnvironmentName, fail,
+  IngressTls, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline, PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput,
+  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment,
+} from '../index';
+import { EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
 import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';
-
-/** What differs between the environments of this repository's own stack. */
-export interface StackSettings {
-  /** The GPU node pool, where there is one. */
-  readonly gpu?: GpuScheduling;
-}
-
-/** The sandbox has no GPUs; the shared clusters have an NVIDIA node pool labelled by GPU feature discovery. */
-export const STACK_SETTINGS: Record<EnvironmentName, StackSettings> = {
-  [EnvironmentName.SANDBOX]: {},
-  [EnvironmentName.DEV]: { gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 1 } },
-  [EnvironmentName.STAGING]: { gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 1 } },
-  [EnvironmentName.PROD]: { gpu: { nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxPerStep: 2 } },
-};
 
 /** The image of the example steps (`examples/`); override with CD4ML_EXAMPLES_IMAGE. */
 export const EXAMPLES_IMAGE = process.env.CD4ML_EXAMPLES_IMAGE || 'cd4ml-examples:0.1.0';
-
-/** One chart holding an environment's platform. */
-export class PlatformChart extends Chart {
-  /** The platform. */
-  public readonly platform: Platform;
-
-  public constructor(scope: Construct, id: string, props: PlatformProps = {}) {
-    super(scope, id, { disableResourceNameHashes: true });
-    this.platform = new Platform(this, 'platform', props);
-  }
-}
 
 /** The example pipelines a stack may deploy, by name. */
 export const EXAMPLE_PIPELINES: Record<string, (scope: Construct, props: ExamplePipelineProps) => Pipeline> = {
@@ -40,34 +17,118 @@ export const EXAMPLE_PIPELINES: Record<string, (scope: Construct, props: Example
   'breast-cancer-gpu-sweep': breastCancerGpuSweepPipeline,
 };
 
-/** One chart holding the pipelines that run on a platform; synthesized after it. */
-export class PipelinesChart extends Chart {
-  /** The pipelines. */
-  public readonly pipelines: readonly Pipeline[];
-
-  /**
-   * @param names the example pipelines to declare; by default the seed pipeline, and the GPU sweep where the
-   * platform has GPU scheduling
-   */
-  public constructor(scope: Construct, id: string, platform: PlatformChart, image = EXAMPLES_IMAGE, names?: readonly string[]) {
-    super(scope, id, { disableResourceNameHashes: true });
-    this.addDependency(platform);
-    const runner = platform.platform.pipelineRunner;
-    const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
-    const unknown = chosen.filter((n) => !(n in EXAMPLE_PIPELINES));
-    if (unknown.length > 0) {
-      fail({ path: this.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, this);
-    }
-    this.pipelines = chosen.map((n) => EXAMPLE_PIPELINES[n](this, { runner, image }));
-  }
-}
-
 /** What a stack deploys, beyond the environment: platform settings, pipelines, their image. */
 export interface StackOptions extends PlatformProps {
   /** The example pipelines to deploy. @default - the seed pipeline, plus the GPU sweep where there are GPUs */
   readonly pipelines?: readonly string[];
   /** Image of the example steps. @default - {@link EXAMPLES_IMAGE} */
   readonly examplesImage?: string;
+}
+
+/**
+ * Declares example pipelines by name on the pipelines chart: by default the seed pipeline, and the GPU sweep where
+ * the platform has GPU scheduling.
+ */
+export function examplePipelines(names: readonly string[] | undefined, image: string): (scope: Construct, platform: Platform) => void {
+  return (scope, platform) => {
+    const runner = platform.pipelineRunner;
+    const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
+    const unknown = chosen.filter((n) => !(n in EXAMPLE_PIPELINES));
+    if (unknown.length > 0) {
+      fail({ path: scope.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, scope);
+    }
+    for (const n of chosen) EXAMPLE_PIPELINES[n](scope, { runner, image });
+  };
+}
+
+/** The definition both engines build from a stack's options. */
+export function stackDefinition(environment: EnvironmentName, options: StackOptions = {}): EnvironmentDefinition {
+  const { pipelines: names, examplesImage, environment: _ignored, ...platform } = options;
+  return { environment, platform, pipelines: examplePipelines(names, examplesImage ?? EXAMPLES_IMAGE) };
+}
+
+/** A Secret the platform reads from an external store's credentials, and the Pulumi config key of each of its keys. */
+export interface ExternalSecret {
+  /** The reference the platform was given (after synthesis, `requiredIn` lists its namespaces). */
+  readonly ref: SecretRef;
+  /** Secret key -> the `cd4ml:` config key holding its value. */
+  readonly configKeys: Readonly<Record<string, string>>;
+}
+
+/** An environment worked out from its definition (and, for Pulumi, its stack's config); nothing built yet. */
+export interface StackPlan {
+  readonly config: StackConfig;
+  readonly options: StackOptions;
+  /** What both engines build. */
+  readonly definition: EnvironmentDefinition;
+  /** The Secrets of external stores the platform reads (Pulumi creates them from secret config). */
+  readonly externalSecrets: readonly ExternalSecret[];
+  /** Argo CD Applications for the GitOps output, when the definition asks for them. */
+  readonly argoCd?: ArgoCdApplications;
+}
+
+/** Works out the platform's options and the external stores' Secrets from checked settings. */
+export function planStack(cfg: StackConfig): StackPlan {
+  const prefix = cfg.namespacePrefix;
+  // one key per consumer of an external object store, so no step can rewrite MLflow's or Argo's objects
+  const s3Users = cfg.objectStore ? EXTERNAL_S3_USERS.filter(([user]) => user !== 'postgres-backup' || !cfg.database) : [];
+  const s3 = s3Users.map(([user, word]) => ({ user, ref: SecretRef.fromSecretName(`cd4ml-s3-${user}`, [S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY]), configKeys: { [S3_ACCESS_KEY_ID]: `s3${word}AccessKeyId`, [S3_SECRET_ACCESS_KEY]: `s3${word}SecretAccessKey` } }));
+  const trackingDb = cfg.database ? SecretRef.fromSecretName('cd4ml-tracking-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
+  const archiveDb = cfg.database ? SecretRef.fromSecretName('cd4ml-archive-db', [PG_USERNAME_KEY, PG_PASSWORD_KEY]) : undefined;
+  const caConfig = cfg.database?.caCertificate;
+  const databaseCa = caConfig ? { secret: SecretRef.fromSecretName(caConfig.secretName, [caConfig.key]), key: caConfig.key } : undefined;
+  const database = (ref: SecretRef, databaseName: string) => ({
+    host: cfg.database!.host, port: cfg.database!.port, databaseName, credentials: ref, egressCidr: cfg.database!.egressCidr,
+    sslMode: cfg.database!.sslMode as PostgresSslMode | undefined, caCertificate: databaseCa,
+  });
+  const options: StackOptions = {
+    namespace: `${prefix}cd4ml`,
+    workflowNamespace: `${prefix}argo`,
+    pipelineNamespace: `${prefix}ml-pipelines`,
+    storageClassName: cfg.storageClassName,
+    objectStoreStorage: cfg.objectStoreStorage,
+    databaseStorage: cfg.databaseStorage,
+    trackingServerReplicas: cfg.trackingServerReplicas,
+    workflowServerReplicas: cfg.workflowServerReplicas,
+    images: cfg.images,
+    gpu: cfg.gpu,
+    pipelineQuota: cfg.pipelineQuota,
+    stepDefaults: cfg.stepDefaults,
+    components: cfg.components,
+    argoCrds: cfg.argoCrds,
+    workflowInstanceId: cfg.workflowInstanceId,
+    objectStore: cfg.objectStore ? ObjectStoreChoice.external({ ...cfg.objectStore, credentials: Object.fromEntries(s3.map(({ user, ref }) => [user, ref])) }) : undefined,
+    database: cfg.database && trackingDb && archiveDb ? DatabaseChoice.external({
+      trackingServer: database(trackingDb, cfg.database.trackingDatabase ?? 'mlflow'),
+      workflowArchive: database(archiveDb, cfg.database.archiveDatabase ?? 'argo'),
+    }) : undefined,
+    workflowAuthMode: cfg.workflowAuthMode ?? ArgoAuthMode.CLIENT,
+    kubeApi: cfg.kubeApiCidr ? { cidr: cfg.kubeApiCidr } : undefined,
+    trackingServerHosts: cfg.trackingServerHosts,
+    ingress: cfg.ingress ? {
+      className: cfg.ingress.className,
+      controller: NetworkPeer.pods(cfg.ingress.controller.namespace, cfg.ingress.controller.podLabels),
+      tls: cfg.ingress.tls.secretName
+        ? IngressTls.existingSecret(SecretRef.fromSecretName(cfg.ingress.tls.secretName, ['tls.crt', 'tls.key']))
+        : IngressTls.certManager({ clusterIssuer: cfg.ingress.tls.clusterIssuer, issuer: cfg.ingress.tls.issuer }),
+      hosts: cfg.ingress.hosts,
+      annotations: cfg.ingress.annotations,
+    } : undefined,
+    buckets: cfg.buckets,
+    pipelines: cfg.pipelines,
+    examplesImage: cfg.examplesImage,
+  };
+  const externalSecrets: ExternalSecret[] = [
+    ...s3.map(({ ref, configKeys }) => ({ ref, configKeys })),
+    ...(trackingDb ? [{ ref: trackingDb, configKeys: { [PG_USERNAME_KEY]: 'trackingDbUsername', [PG_PASSWORD_KEY]: 'trackingDbPassword' } }] : []),
+    ...(archiveDb ? [{ ref: archiveDb, configKeys: { [PG_USERNAME_KEY]: 'archiveDbUsername', [PG_PASSWORD_KEY]: 'archiveDbPassword' } }] : []),
+  ];
+  return { config: cfg, options, definition: stackDefinition(cfg.environment, options), externalSecrets, argoCd: cfg.argoCd };
+}
+
+/** Plans an environment from its definition alone (`stacks/environments/<environment>.yaml`), as cdk8s renders it. */
+export function loadStack(environment: EnvironmentName): StackPlan {
+  return planStack(parseStackConfig(environment, { 'cd4ml:environment': environment }, [], readDefinition(environment), 'cdk8s'));
 }
 
 /** A stack synthesized in memory: validated, nothing written. */
@@ -81,16 +142,13 @@ export interface SynthesizedStack {
 }
 
 /**
- * Synthesizes an environment's stack in memory, validating everything first: what the Pulumi program deploys
- * is exactly what `cdk8s synth` writes for the same options.
+ * Synthesizes an environment's stack in memory, validating everything first. Without options, from the
+ * environment's definition: what `npm run synth` writes and `pulumi up` deploys.
  */
-export function synthesizeStack(environment: EnvironmentName, options: StackOptions = {}): SynthesizedStack {
-  const { app, platform, pipelines } = buildApp(environment, undefined, options);
-  // every construct's validation (the root's first: the app's one report), as app.synth() runs it, without
-  // serializing YAML that nothing reads (it was most of a Pulumi preview's synthesis)
-  const errors = app.node.findAll().flatMap((c) => c.node.validate());
-  if (errors.length > 0) throw new Error(`Validation failed:\n${errors.join('\n')}`);
-  return { platform: platform.platform, platformObjects: platform.toJson(), pipelineObjects: pipelines.toJson() };
+export function synthesizeStack(environment: EnvironmentName, options?: StackOptions): SynthesizedStack {
+  const definition = options ? stackDefinition(environment, options) : loadStack(environment).definition;
+  const s = synthesizeEnvironment(definition);
+  return { platform: s.platform, platformObjects: s.platformObjects, pipelineObjects: s.pipelineObjects };
 }
 
 /** Reads the environment name (CD4ML_ENV, default sandbox), failing on an unknown one. */
@@ -102,29 +160,25 @@ export function environmentFromEnv(value = process.env.CD4ML_ENV): EnvironmentNa
 }
 
 /**
- * Builds the app `cdk8s synth` renders for an environment: `dist/0000-<env>-platform.k8s.yaml` and
- * `dist/0001-<env>-pipelines.k8s.yaml`, in the order they are applied.
+ * Builds the app of an environment (not validated): its platform chart, then its pipelines chart. Without
+ * options, from the environment's definition.
  */
-export function buildApp(environment: EnvironmentName, outdir = 'dist', options: StackOptions = {}): { app: App; platform: PlatformChart; pipelines: PipelinesChart } {
-  const app = new App({ outdir, outputFileExtension: '.k8s.yaml', yamlOutputType: YamlOutputType.FILE_PER_CHART });
-  const { pipelines: names, examplesImage, ...platformProps } = options;
-  const platform = new PlatformChart(app, `${environment}-platform`, { gpu: STACK_SETTINGS[environment].gpu, ...platformProps, environment });
-  const pipelines = new PipelinesChart(app, `${environment}-pipelines`, platform, examplesImage ?? EXAMPLES_IMAGE, names);
-  return { app, platform, pipelines };
+export function buildApp(environment: EnvironmentName, outdir = 'dist', options?: StackOptions): { app: App; platform: PlatformChart; pipelines: PipelinesChart } {
+  const definition = options ? stackDefinition(environment, options) : loadStack(environment).definition;
+  const { app, platformChart, pipelinesChart } = buildEnvironment(definition, { outdir });
+  return { app, platform: platformChart, pipelines: pipelinesChart };
 }
 
 /**
  * Refuses an output that would lose data or that the API server would refuse on the stores already deployed, by
- * comparing with the manifests already in `outdir` (the last synth, or the GitOps checkout): a store resized, moved
- * to another namespace, removed, or given another data format (a Postgres major version). Nothing is written then.
- * StatefulSets named in CD4ML_ACKNOWLEDGE_DATA_CHANGE (`namespace/name`, comma-separated) pass once migrated.
+ * comparing with the environment's output already in `outdir` (the last synth, or the GitOps checkout): a store
+ * resized, moved to another namespace, removed, or given another data format (a Postgres major version). Nothing is
+ * written then. StatefulSets named in CD4ML_ACKNOWLEDGE_DATA_CHANGE (`namespace/name`, comma-separated) pass once
+ * migrated.
  */
 export function guardDataOnResynth(outdir: string, environment: EnvironmentName, next: ReadonlyArray<Record<string, unknown>>, acknowledged = process.env[ACKNOWLEDGE_ENV] ?? ''): void {
-  if (!existsSync(outdir)) return;
-  // only this environment's files: another preset rendered into the same directory is another deployment
-  const previous = readdirSync(outdir).filter((f) => new RegExp(`^\\d+-${environment}-(platform|pipelines)\\.k8s\\.yaml$`).test(f)).sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJS() as Record<string, unknown>))
-    .filter((o) => o !== null && typeof o === 'object');
+  // only this environment's output: another environment in the same directory is another deployment
+  const previous = readEnvironmentOutput(outdir, environment);
   const problems = checkDataSafeUpgrade(previous, next, acknowledged.split(',').map((s) => s.trim()).filter((s) => s !== ''));
   if (problems.length > 0) throw new Cd4mlValidationError(problems);
 }

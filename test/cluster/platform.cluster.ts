@@ -190,18 +190,21 @@ describe('every Pulumi stack\'s plan on a real API server', () => {
     const { parse } = require('yaml');
     const { readFileSync } = require('fs');
     const { join } = require('path');
-    const { parseStackConfig } = require('../../pulumi/config');
-    const { planDeployment } = require('../../stacks/pulumi-program');
+    const { parseStackConfig, readDefinition } = require('../../stacks/config');
+    const { planStack } = require('../../stacks/app');
+    const { synthesizeEnvironment } = require('../../constructs');
     /* eslint-enable @typescript-eslint/no-require-imports */
     const file = parse(readFileSync(join(__dirname, '..', '..', `Pulumi.${stack}.yaml`), 'utf8')).config as Record<string, unknown>;
     const secrets = stack === 'prod' ? TEST_SECRETS : {};
     const config = Object.fromEntries(Object.entries({ ...file, ...secrets }).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-    const p = planDeployment(parseStackConfig(stack, config, Object.keys(secrets)));
-    const objects = [...p.stack.platformObjects, ...p.stack.pipelineObjects] as KubeObject[];
-    const configSecrets = (p.secrets as Array<{ name: string; namespace: string; keys: Record<string, { configKey: string }> }>).map((s) => ({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: s.name, namespace: s.namespace },
-      stringData: Object.fromEntries(Object.entries(s.keys).map(([k, from]) => [k, TEST_SECRETS[`cd4ml:${from.configKey}`] ?? 'x'])),
-    }) as unknown as KubeObject);
+    // the stack's plan, as the Pulumi program makes it: the environment's definition and the stack's secrets
+    const p = planStack(parseStackConfig(stack, config, Object.keys(secrets), readDefinition(stack)));
+    const synthesized = synthesizeEnvironment(p.definition);
+    const objects = [...synthesized.platformObjects, ...synthesized.pipelineObjects] as KubeObject[];
+    const configSecrets = (p.externalSecrets as Array<{ ref: { secretName: string; requiredIn: string[] }; configKeys: Record<string, string> }>).flatMap(({ ref, configKeys }) => ref.requiredIn.map((namespace) => ({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: ref.secretName, namespace },
+      stringData: Object.fromEntries(Object.entries(configKeys).map(([k, configKey]) => [k, TEST_SECRETS[`cd4ml:${configKey}`] ?? 'x'])),
+    }) as unknown as KubeObject));
     // namespaces and CRDs first, then the Secrets from config, then the rest (component.ts)
     const first = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition');
     return [...first, ...configSecrets, ...objects.filter((o) => !first.includes(o))];

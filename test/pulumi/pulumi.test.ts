@@ -1,10 +1,11 @@
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
-import { Testing } from 'cdk8s';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { EnvironmentName, ENVIRONMENT_NAMES } from '../../lib';
-import { buildApp } from '../../stacks/app';
+import { readEnvironmentOutput } from '../../constructs';
 import { Obj } from '../support/manifests';
+import { danglingReferences } from '../support/references';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -19,10 +20,35 @@ interface Registration {
   createTimeout?: string;
 }
 
-/** A stack's config as Pulumi hands it to the program: `cd4ml:key` -> string, structured values as JSON. */
+/**
+ * A stack's settings as one flat map (`cd4ml:key` -> string, structured values as JSON): its Pulumi config and its
+ * environment's definition together, so a test can change either; {@link deploy} splits them again.
+ */
 function stackConfig(stack: string, extra: Record<string, unknown> = {}): Record<string, string> {
   const file = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
-  return Object.fromEntries(Object.entries({ ...file.config, ...extra }).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  const definition = (parse(readFileSync(join(ROOT, 'stacks', 'environments', `${stack}.yaml`), 'utf8')) ?? {}) as Record<string, unknown>;
+  const merged = { ...Object.fromEntries(Object.entries(definition).map(([k, v]) => [`cd4ml:${k}`, v])), ...file.config, ...extra };
+  return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+/** Splits a flat map into the stack's Pulumi config and a definitions folder holding the environment's definition. */
+function split(stack: string, config: Record<string, string>): { pulumiConfig: Record<string, string>; dir: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { isDefinitionSetting } = require('../../stacks/config');
+  const dir = mkdtempSync(join(tmpdir(), 'cd4ml-definitions-'));
+  const environment = config['cd4ml:environment'] ?? stack;
+  const definition: Record<string, unknown> = {};
+  const pulumiConfig: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const name = k.replace(/^cd4ml:/, '');
+    if (k.startsWith('cd4ml:') && isDefinitionSetting(name)) {
+      try { definition[name] = JSON.parse(v); } catch { definition[name] = v; }
+    } else {
+      pulumiConfig[k] = v;
+    }
+  }
+  writeFileSync(join(dir, `${environment}.yaml`), stringify(definition));
+  return { pulumiConfig, dir };
 }
 
 const PROD_SECRETS = {
@@ -34,7 +60,7 @@ const PROD_SECRETS = {
 };
 
 /** Runs the Pulumi program under Pulumi's own unit-test mocks and returns what it registered. */
-async function deploy(stack: string, config: Record<string, string>, secretKeys: string[] = []): Promise<{ registered: Registration[]; error?: Error; outputs?: Record<string, unknown>; secretOutputs?: Record<string, boolean> }> {
+async function deploy(stack: string, settings: Record<string, string>, secretKeys: string[] = []): Promise<{ registered: Registration[]; error?: Error; outputs?: Record<string, unknown>; secretOutputs?: Record<string, boolean> }> {
   jest.resetModules();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pulumi = require('@pulumi/pulumi');
@@ -43,6 +69,7 @@ async function deploy(stack: string, config: Record<string, string>, secretKeys:
     newResource: (a: { type: string; name: string; inputs: Obj }) => { inputs.set(`${a.type}::${a.name}`, a.inputs); return { id: `${a.name}-id`, state: a.inputs }; },
     call: (a: { inputs: Obj }) => a.inputs,
   }, 'cd4ml', stack, false);
+  const { pulumiConfig: config, dir } = split(stack, settings);
   pulumi.runtime.setAllConfig(config, secretKeys);
   // The mock hook does not see resource options; the register requests it answers do.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -63,7 +90,7 @@ async function deploy(stack: string, config: Record<string, string>, secretKeys:
   let program;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    program = require('../../stacks/pulumi-program').run();
+    program = require('../../stacks/pulumi-program').run(dir);
   } catch (error) {
     await new Promise((r) => setTimeout(r, 20));
     return { registered: requests.map((r) => ({ ...r, inputs: {} })), error: error as Error };
@@ -125,34 +152,36 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
     const protectedOnes = kube(registered).filter((r) => r.protect).map((r) => r.name).sort();
     const ns = stack === 'staging' ? 'staging-cd4ml' : 'cd4ml';
     const stores = stack === 'prod' ? [] : [`${ns}/StatefulSet/seaweedfs`, `${ns}/StatefulSet/postgres`];
-    expect(protectedOnes).toEqual([`cluster/Namespace/${ns}`, ...stores].sort());
+    // and the Secrets made from config, which the stores' consumers need as long as the stores live
+    const fromConfig = kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.inputs.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'pulumi').map((r) => r.name);
+    expect(fromConfig.length).toBe(stack === 'prod' ? 5 : 0);
+    expect(protectedOnes).toEqual([`cluster/Namespace/${ns}`, ...stores, ...fromConfig].sort());
     for (const r of kube(registered).filter((x) => x.protect)) expect(r.retainOnDelete).toBe(true);
   });
 });
 
-test.each(ENVIRONMENT_NAMES)('parity: the %s stack deploys exactly the objects cdk8s synthesizes for its settings', async (stack) => {
-  // given what cdk8s synthesizes for the stack's settings (for the sandbox: exactly what `npm run synth` writes)
+test.each(ENVIRONMENT_NAMES)('parity: the %s stack deploys exactly the objects `npm run synth` writes for the environment', async (stack) => {
+  // given what `npm run synth` writes for the environment, read back from its GitOps folder
   const secretKeys = stack === 'prod' ? Object.keys(PROD_SECRETS) : [];
   const config = { ...stackConfig(stack), ...(stack === 'prod' ? PROD_SECRETS : {}) };
+  const out = mkdtempSync(join(tmpdir(), 'cd4ml-parity-'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { parseStackConfig } = require('../../pulumi/config');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { planDeployment } = require('../../stacks/pulumi-program');
-  const plan = planDeployment(parseStackConfig(stack, config, secretKeys));
-  const synthesized: Obj[] = [...plan.stack.platformObjects, ...plan.stack.pipelineObjects];
-  if (stack === 'sandbox') {
-    const { platform, pipelines } = buildApp(EnvironmentName.SANDBOX, '/tmp/cd4ml-unused');
-    expect(synthesized).toEqual([...Testing.synth(platform), ...Testing.synth(pipelines)]);
-  }
+  require('../../stacks/synth').synth([stack, '--out', out]);
+  const written = readEnvironmentOutput(out, stack) as Obj[];
   // when the stack runs
-  const { registered } = await deploy(stack, config, secretKeys);
-  // then the same objects with the same content, plus only the Secrets Pulumi makes from secret config
-  const fromConfig = new Set(plan.secrets.map((x: { namespace: string; name: string }) => `${x.namespace}/Secret/${x.name}`));
-  const deployed = kube(registered).filter((r) => !fromConfig.has(r.name)).map((r) => r.inputs);
-  expect(deployed.map(key).sort()).toEqual(synthesized.map(key).sort());
+  const { registered, error } = await deploy(stack, config, secretKeys);
+  expect(error).toBeUndefined();
+  // then the same objects with the same content, plus only the Secrets Pulumi makes from secret config: exactly the
+  // ones the written output reads and leaves to be created (prod's external stores' credentials)
+  const fromConfig = kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.inputs.metadata?.labels?.['app.kubernetes.io/managed-by'] === 'pulumi');
+  const deployed = kube(registered).filter((r) => !fromConfig.includes(r)).map((r) => r.inputs);
+  expect(deployed.map(key).sort()).toEqual(written.map(key).sort());
   const byKey = new Map(deployed.map((o) => [key(o), o]));
-  for (const o of synthesized) expect(byKey.get(key(o))).toEqual(o);
-  expect(kube(registered).length - deployed.length).toBe(fromConfig.size);
+  for (const o of written) expect(byKey.get(key(o))).toEqual(o);
+  const made = fromConfig.map((r) => ({ namespace: r.inputs.metadata.namespace, name: r.inputs.metadata.name, keys: Object.keys(r.inputs.stringData?.value ?? r.inputs.stringData ?? {}) }));
+  // (prod's ingress controller is outside the output; its Secrets are not)
+  expect(danglingReferences(written, made).filter((m) => /Secret|secret/.test(m))).toEqual([]);
+  expect(fromConfig.length).toBe(stack === 'prod' ? 5 : 0);
 });
 
 test('prod takes credentials of its external stores from secret config, as Secrets marked secret in state', async () => {
@@ -184,11 +213,33 @@ test('credentials overrides from secret config replace generated Secrets in ever
   expect(error).toBeUndefined();
   expect(kube(registered).filter((r) => r.inputs.kind === 'Secret' && r.name.endsWith('/seaweedfs-pipelines')).map((r) => r.name).sort()).toEqual(['cd4ml/Secret/seaweedfs-pipelines', 'ml-pipelines/Secret/seaweedfs-pipelines']);
   const bad = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': JSON.stringify({ 'seaweedfs-admin': { AWS_ACCESS_KEY_ID: 'x' } }) }, ['cd4ml:credentials']);
-  expect(bad.error?.message).toMatch(/cd4ml:credentials.seaweedfs-admin = "\(secret\)": lacks the keys AWS_SECRET_ACCESS_KEY/);
+  expect(bad.error?.message).toMatch(/Cd4mlPlatform cd4ml: secrets\[0\].values = "\(secret\)": lacks the keys AWS_SECRET_ACCESS_KEY of the Secret seaweedfs-admin/);
+  expect(bad.error?.message).not.toMatch(/"x"/);
   expect(bad.registered).toEqual([]);
 });
 
 describe('bad config fails with a clear message before any resource is registered', () => {
+  test('one definition per environment: a setting of the definition in a stack\'s config, or a secret in the definition', async () => {
+    const inConfig = await deploy('dev', { ...stackConfig('dev') }, []);
+    expect(inConfig.error).toBeUndefined();
+    // (deploy() writes definition settings to the definition; put one in the Pulumi config by hand)
+    const { parseStackConfig } = require('../../stacks/config');
+    expect(() => parseStackConfig('dev', { 'cd4ml:storageClassName': 'fast' }, [], { file: 'stacks/environments/dev.yaml', values: {} }))
+      .toThrow(/Pulumi stack dev: cd4ml:storageClassName = "fast": belongs to the environment's definition, which both engines read. Fix: move it to stacks\/environments\/dev.yaml \(as `storageClassName: ...`\) and remove it with `pulumi config rm cd4ml:storageClassName`/);
+    expect(() => parseStackConfig('dev', {}, [], { file: 'stacks/environments/dev.yaml', values: { trackingDbPassword: 'hunter2', environment: 'prod' } }))
+      .toThrow(/stacks\/environments\/dev.yaml: trackingDbPassword = "\(redacted\)": holds a credential in a committed file/);
+    expect(() => parseStackConfig('dev', {}, [], { file: 'stacks/environments/dev.yaml', values: { trackingDbPassword: 'hunter2' } })).not.toThrow(/hunter2/);
+  });
+
+  test('outside the sandbox a stack names its cluster', async () => {
+    const { 'kubernetes:context': _context, ...unpinned } = stackConfig('staging');
+    const { registered, error } = await deploy('staging', unpinned);
+    expect(error?.message).toMatch(/Pulumi stack staging: kubernetes:context = \(missing\): is not set: staging would be deployed to whatever cluster the current kubectl context points at. Fix: pin the stack's cluster: `pulumi config set kubernetes:context <context> --stack staging`/);
+    expect(registered).toEqual([]);
+    for (const stack of ['dev', 'staging', 'prod']) expect(stackConfig(stack)['kubernetes:context']).toMatch(/^[a-z]/);
+    expect((await deploy('sandbox', stackConfig('sandbox'))).error).toBeUndefined();
+  });
+
   test('an unknown setting', async () => {
     const { registered, error } = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:replica': '3' });
     expect(error?.message).toMatch(/Pulumi stack sandbox: cd4ml:replica = "3": is not a cd4ml setting. Fix: remove it, or use one of environment,/);
@@ -199,7 +250,7 @@ describe('bad config fails with a clear message before any resource is registere
     const config = stackConfig('prod');
     delete config['cd4ml:database'];
     const { registered, error } = await deploy('prod', { ...config, ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
-    expect(error?.message).toMatch(/cd4ml:database = \(missing\): is missing: prod would keep its runs and registry in the in-cluster Postgres. Fix: configure cd4ml:database .* or opt in with cd4ml:allowInClusterDatabase/);
+    expect(error?.message).toMatch(/prod.yaml: database = \(missing\): is missing: prod would keep its runs and registry in the in-cluster Postgres. Fix: configure database .* or opt in with allowInClusterDatabase: true/);
     expect(registered).toEqual([]);
     // the in-cluster Postgres backs up to the external store with a key of its own
     const s3 = { ...Object.fromEntries(Object.entries(PROD_SECRETS).filter(([k]) => k.startsWith('cd4ml:s3'))), 'cd4ml:s3PostgresBackupAccessKeyId': 'k', 'cd4ml:s3PostgresBackupSecretAccessKey': 's' };
@@ -230,10 +281,10 @@ describe('bad config fails with a clear message before any resource is registere
     delete config['cd4ml:buckets'];
     const unnamed = await deploy('prod', { ...config, ...PROD_SECRETS }, Object.keys(PROD_SECRETS));
     // the external database keeps its own backups, so the backup bucket is not asked for
-    expect(unnamed.error?.message).toMatch(/cd4ml:buckets = \(missing\): does not name the external object store's trackingArtifacts, workflowArtifacts, data buckets. Fix: set them, e.g. `pulumi config set --path cd4ml:buckets.trackingArtifacts acme-ml-tracking-artifacts`/);
+    expect(unnamed.error?.message).toMatch(/prod.yaml: buckets = \(missing\): does not name the external object store's trackingArtifacts, workflowArtifacts, data buckets. Fix: name them in .*prod.yaml, e.g. buckets: \{ trackingArtifacts: acme-ml-tracking-artifacts \}/);
     expect(unnamed.registered).toEqual([]);
     const typo = await deploy('prod', { ...config, ...PROD_SECRETS, 'cd4ml:buckets': JSON.stringify({ trackingArtifacts: 'a-mlflow', workflowArtifacts: 'a-argo', data: 'a-data', features: 'a-features' }) }, Object.keys(PROD_SECRETS));
-    expect(typo.error?.message).toMatch(/cd4ml:buckets.features = "a-features": is not a field of this setting. Fix: use trackingArtifacts, workflowArtifacts, data, databaseBackups/);
+    expect(typo.error?.message).toMatch(/: buckets.features = "a-features": is not a field of this setting. Fix: use trackingArtifacts, workflowArtifacts, data, databaseBackups/);
     expect(typo.registered).toEqual([]);
   });
 
@@ -245,9 +296,9 @@ describe('bad config fails with a clear message before any resource is registere
     const controller = kube(withCa.registered).find((r) => r.name === 'argo/Deployment/workflow-controller')!;
     expect(controller.inputs.spec.template.spec.containers[0].env).toContainEqual({ name: 'PGSSLROOTCERT', value: '/etc/cd4ml/postgres-ca/global-bundle.pem' });
     const bad = await deploy('prod', { ...base, ...PROD_SECRETS, 'cd4ml:database': JSON.stringify({ ...database, caCertificate: { secretName: 'RDS CA', key: '../ca', path: '/x' } }) }, Object.keys(PROD_SECRETS));
-    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.path = "\/x": is not a field of this setting/);
-    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.secretName = "RDS CA"/);
-    expect(bad.error?.message).toMatch(/cd4ml:database.caCertificate.key = "..\/ca": is not a Secret key/);
+    expect(bad.error?.message).toMatch(/: database.caCertificate.path = "\/x": is not a field of this setting/);
+    expect(bad.error?.message).toMatch(/: database.caCertificate.secretName = "RDS CA"/);
+    expect(bad.error?.message).toMatch(/: database.caCertificate.key = "..\/ca": is not a Secret key/);
     expect(bad.registered).toEqual([]);
   });
 
@@ -260,8 +311,8 @@ describe('bad config fails with a clear message before any resource is registere
     ]);
     const ingress = JSON.parse(stackConfig('prod')['cd4ml:ingress']);
     const bad = await deploy('prod', { ...stackConfig('prod'), ...PROD_SECRETS, 'cd4ml:ingress': JSON.stringify({ ...ingress, controller: { namespace: 'Ingress Nginx', podLabels: {} }, tls: { clusterIssuer: 'a', secretName: 'b' } }) }, Object.keys(PROD_SECRETS));
-    expect(bad.error?.message).toMatch(/cd4ml:ingress.controller.namespace = "Ingress Nginx"/);
-    expect(bad.error?.message).toMatch(/cd4ml:ingress.tls = \{"clusterIssuer":"a","secretName":"b"\}: does not name exactly one of clusterIssuer, issuer or secretName/);
+    expect(bad.error?.message).toMatch(/: ingress.controller.namespace = "Ingress Nginx"/);
+    expect(bad.error?.message).toMatch(/: ingress.tls = \{"clusterIssuer":"a","secretName":"b"\}: does not name exactly one of clusterIssuer, issuer or secretName/);
     expect(bad.registered).toEqual([]);
   });
 
@@ -279,7 +330,7 @@ describe('bad config fails with a clear message before any resource is registere
 
   test('server auth outside the sandbox, and an unknown pipeline', async () => {
     const server = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:workflowAuthMode': 'server' });
-    expect(server.error?.message).toMatch(/cd4ml:workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);
+    expect(server.error?.message).toMatch(/: workflowAuthMode = "server": lets anyone who reaches argo-server act as it, in dev/);
     const pipelines = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:pipelines': '["fraud"]' });
     expect(pipelines.error?.message).toMatch(/pipelines = \["fraud"\]: names pipelines this stack does not have/);
     expect(pipelines.registered).toEqual([]);
@@ -288,15 +339,17 @@ describe('bad config fails with a clear message before any resource is registere
 
 test('the README documents every setting a stack may use', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { SETTINGS } = require('../../pulumi/config');
+  const { SETTINGS } = require('../../stacks/config');
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  for (const key of Object.keys(SETTINGS)) expect(readme).toContain(`cd4ml:${key}`);
+  const { isDefinitionSetting } = require('../../stacks/config');
+  // the definition's settings in its table, the stack's own (environment, secrets) by their config keys
+  for (const key of Object.keys(SETTINGS)) expect(readme).toContain(isDefinitionSetting(key) ? `| \`${key}\` |` : `cd4ml:${key}`);
 });
 
 test('structured settings are checked field by field, and images must be pinned', async () => {
   const typo = await deploy('dev', { ...stackConfig('dev'), 'cd4ml:gpu': JSON.stringify({ nodeSelectr: { a: 'b' } }), 'cd4ml:pipelines': '"breast-cancer"' });
-  expect(typo.error?.message).toMatch(/cd4ml:gpu.nodeSelectr = \{"a":"b"\}: is not a field of this setting. Fix: use nodeSelector, maxPerStep/);
-  expect(typo.error?.message).toMatch(/cd4ml:pipelines = "breast-cancer": is not a list of strings/);
+  expect(typo.error?.message).toMatch(/: gpu.nodeSelectr = \{"a":"b"\}: is not a field of this setting. Fix: use nodeSelector, maxPerStep/);
+  expect(typo.error?.message).toMatch(/dev.yaml: pipelines = "breast-cancer": is not a list of strings/);
   expect(typo.registered).toEqual([]);
   const latest = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:images': JSON.stringify({ mlflow: 'ghcr.io/mlflow/mlflow:latest' }) });
   expect(latest.error?.message).toMatch(/images.mlflow = "ghcr.io\/mlflow\/mlflow:latest": is not pinned/);

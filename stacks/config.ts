@@ -1,5 +1,8 @@
+import { existsSync, readFileSync } from 'fs';
+import { dirname, join, relative } from 'path';
+import { parse } from 'yaml';
 import {
-  ArgoAuthMode, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, ArgoCdApplications, Cd4mlValidationError, checkArgoCdApplications, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -83,6 +86,8 @@ export interface StackConfig {
   readonly ingress?: IngressConfig;
   /** Bucket names by role (required with an external object store, whose bucket names are global on AWS). */
   readonly buckets?: BucketNames;
+  /** Argo CD Applications for the GitOps output (the cdk8s side only: they describe where the output lives). */
+  readonly argoCd?: ArgoCdApplications;
   /** Secret values by name (never logged): S3 and database credentials of external stores, and overrides of generated ones. */
   readonly secrets: Readonly<Record<string, string>>;
 }
@@ -116,6 +121,7 @@ export const SETTINGS = {
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
   trackingServerHosts: 'list of further external host names MLflow answers to (an ingress host is added by itself)',
   ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore, objectStoreConsole }, annotations }',
+  argoCd: 'Argo CD Applications for the GitOps output (npm run synth only): { repoURL, targetRevision, path, namespace, project, destinationServer }',
   buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
@@ -141,31 +147,98 @@ export const EXTERNAL_S3_USERS: ReadonlyArray<readonly [string, string]> = [['ml
 
 const SECRET_SETTINGS = [...EXTERNAL_S3_USERS.flatMap(([, w]) => [`s3${w}AccessKeyId`, `s3${w}SecretAccessKey`]), 'trackingDbUsername', 'trackingDbPassword', 'archiveDbUsername', 'archiveDbPassword', 'credentials'];
 
+/** An environment's definition: its file, and the settings in it (`stacks/environments/<environment>.yaml`). */
+export interface DefinitionSource {
+  /** Where it was read from, as problems name it. */
+  readonly file: string;
+  /** Its settings (YAML values). */
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** The settings whose values are objects, lists or booleans. */
+const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd'];
+
+/** The settings Pulumi's stack config holds: which definition, and the secrets (never in the definition). */
+const PULUMI_SETTINGS = ['environment', ...SECRET_SETTINGS];
+
+/** Whether a setting belongs to the environment's definition (read by both engines) rather than to a Pulumi stack. */
+export function isDefinitionSetting(name: string): boolean {
+  return name in SETTINGS && !PULUMI_SETTINGS.includes(name);
+}
+
+/** The folder of the environments' definitions: `stacks/environments/` of this repository, from source or build. */
+export function environmentsDir(from = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'stacks', 'environments');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return join(from, 'environments');
+  }
+}
+
 /**
- * Reads and checks a stack's config, given as Pulumi's flat map (`cd4ml:<key>` -> string, objects as JSON),
- * reporting every problem at once. Nothing is deployed before this passes.
- * @param secretKeys the config keys Pulumi holds as secrets
+ * Reads an environment's definition, `<dir>/<environment>.yaml`: the one place its settings live, which `npm run
+ * synth` (cdk8s) and `pulumi up` both read.
  */
-export function parseStackConfig(stack: string, all: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): StackConfig {
+export function readDefinition(environment: EnvironmentName, dir = environmentsDir()): DefinitionSource {
+  const path = join(dir, `${environment}.yaml`);
+  const file = relative(process.cwd(), path) || path;
+  if (!existsSync(path)) return { file, values: {} };
+  const values = parse(readFileSync(path, 'utf8')) as unknown;
+  if (values === null || values === undefined) return { file, values: {} };
+  if (typeof values !== 'object' || Array.isArray(values)) {
+    throw new Cd4mlValidationError([{ path: file, field: '(file)', value: typeof values, message: 'is not a YAML mapping of settings', fix: 'write one setting per line, e.g. storageClassName: standard' }]);
+  }
+  return { file, values: values as Record<string, unknown> };
+}
+
+/** The environment a Pulumi stack deploys: `cd4ml:environment`, or the stack's name. */
+export function stackEnvironment(stack: string, all: Readonly<Record<string, string>>): EnvironmentName {
+  const name = all['cd4ml:environment'] ?? stack;
+  const problem = checkEnvironmentName(name, { path: `Pulumi stack ${stack}`, field: 'cd4ml:environment' });
+  if (problem) throw new Cd4mlValidationError([{ ...problem, fix: `${problem.fix} (or name the stack after one: sandbox, dev, staging, prod)` }]);
+  return name as EnvironmentName;
+}
+
+/**
+ * Reads and checks an environment: its definition (the settings both engines share) and, for Pulumi, the stack's
+ * config (`cd4ml:environment` and the secrets; Pulumi's flat map, `cd4ml:<key>` -> string), reporting every problem
+ * at once. Nothing is deployed before this passes.
+ * @param secretKeys the config keys Pulumi holds as secrets
+ * @param engine 'cdk8s' needs no secret values: the output refers to Secrets by name
+ */
+export function parseStackConfig(stack: string, all: Readonly<Record<string, string>>, secretKeys: readonly string[], definition: DefinitionSource, engine: 'pulumi' | 'cdk8s' = 'pulumi'): StackConfig {
   const path = `Pulumi stack ${stack}`;
   const problems = new Problems();
   const raw: Record<string, string> = {};
   for (const [key, value] of Object.entries(all)) {
     if (!key.startsWith('cd4ml:')) continue;
     const name = key.slice('cd4ml:'.length);
-    if (!(name in SETTINGS)) {
-      problems.add({ path, field: `cd4ml:${name}`, value: SECRET_SETTINGS.includes(name) || secretKeys.includes(key) ? '(secret)' : value, message: 'is not a cd4ml setting', fix: `remove it, or use one of ${Object.keys(SETTINGS).join(', ')}` });
-      continue;
+    const shown = SECRET_SETTINGS.includes(name) || secretKeys.includes(key) ? '(secret)' : value;
+    if (isDefinitionSetting(name)) {
+      problems.add({ path, field: `cd4ml:${name}`, value: shown, message: 'belongs to the environment\'s definition, which both engines read', fix: `move it to ${definition.file} (as \`${name}: ...\`) and remove it with \`pulumi config rm cd4ml:${name}\`` });
+    } else if (!(name in SETTINGS)) {
+      problems.add({ path, field: `cd4ml:${name}`, value: shown, message: 'is not a cd4ml setting', fix: `remove it, or use one of ${PULUMI_SETTINGS.join(', ')} (the other settings go in ${definition.file})` });
+    } else {
+      raw[name] = value;
     }
-    raw[name] = value;
   }
-  const site = (field: string) => ({ path, field: `cd4ml:${field}` });
+  for (const [name, value] of Object.entries(definition.values)) {
+    if (SECRET_SETTINGS.includes(name)) {
+      problems.add({ path: definition.file, field: name, value: '(redacted)', message: 'holds a credential in a committed file', fix: `remove it, rotate it, and set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
+    } else if (!isDefinitionSetting(name)) {
+      problems.add({ path: definition.file, field: name, value: name === 'environment' ? value : '(not shown)', message: name === 'environment' ? 'is set by the file\'s name' : 'is not a cd4ml setting', fix: name === 'environment' ? 'remove it: the file is named after its environment' : `remove it, or use one of ${Object.keys(SETTINGS).filter(isDefinitionSetting).join(', ')}` });
+    } else {
+      // structured settings are read as JSON, as Pulumi hands them over; a plain string stays a string
+      raw[name] = typeof value === 'string' && !STRUCTURED.includes(name) ? value : JSON.stringify(value);
+    }
+  }
+  const site = (field: string) => (isDefinitionSetting(field.split(/[.[]/)[0]) ? { path: definition.file, field } : { path, field: `cd4ml:${field}` });
   const json = <T>(name: string): T | undefined => {
     if (raw[name] === undefined) return undefined;
     try {
       return JSON.parse(raw[name]) as T;
     } catch {
-      problems.add({ ...site(name), value: SECRET_SETTINGS.includes(name) ? '(secret)' : raw[name], message: 'is not valid JSON/YAML structure', fix: 'give it as a YAML object or list in Pulumi.<stack>.yaml' });
+      problems.add({ ...site(name), value: SECRET_SETTINGS.includes(name) ? '(secret)' : raw[name], message: 'is not valid JSON/YAML structure', fix: `give it as a YAML object or list in ${isDefinitionSetting(name) ? definition.file : 'Pulumi.<stack>.yaml'}` });
       return undefined;
     }
   };
@@ -202,10 +275,12 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     problems.add({ ...site('allowInClusterDatabase'), value: raw.allowInClusterDatabase, message: 'is not true or false', fix: 'set true or false' });
   }
   if (environment === EnvironmentName.PROD && !database && !allowInClusterDatabase) {
-    problems.add({ ...site('database'), value: undefined, message: 'is missing: prod would keep its runs and registry in the in-cluster Postgres', fix: 'configure cd4ml:database (an external, backed-up server), or opt in with cd4ml:allowInClusterDatabase: "true"' });
+    problems.add({ ...site('database'), value: undefined, message: 'is missing: prod would keep its runs and registry in the in-cluster Postgres', fix: `configure database (an external, backed-up server), or opt in with allowInClusterDatabase: true, in ${definition.file}` });
   }
   const secrets: Record<string, string> = {};
   const requireSecret = (name: string, because: string) => {
+    // the cdk8s output refers to the Secret by name; only Pulumi creates it from config
+    if (engine === 'cdk8s') return;
     if (raw[name] === undefined) problems.add({ ...site(name), value: undefined, message: `is missing (${because})`, fix: `set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
     else secrets[name] = raw[name];
   };
@@ -214,7 +289,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     // an external S3's buckets already exist, under names that are global on AWS: name every one the platform uses
     const needed = BUCKET_ROLES_OF_PLATFORM.filter((role) => role !== 'databaseBackups' || !database);
     const missing = needed.filter((role) => typeof (buckets as Record<string, unknown> | undefined)?.[role] !== 'string');
-    if (missing.length > 0) problems.add({ ...site('buckets'), value: buckets, message: `does not name the external object store's ${missing.join(', ')} bucket${missing.length === 1 ? '' : 's'}`, fix: `set them, e.g. \`pulumi config set --path cd4ml:buckets.${missing[0]} acme-ml-${missing[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\`` });
+    if (missing.length > 0) problems.add({ ...site('buckets'), value: buckets, message: `does not name the external object store's ${missing.join(', ')} bucket${missing.length === 1 ? '' : 's'}`, fix: `name them in ${definition.file}, e.g. buckets: { ${missing[0]}: acme-ml-${missing[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} }` });
     if (!objectStore.endpoint) problems.add({ ...site('objectStore'), value: objectStore, message: 'has no endpoint', fix: 'give objectStore.endpoint, e.g. https://s3.eu-central-1.amazonaws.com' });
     for (const [user, word] of EXTERNAL_S3_USERS) {
       if (user === 'postgres-backup' && database) continue;
@@ -245,6 +320,9 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   const listOfStrings = (name: string, value: unknown) => {
     if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });
   };
+  const argoCd = json<ArgoCdApplications>('argoCd');
+  keysOf('argoCd', argoCd, ['repoURL', 'targetRevision', 'path', 'namespace', 'project', 'destinationServer']);
+  if (argoCd && typeof argoCd === 'object') checkArgoCdApplications(argoCd, definition.file).forEach((p) => problems.add(p));
   keysOf('objectStore', objectStore, ['endpoint', 'region', 'egressCidr']);
   keysOf('buckets', buckets, BUCKET_ROLES_OF_PLATFORM);
   keysOf('database', database, ['host', 'port', 'trackingDatabase', 'archiveDatabase', 'egressCidr', 'sslMode', 'caCertificate']);
@@ -300,6 +378,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     trackingServerHosts: json<string[]>('trackingServerHosts'),
     ingress,
     buckets,
+    argoCd,
     secrets,
   };
   problems.throwIfAny();

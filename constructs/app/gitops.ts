@@ -1,0 +1,223 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
+import { dirname, join, relative } from 'path';
+import { parseAllDocuments } from 'yaml';
+import { Cd4mlValidationError, checkDnsLabel, EnvironmentName, Problem } from '../../lib';
+import { toYaml } from '../../lib/yaml';
+
+/** A Kubernetes object as synthesized. */
+type KubeObject = Record<string, unknown> & { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+
+/**
+ * Argo CD `Application`s for an environment's folders (optional): one per folder, in sync waves that put the
+ * cluster-scoped objects (CRDs, namespaces) first, then the platform, then the pipelines. Sync waves order
+ * Applications only inside a parent Application ("app of apps") that syncs the `argocd/` folder; Argo CD assesses
+ * an Application's health there only with the health check the README shows
+ * (https://argo-cd.readthedocs.io/en/stable/operator-manual/cluster-bootstrapping/).
+ */
+export interface ArgoCdApplications {
+  /** The Git repository holding the output. Required. */
+  readonly repoURL: string;
+  /** The revision Argo CD follows. @default 'HEAD' */
+  readonly targetRevision?: string;
+  /** Where the output directory is inside the repository. @default 'dist' */
+  readonly path?: string;
+  /** Argo CD's own namespace, where Applications live. @default 'argocd' */
+  readonly namespace?: string;
+  /** The Argo CD project. @default 'default' */
+  readonly project?: string;
+  /** The cluster to deploy to. @default 'https://kubernetes.default.svc' - the cluster Argo CD runs in */
+  readonly destinationServer?: string;
+}
+
+/** Options of {@link gitopsFiles} and {@link writeEnvironment}. */
+export interface GitOpsOptions {
+  /** Argo CD Applications for the environment's folders, written to `argocd/<environment>.yaml`. @default - none */
+  readonly argoCd?: ArgoCdApplications;
+}
+
+/** An environment's output, as {@link gitopsFiles} lays it out. */
+export interface EnvironmentOutput {
+  /** The environment (its folder's name). */
+  readonly environment: EnvironmentName;
+  /** The platform's objects, in the order they are applied. */
+  readonly platformObjects: ReadonlyArray<Record<string, unknown>>;
+  /** The pipelines' objects, applied after the platform. */
+  readonly pipelineObjects: ReadonlyArray<Record<string, unknown>>;
+}
+
+/** One file of the output: its path relative to the output directory, and its text. */
+export interface OutputFile {
+  readonly path: string;
+  readonly content: string;
+}
+
+/** The folders of an environment, in the order they are applied (and their Argo CD sync waves). */
+const FOLDERS = [['cluster', -2], ['platform', -1], ['pipelines', 0]] as const;
+
+const isClusterScoped = (o: KubeObject): boolean => typeof o.metadata?.namespace !== 'string';
+
+/**
+ * The GitOps layout of an environment, relative to the output directory:
+ *
+ * - `<env>/cluster/namespaces.yaml`, `<env>/cluster/crds.yaml`, `<env>/cluster/cluster-resources.yaml`: the
+ *   cluster-scoped objects, apart (a cluster admin reviews and applies them; a shared cluster may own them);
+ * - `<env>/platform/<namespace>.yaml` and `<env>/pipelines/<namespace>.yaml`: the namespaced objects;
+ * - `<env>/kustomization.yaml`: every file above, in apply order (`kubectl apply -k dist/<env>`, Flux, Argo CD);
+ * - `argocd/<env>.yaml`, with `argoCd`: one Application per folder, in sync waves.
+ *
+ * Every object keeps the order cdk8s gives within its file. Pure: nothing is written.
+ */
+export function gitopsFiles(output: EnvironmentOutput, options: GitOpsOptions = {}): OutputFile[] {
+  const env = output.environment;
+  const groups = new Map<string, KubeObject[]>();
+  const put = (file: string, o: KubeObject) => groups.set(file, [...(groups.get(file) ?? []), o]);
+  for (const [chart, objects] of [['platform', output.platformObjects], ['pipelines', output.pipelineObjects]] as const) {
+    for (const o of objects as KubeObject[]) {
+      if (!isClusterScoped(o)) put(`${chart}/${String(o.metadata!.namespace)}.yaml`, o);
+      else if (o.kind === 'Namespace') put('cluster/namespaces.yaml', o);
+      else if (o.kind === 'CustomResourceDefinition') put('cluster/crds.yaml', o);
+      else put('cluster/cluster-resources.yaml', o);
+    }
+  }
+  // cluster-scoped files first, in a fixed order; then each folder's files in the order their first object appears
+  // (the Map's insertion order; the sort is stable)
+  const clusterOrder = ['cluster/namespaces.yaml', 'cluster/crds.yaml', 'cluster/cluster-resources.yaml'];
+  const order = (f: string) => (f.startsWith('cluster/') ? clusterOrder.indexOf(f) : f.startsWith('platform/') ? 10 : 20);
+  const files = [...groups.keys()].sort((a, b) => order(a) - order(b));
+  const out: OutputFile[] = files.map((f) => ({ path: `${env}/${f}`, content: toYaml(groups.get(f)!) }));
+  out.push({
+    path: `${env}/kustomization.yaml`,
+    content: `# cd4ml ${env}: every file of this environment, in the order they are applied (\`kubectl apply -k\`, Flux, Argo CD)\n${toYaml([{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files }])}`,
+  });
+  if (options.argoCd) out.push({ path: `argocd/${env}.yaml`, content: toYaml(argoCdApplications(env, files, options.argoCd)) });
+  return out;
+}
+
+/** Checks the Argo CD options; one problem per bad field. */
+export function checkArgoCdApplications(argoCd: ArgoCdApplications, path: string): Problem[] {
+  const problems: Problem[] = [];
+  const site = (field: string) => ({ path, field: `argoCd.${field}` });
+  if (typeof argoCd.repoURL !== 'string' || !/^(https:\/\/|ssh:\/\/|git@)[^\s]+$/.test(argoCd.repoURL) || /\/\/[^/@\s]*:[^/@\s]*@/.test(argoCd.repoURL)) {
+    problems.push({ ...site('repoURL'), value: argoCd.repoURL, message: 'is not a Git URL without credentials', fix: 'give e.g. https://github.com/example-org/platform-gitops.git (Argo CD holds the credential in its repository Secret)' });
+  }
+  for (const f of ['namespace', 'project'] as const) {
+    const v = argoCd[f];
+    if (v !== undefined) { const p = checkDnsLabel(v, site(f)); if (p) problems.push(p); }
+  }
+  const p = argoCd.path;
+  if (p !== undefined && (typeof p !== 'string' || p.startsWith('/') || p.split('/').includes('..'))) problems.push({ ...site('path'), value: p, message: 'is not a relative path inside the repository', fix: 'give e.g. dist' });
+  return problems;
+}
+
+/** One Application per folder of the environment, ordered by sync waves. */
+function argoCdApplications(env: string, files: readonly string[], argoCd: ArgoCdApplications): object[] {
+  const base = (argoCd.path ?? 'dist').replace(/\/+$/, '');
+  return FOLDERS.filter(([folder]) => files.some((f) => f.startsWith(`${folder}/`))).map(([folder, wave]) => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: {
+      name: `cd4ml-${env}-${folder}`,
+      namespace: argoCd.namespace ?? 'argocd',
+      annotations: { 'argocd.argoproj.io/sync-wave': String(wave) },
+      labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/environment': env },
+    },
+    spec: {
+      project: argoCd.project ?? 'default',
+      source: { repoURL: argoCd.repoURL, targetRevision: argoCd.targetRevision ?? 'HEAD', path: `${base}/${env}/${folder}` },
+      destination: { server: argoCd.destinationServer ?? 'https://kubernetes.default.svc' },
+      syncPolicy: {
+        // prune removes what left the output, except objects that say Prune=false (the stores, their namespace, the
+        // CRDs: cd4ml sets it on them); server-side apply because CRDs outgrow the last-applied annotation
+        automated: { prune: true, selfHeal: true },
+        syncOptions: ['ServerSideApply=true', ...(folder === 'cluster' ? [] : ['CreateNamespace=false'])],
+      },
+    },
+  }));
+}
+
+/**
+ * Reads an environment's previous output in `outdir`: the GitOps folder `<env>/`, or the flat files earlier versions
+ * wrote (`NNNN-<env>-platform.k8s.yaml`). Empty when there is none.
+ */
+export function readEnvironmentOutput(outdir: string, environment: EnvironmentName): Array<Record<string, unknown>> {
+  if (!existsSync(outdir)) return [];
+  const folder = join(outdir, environment);
+  const files = existsSync(folder) && statSync(folder).isDirectory()
+    ? yamlFilesUnder(folder).filter((f) => !/kustomization\.ya?ml$/.test(f))
+    : legacyFiles(outdir, environment).map((f) => join(outdir, f));
+  return files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown>))
+    .filter((o) => o !== null && typeof o === 'object');
+}
+
+/** Every `.yaml` file under a directory, sorted. */
+function yamlFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return yamlFilesUnder(p);
+    return e.name.endsWith('.yaml') ? [p] : [];
+  });
+}
+
+/** The flat files an earlier version wrote for the environment. */
+function legacyFiles(outdir: string, environment: string): string[] {
+  return readdirSync(outdir).filter((f) => new RegExp(`^\\d+-${environment}-(platform|pipelines)\\.k8s\\.yaml$`).test(f)).sort();
+}
+
+/**
+ * Writes an environment's GitOps layout into `outdir`, all or nothing: every file is written into a staging
+ * directory beside the output first, then the environment's folder is swapped in whole. The folder never holds a
+ * file of an earlier run (a pipeline removed since is gone), other environments' folders are left alone, and the
+ * flat files of earlier versions of this environment are removed. A failure leaves the previous output as it was.
+ * @returns the paths written, relative to `outdir`
+ */
+export function writeEnvironment(outdir: string, output: EnvironmentOutput, options: GitOpsOptions = {}): string[] {
+  if (options.argoCd) {
+    const problems = checkArgoCdApplications(options.argoCd, `writeEnvironment(${output.environment})`);
+    if (problems.length > 0) throw new Cd4mlValidationError(problems);
+  }
+  // rendered in memory first: a serialization error writes nothing
+  const files = gitopsFiles(output, options);
+  const env = output.environment;
+  mkdirSync(outdir, { recursive: true });
+  const staging = join(outdir, `.cd4ml-staging-${env}-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  const previous = join(outdir, `.cd4ml-previous-${env}-${process.pid}`);
+  try {
+    for (const f of files) {
+      mkdirSync(dirname(join(staging, f.path)), { recursive: true });
+      writeFileSync(join(staging, f.path), f.content);
+    }
+    const target = join(outdir, env);
+    const argoFile = join(outdir, 'argocd', `${env}.yaml`);
+    rmSync(previous, { recursive: true, force: true });
+    if (existsSync(target)) renameSync(target, previous);
+    try {
+      renameSync(join(staging, env), target);
+    } catch (e) {
+      if (existsSync(previous)) renameSync(previous, target);
+      throw e;
+    }
+    if (options.argoCd) {
+      mkdirSync(dirname(argoFile), { recursive: true });
+      renameSync(join(staging, 'argocd', `${env}.yaml`), argoFile);
+    } else {
+      rmSync(argoFile, { force: true });
+    }
+    for (const f of legacyFiles(outdir, env)) rmSync(join(outdir, f), { force: true });
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+    rmSync(previous, { recursive: true, force: true });
+  }
+  return files.map((f) => relative(outdir, join(outdir, f.path)));
+}
+
+/**
+ * The environment as one file in apply order (cluster-scoped objects first), for the cdk8s CLI: `cdk8s synth
+ * --stdout | kubectl apply -f -` and `cdk8s synth --output DIR` (the CLI empties DIR itself before it runs the app).
+ */
+export function singleFile(output: EnvironmentOutput): OutputFile {
+  const all = [...output.platformObjects, ...output.pipelineObjects] as KubeObject[];
+  const rank = (o: KubeObject) => (!isClusterScoped(o) ? 3 : o.kind === 'Namespace' ? 0 : o.kind === 'CustomResourceDefinition' ? 1 : 2);
+  const sorted = all.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i).map(({ o }) => o);
+  return { path: `${output.environment}.k8s.yaml`, content: toYaml(sorted) };
+}

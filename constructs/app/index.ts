@@ -1,0 +1,3 @@
+// Environments as a whole: one definition per environment, built for both engines, and its GitOps output.
+export * from './environment';
+export * from './gitops';
