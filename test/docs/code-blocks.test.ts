@@ -44,7 +44,7 @@ describe('the TypeScript blocks of the README and docs/', () => {
     const modules = join(dir, 'node_modules');
     mkdirSync(modules);
     symlinkSync(ROOT, join(modules, 'cd4ml'));
-    for (const peer of ['cdk8s', 'cdk8s-plus-27', 'constructs', '@types']) symlinkSync(join(ROOT, 'node_modules', peer), join(modules, peer));
+    for (const peer of ['cdk8s', 'cdk8s-plus-27', 'constructs', '@types', '@pulumi']) symlinkSync(join(ROOT, 'node_modules', peer), join(modules, peer));
     const files = ts.map((b, i) => {
       const name = `block${i}.ts`;
       writeFileSync(join(dir, name), `// ${b.file}:${b.line}\n${b.code}\nexport {};\n`);
@@ -53,10 +53,25 @@ describe('the TypeScript blocks of the README and docs/', () => {
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noUnusedLocals: false, module: 'commonjs', target: 'ES2022', moduleResolution: 'node', types: ['node'], outDir: 'out' }, files }));
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8' });
     if (tsc.status !== 0) throw new Error(`the blocks do not compile:\n${tsc.stdout}${tsc.stderr}`);
+    // a Pulumi program runs under Pulumi's own mocks; what it registers is written out as the block's output
+    writeFileSync(join(dir, 'out', 'pulumi-mocks.js'), [
+      "const pulumi = require('@pulumi/pulumi');",
+      "const { mkdirSync, writeFileSync } = require('fs');",
+      'const registered = [];',
+      '// the secrets a program reads from its stack config: stand-ins, as `pulumi config set --secret` would give',
+      'const requireSecret = pulumi.Config.prototype.requireSecret;',
+      'pulumi.Config.prototype.requireSecret = function (k) { try { return requireSecret.call(this, k); } catch { return pulumi.secret(`docs-${k}`); } };',
+      "pulumi.runtime.setMocks({ newResource: (a) => { if (a.type.startsWith('kubernetes:')) registered.push(a.inputs); return { id: `${a.name}-id`, state: a.inputs }; }, call: (a) => a.inputs }, 'docs', 'dev', false)",
+      '  .then(() => { require(process.argv[2]); return new Promise((r) => setTimeout(r, 1500)); })',
+      "  .then(() => { mkdirSync('dist'); writeFileSync('dist/objects.json', registered.map((o) => JSON.stringify(o)).join('\\n---\\n')); })",
+      '  .catch((e) => { console.error(e); process.exit(1); });',
+    ].join('\n'));
     ts.forEach((b, i) => {
       const cwd = join(dir, `run${i}`);
       mkdirSync(cwd);
-      const r = spawnSync(process.execPath, [join(dir, 'out', `block${i}.js`)], { cwd, encoding: 'utf8', timeout: 60000 });
+      const script = join(dir, 'out', `block${i}.js`);
+      const args = b.code.includes("from 'cd4ml/pulumi'") ? [join(dir, 'out', 'pulumi-mocks.js'), script] : [script];
+      const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 60000 });
       ran.set(b, { status: r.status, stdout: r.stdout, stderr: r.stderr, cwd });
     });
   }, 120000);
@@ -71,7 +86,9 @@ describe('the TypeScript blocks of the README and docs/', () => {
     const r = ran.get(b)!;
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const dist = join(r.cwd, 'dist');
-    const docs = readdirSync(dist).flatMap((f) => parseAllDocuments(readFileSync(join(dist, f), 'utf8')).map((d) => d.toJSON()));
+    // (an app's flat files, or an environment's GitOps folder)
+    const files = (readdirSync(dist, { recursive: true }) as string[]).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.endsWith('kustomization.yaml'));
+    const docs = files.flatMap((f) => parseAllDocuments(readFileSync(join(dist, f), 'utf8')).map((d) => d.toJSON()));
     expect(docs.length).toBeGreaterThan(10);
     // what a block says it prints (`console.log(...); // what`) is what it prints
     const promised = [...b.code.matchAll(/console\.log\(.*\);\s*\/\/ (.+)$/gm)].map((m) => m[1].trim());
@@ -86,6 +103,11 @@ describe('the TypeScript blocks of the README and docs/', () => {
     const drawn = readFileSync(join(out, readdirSync(out).find((f) => f.endsWith('.mmd') || f.endsWith('.md'))!), 'utf8');
     expect(drawn).toContain(picture.code.trim());
   });
+});
+
+test('the README\'s YAML blocks parse as YAML', () => {
+  const yamlBlocks = all.filter((x) => x.lang === 'yaml' || x.lang === 'yml');
+  for (const b of yamlBlocks) expect({ at: `${b.file}:${b.line}`, errors: parseAllDocuments(b.code).flatMap((d) => d.errors.map((e) => e.message)) }).toEqual({ at: `${b.file}:${b.line}`, errors: [] });
 });
 
 test('the README\'s shell blocks parse as shell', () => {
