@@ -370,3 +370,33 @@ test('the Argo CRDs outlive a stack (stacks sharing a cluster share them), and J
   }
   expect(kube(registered).find((r) => r.inputs.kind === 'Deployment')!.createTimeout).toBeUndefined();
 });
+
+test('the component checks the Secrets it is given against the platform before it registers anything', () => {
+  // (the checks run before the component registers: no engine or mocks are needed to see them fail)
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { Cd4mlPlatform } = require('../../pulumi');
+  const { SecretRef } = require('../../index');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const unused = SecretRef.fromSecretName('team-unused', ['k']);
+  let message = '';
+  try {
+    new Cd4mlPlatform('team', {
+      definition: {},
+      secrets: [
+        { secret: unused, values: { k: 'unused-value' } },
+        { secret: 'postgres-superuser', values: { username: 'postgres', password: 'rotated-value' } },
+        { secret: 'nope', values: {} },
+        { secret: 'seaweedfs-admin', values: { AWS_ACCESS_KEY_ID: 'a', other: 'b' } },
+      ],
+    });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  expect(message).toMatch(/^cd4ml: 5 invalid inputs/);
+  expect(message).toMatch(/Cd4mlPlatform team: secrets\[0\].secret = "team-unused": is not read by the platform/);
+  expect(message).toMatch(/secrets\[1\].secret = "postgres-superuser": is the Postgres superuser, whose password the server keeps from its first start.*Fix: leave it to the in-cluster generator; to rotate it, run ALTER ROLE in the server first/);
+  expect(message).toMatch(/secrets\[2\].secret = "nope": is not a Secret the platform generates. Fix: use one of seaweedfs-admin/);
+  expect(message).toMatch(/secrets\[3\].values = "\(secret\)": lacks the keys AWS_SECRET_ACCESS_KEY of the Secret seaweedfs-admin/);
+  expect(message).toMatch(/secrets\[3\].values = \["other"\]: are not keys of the Secret seaweedfs-admin/);
+  expect(message).not.toMatch(/unused-value|rotated-value/);
+});
