@@ -8,7 +8,7 @@
  * `.env` file (`MLFLOW_TRACKING_URI`, `ARGO_SERVER`, `ARGO_NAMESPACE`, ...) with the commands that fetch the
  * credentials; no secret is written.
  *
- * `cd4ml validate DIR [--known-secret NS/NAME:KEY,...]... [--json]`: checks every manifest under DIR (a GitOps
+ * `cd4ml validate DIR [--known-secret NS/NAME:KEY,...]... [--known-namespace NS]... [--json]`: checks every manifest under DIR (a GitOps
  * repository) as cd4ml's tests check its own output: the official schemas, unknown fields, references that resolve to
  * nothing, the security bar. Exit code 0 when it passes, 1 on findings, 2 on a usage error.
  */
@@ -97,12 +97,13 @@ function env(rest: string[], log: (line: string) => void, error: (line: string) 
   return 0;
 }
 
-const VALIDATE_USAGE = 'cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]';
+const VALIDATE_USAGE = 'cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--known-namespace NS]... [--json]';
 
 /** What `cd4ml validate` was asked: the directory, the Secrets supplied outside it, and the output format. */
 interface ValidateArgs {
   readonly dir: string;
   readonly knownSecrets: KnownSecret[];
+  readonly knownNamespaces: string[];
   readonly json: boolean;
 }
 
@@ -119,6 +120,7 @@ function parseKnownSecret(text: string): KnownSecret | undefined {
 function validateArgs(rest: readonly string[]): ValidateArgs | string {
   const positional: string[] = [];
   const knownSecrets: KnownSecret[] = [];
+  const knownNamespaces: string[] = [];
   let json = false;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
@@ -129,15 +131,19 @@ function validateArgs(rest: readonly string[]): ValidateArgs | string {
       const secret = value === undefined ? undefined : parseKnownSecret(value);
       if (!secret) return `--known-secret ${value === undefined ? 'needs a value' : `${JSON.stringify(value)} is not NS/NAME:KEY1,KEY2`}. Fix: e.g. --known-secret cd4ml/postgres-mlflow:username,password`;
       knownSecrets.push(secret);
+    } else if (arg === '--known-namespace' || arg.startsWith('--known-namespace=')) {
+      const value = arg === '--known-namespace' ? rest[++i] : arg.slice('--known-namespace='.length);
+      if (value === undefined || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) return `--known-namespace ${value === undefined ? 'needs a value' : `${JSON.stringify(value)} is not a namespace name`}. Fix: e.g. --known-namespace ingress-nginx`;
+      knownNamespaces.push(value);
     } else if (arg.startsWith('-')) {
-      return `unknown option ${JSON.stringify(arg)}. Fix: use --known-secret or --json`;
+      return `unknown option ${JSON.stringify(arg)}. Fix: use --known-secret, --known-namespace or --json`;
     } else {
       positional.push(arg);
     }
   }
   if (positional.length !== 1) return positional.length === 0 ? 'no directory given. Fix: name the directory of the manifests, e.g. cd4ml validate dist' : `one directory expected, got ${positional.length} (${positional.join(', ')}). Fix: validate one directory at a time`;
   if (!exists(positional[0])) return `${positional[0]} is not a directory. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`;
-  return { dir: positional[0], knownSecrets, json };
+  return { dir: positional[0], knownSecrets, knownNamespaces, json };
 }
 
 /** `cd4ml validate`: the findings, one a line, and a summary (or the report as JSON); 1 when anything was found. */
@@ -150,7 +156,7 @@ async function validate(rest: readonly string[], log: (line: string) => void, er
   }
   let report: ValidationReport;
   try {
-    report = await validateDirectory(args.dir, { knownSecrets: args.knownSecrets });
+    report = await validateDirectory(args.dir, { knownSecrets: args.knownSecrets, knownNamespaces: args.knownNamespaces });
   } catch (e) {
     // the validator could not run (a file unreadable, a dependency missing): its message says what and the fix
     error((e as Error).message);

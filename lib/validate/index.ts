@@ -23,6 +23,12 @@ export interface ValidateOptions {
    */
   readonly knownSecrets?: readonly KnownSecret[];
   /**
+   * Namespaces the cluster provides that the output does not render (an ingress controller's, a monitoring stack's):
+   * NetworkPolicy peers in them resolve.
+   * @default [] - a peer in a namespace the output lacks is a finding (kube-system aside)
+   */
+  readonly knownNamespaces?: readonly string[];
+  /**
    * Where `typescript` is looked for first (for the unknown-field pass), before the one beside cd4ml; without either,
    * that pass is skipped and the report says why.
    * @default - the directory validated; for {@link validateObjects}, the current directory
@@ -76,7 +82,7 @@ async function validate(sources: readonly Source[], files: number, prior: readon
   const objects = located.map((l) => l.object);
   const foreign = foreignKinds(objects, schema.foreignKinds);
   const index = new ObjectIndex(located);
-  findings.push(...wholeOutputFindings('reference', index, () => danglingReferences(objects, options.knownSecrets ?? [], foreign)));
+  findings.push(...wholeOutputFindings('reference', index, () => danglingReferences(objects, options.knownSecrets ?? [], foreign, new Set(options.knownNamespaces ?? []))));
   findings.push(...wholeOutputFindings('security', index, () => securityViolations(objects, foreign)));
   const counts: Record<ValidationCheck, number> = { 'schema': 0, 'strict-schema': 0, 'reference': 0, 'security': 0 };
   for (const f of findings) counts[f.check]++;

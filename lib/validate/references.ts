@@ -22,7 +22,7 @@ const BUILTIN_GROUPS = new Set(['', 'apps', 'batch', 'networking.k8s.io', 'rbac.
  * @param foreignKinds `apiVersion Kind` of custom kinds the cluster provides (Argo CD's Application, ...): their CRDs
  * are not expected in the output. @default - none: every custom kind needs its CRD in the output
  */
-export function danglingReferences(objects: Obj[], known: readonly KnownSecret[] = [], foreignKinds: ReadonlySet<string> = new Set()): string[] {
+export function danglingReferences(objects: Obj[], known: readonly KnownSecret[] = [], foreignKinds: ReadonlySet<string> = new Set(), knownNamespaces: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   const pods = podTemplates(objects);
   const byKey = (kind: string) => new Map(objects.filter((o) => o.kind === kind).map((o) => [`${o.metadata.namespace ?? ''}/${o.metadata.name}`, o]));
@@ -120,7 +120,9 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
   }
   function checkPeer(peer: Obj, id: string, side: string): void {
     const ns = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
-    if (ns === 'kube-system' || peer.ipBlock) return;
+    // the cluster's own namespaces, and those the user names as provided (an ingress controller's), hold pods the
+    // output cannot show
+    if (ns === 'kube-system' || peer.ipBlock || (ns !== undefined && knownNamespaces.has(ns))) return;
     if (ns !== undefined && !objects.some((o) => o.kind === 'Namespace' && o.metadata.name === ns)) out.push(`${id}: ${side} namespace ${ns} is not in the output`);
     const labels = peer.podSelector?.matchLabels ?? {};
     if (Object.keys(labels).length > 0 && (peerPods(peer) ?? []).length === 0) out.push(`${id}: ${side} peer ${JSON.stringify(labels)} matches no pod`);

@@ -41,7 +41,7 @@ describe('cd4ml graph', () => {
       const err: string[] = [];
       expect([argv, main(argv, (l) => out.push(l), (l) => err.push(l)), out.length, err]).toEqual([argv, 0, 1, []]);
       expect(out[0]).toMatch(/^usage: cd4ml graph/);
-      expect(out[0]).toContain('\n       cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]\n');
+      expect(out[0]).toContain('\n       cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--known-namespace NS]... [--json]\n');
     }
   });
 });

@@ -7,7 +7,8 @@ import { EnvironmentName } from '../../lib';
 import { main } from '../../lib/cli';
 import { formatFinding, formatSummary, validateDirectory, validateObjects, ValidationFinding, ValidationReport } from '../../lib/validate';
 import { loadTypeScript } from '../../lib/validate/schemas';
-import { buildApp } from '../../stacks/app';
+import { synthesizeEnvironment } from '../../constructs';
+import { buildApp, loadStack } from '../../stacks/app';
 import { Obj } from '../support/manifests';
 
 const ROOT = join(__dirname, '..', '..');
@@ -174,21 +175,21 @@ describe('cd4ml validate', () => {
     const missing = cli(join(dir, 'nowhere'));
     expect([missing.status, missing.stdout, missing.stderr.split('\n')]).toEqual([2, '', [
       `cd4ml validate: ${join(dir, 'nowhere')} is not a directory. Fix: synthesize first (npm run synth, or cdk8s synth), or name the directory of the manifests`,
-      'usage: cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]',
+      'usage: cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--known-namespace NS]... [--json]',
       '',
     ]]);
   });
 
   test('usage errors: an unknown option, no directory, a malformed --known-secret', async () => {
     for (const [argv, message] of [
-      [['validate', dir, '--strict'], 'cd4ml validate: unknown option "--strict". Fix: use --known-secret or --json'],
+      [['validate', dir, '--strict'], 'cd4ml validate: unknown option "--strict". Fix: use --known-secret, --known-namespace or --json'],
       [['validate'], 'cd4ml validate: no directory given. Fix: name the directory of the manifests, e.g. cd4ml validate dist'],
       [['validate', dir, '--known-secret', 'team/db'], 'cd4ml validate: --known-secret "team/db" is not NS/NAME:KEY1,KEY2. Fix: e.g. --known-secret cd4ml/postgres-mlflow:username,password'],
       [['validate', dir, '--known-secret'], 'cd4ml validate: --known-secret needs a value. Fix: e.g. --known-secret cd4ml/postgres-mlflow:username,password'],
     ] as const) {
       const err: string[] = [];
       expect(await main([...argv], () => undefined, (l) => err.push(l))).toBe(2);
-      expect(err).toEqual([message, 'usage: cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--json]']);
+      expect(err).toEqual([message, 'usage: cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--known-namespace NS]... [--json]']);
     }
   });
 
@@ -213,5 +214,27 @@ describe('cd4ml validate', () => {
     expect(known.report.findings.filter((f) => f.check === 'reference')).toEqual([]);
     expect(known.report.counts.security).toBeGreaterThan(0);
     expect(known.report).toMatchObject({ files: 1, objects: 1, schema: { checked: 1 }, strict: { checked: 1 } });
+  });
+
+  test('every environment `npm run synth` writes validates clean; prod once its supplied Secrets and its ingress controller\'s namespace are named', async () => {
+    // given every environment's GitOps folder
+    const out = join(dir, 'environments');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('../../stacks/synth').synth(['sandbox', 'dev', 'staging', 'prod', '--out', out]);
+    for (const env of ['sandbox', 'dev', 'staging']) {
+      const lines: string[] = [];
+      expect({ env, code: await main(['validate', join(out, env)], (l) => lines.push(l)), lines: lines.filter((l) => !l.startsWith('cd4ml validate:')) }).toEqual({ env, code: 0, lines: [] });
+    }
+    // prod reads the external stores' Secrets (made by Pulumi from config, or by the team) and lets its ingress
+    // controller in: named, they resolve
+    const plan = loadStack('prod' as EnvironmentName);
+    synthesizeEnvironment(plan.definition);
+    const known = plan.externalSecrets.flatMap(({ ref }) => ref.requiredIn.map((ns) => `--known-secret=${ns}/${ref.secretName}:${ref.keys.join(',')}`));
+    const bare: string[] = [];
+    expect(await main(['validate', join(out, 'prod')], (l) => bare.push(l))).toBe(1);
+    expect(bare.some((l) => /namespace ingress-nginx is not in the output/.test(l))).toBe(true);
+    const named: string[] = [];
+    expect(await main(['validate', join(out, 'prod'), ...known, '--known-namespace', 'ingress-nginx'], (l) => named.push(l))).toBe(0);
+    expect(named[named.length - 1]).toMatch(/^cd4ml validate: \d+ objects in \d+ files, 0 findings/);
   });
 });
