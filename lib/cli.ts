@@ -42,7 +42,8 @@ export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
 
 /** Every object in the YAML files under a directory (an environment's GitOps folder, or a flat output), in order. */
 function readObjects(dir: string): ClientObject[] {
-  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f)).sort();
+  // (not a folder a write set aside, nor .git: names starting with a dot)
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f) && !/(^|\/)\./.test(f)).sort();
   return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as ClientObject)).filter((o) => o && typeof o.kind === 'string');
 }
 

@@ -174,6 +174,7 @@ function placeSecrets(component: string, synthesized: SynthesizedEnvironment, gi
     .filter((o) => o.kind === 'ConfigMap' && (o.data as Record<string, string> | undefined)?.['secrets.json'] !== undefined)
     .flatMap((o) => JSON.parse((o.data as Record<string, string>)['secrets.json']) as Array<{ name: string; namespaces: string[]; keys: Record<string, unknown> }>);
   const out: PlacedSecret[] = [];
+  const postgres = synthesized.platform.postgres?.name;
   if (!Array.isArray(given)) {
     problems.add({ path, field: 'secrets', value: typeof given, message: 'is not a list', fix: 'give [{ secret: ref, values: { key: value } }]' });
     problems.throwIfAny();
@@ -194,14 +195,19 @@ function placeSecrets(component: string, synthesized: SynthesizedEnvironment, gi
       return;
     }
     if (typeof ref === 'string' && !spec) {
-      problems.add({ path, field: `${field}.secret`, value: ref, message: 'is not a Secret the platform generates', fix: `use one of ${generated.map((g) => g.name).join(', ') || '(none)'}, or the SecretRef the definition uses` });
+      problems.add({ path, field: `${field}.secret`, value: ref, message: 'is not a Secret the platform generates', fix: `use one of ${generated.map((g) => g.name).filter((n) => postgres === undefined || !n.startsWith(`${postgres}-`)).join(', ') || '(none)'}, or the SecretRef the definition uses` });
       return;
     }
-    const postgres = synthesized.platform.postgres?.name;
-    if (typeof ref === 'string' && postgres !== undefined && ref === `${postgres}-superuser`) {
-      // the official image sets the superuser's password once, at initdb (docker-entrypoint.sh): a new value in the
-      // Secret would not change it, and would lock the setup Job and the backups out of the server
-      problems.add({ path, field: `${field}.secret`, value: ref, message: 'is the Postgres superuser, whose password the server keeps from its first start: a value set here would not change it and would lock its clients out', fix: 'leave it to the in-cluster generator; to rotate it, run ALTER ROLE in the server first, then update the Secret (README, "Rotating credentials")' });
+    if (typeof ref === 'string' && postgres !== undefined && ref.startsWith(`${postgres}-`)) {
+      // the official image sets the superuser's password once, at initdb (docker-entrypoint.sh); a role's password
+      // is set by the setup Job, which runs again only when its input changes (its name hashes no Secret value). A
+      // new value here would change neither, and would lock their clients out.
+      const superuser = ref === `${postgres}-superuser`;
+      problems.add({
+        path, field: `${field}.secret`, value: ref,
+        message: superuser ? 'is the Postgres superuser, whose password the server keeps from its first start: a value set here would not change it and would lock its clients out' : 'is a Postgres role\'s password, which the setup Job sets only when its own input changes: a value set here would not reach the role and would lock its clients out',
+        fix: `leave it to the in-cluster generator; to rotate it, follow the README ("Rotating credentials")${superuser ? ': ALTER ROLE in the server first, then the Secret' : ''}`,
+      });
       return;
     }
     if (namespaces.length === 0) {

@@ -88,8 +88,8 @@ export interface StackConfig {
   readonly buckets?: BucketNames;
   /** Argo CD Applications for the GitOps output (the cdk8s side only: they describe where the output lives). */
   readonly argoCd?: ArgoCdApplications;
-  /** Secret values by name (never logged): S3 and database credentials of external stores, and overrides of generated ones. */
-  readonly secrets: Readonly<Record<string, string>>;
+  /** The `credentials` overrides as given (a secret JSON string, never logged), read by the program to place them. */
+  readonly secrets: { readonly credentials?: string };
 }
 
 /** The platform's buckets by role, as `PlatformProps.buckets` takes them. */
@@ -182,7 +182,10 @@ export function environmentsDir(from = __dirname): string {
 export function readDefinition(environment: EnvironmentName, dir = environmentsDir()): DefinitionSource {
   const path = join(dir, `${environment}.yaml`);
   const file = relative(process.cwd(), path) || path;
-  if (!existsSync(path)) return { file, values: {} };
+  // the sandbox may go without one (the preset's defaults); another environment without its file would deploy the
+  // defaults (namespaces cd4ml, argo, ml-pipelines) over whatever shares the cluster
+  if (!existsSync(path) && environment === EnvironmentName.SANDBOX) return { file, values: {} };
+  if (!existsSync(path)) throw new Cd4mlValidationError([{ path: file, field: '(file)', value: undefined, message: `is missing: ${environment} has no definition`, fix: `write ${file} (its settings, e.g. namespacePrefix: ${environment}-), or deploy another environment` }]);
   const values = parse(readFileSync(path, 'utf8')) as unknown;
   if (values === null || values === undefined) return { file, values: {} };
   if (typeof values !== 'object' || Array.isArray(values)) {
@@ -277,12 +280,11 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   if (environment === EnvironmentName.PROD && !database && !allowInClusterDatabase) {
     problems.add({ ...site('database'), value: undefined, message: 'is missing: prod would keep its runs and registry in the in-cluster Postgres', fix: `configure database (an external, backed-up server), or opt in with allowInClusterDatabase: true, in ${definition.file}` });
   }
-  const secrets: Record<string, string> = {};
+  const secrets: { credentials?: string } = {};
   const requireSecret = (name: string, because: string) => {
     // the cdk8s output refers to the Secret by name; only Pulumi creates it from config
     if (engine === 'cdk8s') return;
     if (raw[name] === undefined) problems.add({ ...site(name), value: undefined, message: `is missing (${because})`, fix: `set it with \`pulumi config set --secret cd4ml:${name} ...\`` });
-    else secrets[name] = raw[name];
   };
   const buckets = json<BucketNames>('buckets');
   if (objectStore) {
@@ -303,7 +305,9 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   }
   const credentials = json<Record<string, Record<string, string>>>('credentials');
   if (raw.credentials !== undefined) secrets.credentials = raw.credentials;
-  if (credentials) {
+  if (raw.credentials !== undefined && (typeof credentials !== 'object' || credentials === null || Array.isArray(credentials))) {
+    problems.add({ ...site('credentials'), value: '(secret)', message: 'is not an object of Secrets', fix: 'give { "<secret>": { "<key>": "<value>" } }, or remove it' });
+  } else if (credentials) {
     for (const [name, keys] of Object.entries(credentials)) {
       if (typeof keys !== 'object' || keys === null || Object.values(keys).some((v) => typeof v !== 'string')) problems.add({ ...site(`credentials.${name}`), value: '(secret)', message: 'is not a map of key to string value', fix: 'give { "<key>": "<value>" }' });
     }
@@ -315,7 +319,8 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
       problems.add({ ...site(name), value, message: 'is not an object', fix: `give { ${allowed.join(', ')} }` });
       return;
     }
-    for (const k of Object.keys(value)) if (!allowed.includes(k)) problems.add({ ...site(`${name}.${k}`), value: (value as Record<string, unknown>)[k], message: 'is not a field of this setting', fix: `use ${allowed.join(', ')}` });
+    // (an unknown field named like a credential is never echoed)
+    for (const k of Object.keys(value)) if (!allowed.includes(k)) problems.add({ ...site(`${name}.${k}`), value: /pass|secret|token|credential|private/i.test(k) ? '(redacted)' : (value as Record<string, unknown>)[k], message: 'is not a field of this setting', fix: `use ${allowed.join(', ')}` });
   };
   const listOfStrings = (name: string, value: unknown) => {
     if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });

@@ -41,17 +41,27 @@ function mtime(file) {
   }
 }
 
+/** Writes a file whole: a concurrent run (two `pulumi up`) never reads it half-written. */
+function writeWhole(file, content) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
+
 /** Brings build/ up to date; returns the number of files compiled or copied. */
 function refresh() {
   const all = sources();
-  const stale = all.filter((s) => mtime(target(s)) < mtime(s));
+  // compiler options changed since the last run: everything is compiled again
+  const stamp = path.join(BUILD, '.fresh-tsconfig');
+  const optionsChanged = mtime(stamp) < mtime(path.join(ROOT, 'tsconfig.json'));
+  const stale = all.filter((s) => optionsChanged || mtime(target(s)) < mtime(s));
   let ts;
   let options;
   for (const s of stale) {
     const out = target(s);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     if (s.endsWith('.py')) {
-      fs.copyFileSync(s, out);
+      writeWhole(out, fs.readFileSync(s));
       continue;
     }
     if (!ts) {
@@ -65,16 +75,21 @@ function refresh() {
     if (errors.length > 0) {
       throw new Error(`${path.relative(ROOT, s)}: ${errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('; ')}`);
     }
-    fs.writeFileSync(out, result.outputText);
+    writeWhole(out, result.outputText);
   }
-  // compiled files whose source is gone (a deleted or renamed module)
-  const wanted = new Set(all.map(target));
+  if (optionsChanged) {
+    fs.mkdirSync(BUILD, { recursive: true });
+    fs.writeFileSync(stamp, '');
+  }
+  // compiled files whose source is gone (a deleted or renamed module), and their declarations, which `npm pack`
+  // would otherwise ship
+  const wanted = new Set([...all.map(target), ...all.filter((s) => s.endsWith('.ts')).map((s) => target(s).replace(/\.js$/, '.d.ts'))]);
   const prune = (dir) => {
     if (!fs.existsSync(dir)) return;
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) prune(p);
-      else if ((e.name.endsWith('.js') || e.name.endsWith('.py')) && !wanted.has(p)) fs.rmSync(p, { force: true });
+      else if ((e.name.endsWith('.js') || e.name.endsWith('.d.ts') || e.name.endsWith('.py')) && !wanted.has(p)) fs.rmSync(p, { force: true });
     }
   };
   for (const d of SOURCE_DIRS) prune(path.join(BUILD, d));

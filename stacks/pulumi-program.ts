@@ -1,8 +1,8 @@
 import * as pulumi from '@pulumi/pulumi';
-import { Cd4mlValidationError, EnvironmentName } from '../index';
+import { Cd4mlValidationError, EnvironmentName, Problem } from '../index';
 import { Cd4mlPlatform, SecretValues } from '../pulumi';
 import { planStack, StackPlan } from './app';
-import { parseStackConfig, readDefinition, stackEnvironment } from './config';
+import { parseStackConfig, readDefinition, StackConfig, stackEnvironment } from './config';
 
 // Which config keys Pulumi holds as secrets (exported by the runtime, not by its typings).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,8 +33,15 @@ export function run(definitionsDir?: string): { platform: Cd4mlPlatform; outputs
   const all = pulumi.runtime.allConfig();
   const stack = pulumi.getStack();
   const environment = stackEnvironment(stack, all);
-  checkTarget(stack, environment, all);
-  const config = parseStackConfig(stack, all, Object.keys(all).filter((k) => isConfigSecret!(k)), readDefinition(environment, definitionsDir));
+  // one report: the target's problem with the settings' problems
+  const target = targetProblem(stack, environment, all);
+  let config: StackConfig;
+  try {
+    config = parseStackConfig(stack, all, Object.keys(all).filter((k) => isConfigSecret!(k)), readDefinition(environment, definitionsDir));
+  } catch (e) {
+    throw target && e instanceof Cd4mlValidationError ? new Cd4mlValidationError([target, ...e.problems]) : e;
+  }
+  if (target) throw new Cd4mlValidationError([target]);
   const plan = planStack(config);
   const platform = new Cd4mlPlatform('cd4ml', { definition: plan.definition, secrets: secretValues(plan) });
   return {
@@ -56,13 +63,13 @@ export function run(definitionsDir?: string): { platform: Cd4mlPlatform; outputs
  * Outside the sandbox a stack names its cluster (`kubernetes:context`, which the Kubernetes provider reads): without
  * it, `pulumi up --stack prod` would deploy wherever the current kubectl context points.
  */
-export function checkTarget(stack: string, environment: EnvironmentName, all: Readonly<Record<string, string>>): void {
-  if (environment === EnvironmentName.SANDBOX || (all['kubernetes:context'] ?? '') !== '') return;
-  throw new Cd4mlValidationError([{
+export function targetProblem(stack: string, environment: EnvironmentName, all: Readonly<Record<string, string>>): Problem | undefined {
+  if (environment === EnvironmentName.SANDBOX || (all['kubernetes:context'] ?? '') !== '') return undefined;
+  return {
     path: `Pulumi stack ${stack}`, field: 'kubernetes:context', value: undefined,
     message: `is not set: ${environment} would be deployed to whatever cluster the current kubectl context points at`,
     fix: `pin the stack's cluster: \`pulumi config set kubernetes:context <context> --stack ${stack}\``,
-  }]);
+  };
 }
 
 /** The Secrets Pulumi creates from the stack's secret config: external stores' keys, and overrides of generated ones. */

@@ -95,8 +95,30 @@ export function synthesizeEnvironment(definition: EnvironmentDefinition, options
   // the other constructs' own validations, as app.synth() runs them, without serializing YAML nothing reads
   const errors = app.node.findAll().flatMap((c) => c.node.validate());
   if (errors.length > 0) throw new Error(`Validation failed:\n${errors.join('\n')}`);
-  return {
-    environment, app, platform: platformChart.platform, platformChart, pipelinesChart,
-    platformObjects: platformChart.toJson(), pipelineObjects: pipelinesChart.toJson(),
-  };
+  const platformObjects = platformChart.toJson();
+  const pipelineObjects = pipelinesChart.toJson();
+  const unplaced = [...platformObjects, ...pipelineObjects].filter((o) => o?.metadata?.namespace === undefined && !isClusterScoped(o, [...platformObjects, ...pipelineObjects]));
+  if (unplaced.length > 0) {
+    // filed with the cluster-scoped objects it would land in `default` (kubectl, Pulumi) or fail (an Argo CD
+    // Application without a destination namespace): a namespaced object names its namespace
+    throw new Cd4mlValidationError(unplaced.map((o) => ({
+      path: `${environment}`, field: `${o.kind} ${o.metadata?.name}.metadata.namespace`, value: undefined,
+      message: 'is missing on a namespaced object', fix: 'set metadata.namespace, e.g. to platform.pipelineRunner.namespace',
+    })));
+  }
+  return { environment, app, platform: platformChart.platform, platformChart, pipelinesChart, platformObjects, pipelineObjects };
+}
+
+/** Kubernetes' cluster-scoped kinds (and those of cert-manager and Argo Workflows a platform may render). */
+const CLUSTER_SCOPED_KINDS = new Set([
+  'Namespace', 'Node', 'PersistentVolume', 'CustomResourceDefinition', 'APIService', 'StorageClass', 'CSIDriver', 'CSINode', 'VolumeAttachment',
+  'ClusterRole', 'ClusterRoleBinding', 'PriorityClass', 'RuntimeClass', 'IngressClass', 'CertificateSigningRequest', 'FlowSchema',
+  'PriorityLevelConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy',
+  'MutatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ClusterIssuer', 'ClusterWorkflowTemplate',
+]);
+
+/** Whether an object is cluster-scoped: a built-in cluster-scoped kind, or the kind of a cluster-scoped CRD rendered beside it. */
+function isClusterScoped(o: { kind?: string }, all: ReadonlyArray<{ kind?: string; spec?: { scope?: string; names?: { kind?: string } } }>): boolean {
+  if (CLUSTER_SCOPED_KINDS.has(o.kind ?? '')) return true;
+  return all.some((c) => c.kind === 'CustomResourceDefinition' && c.spec?.scope === 'Cluster' && c.spec?.names?.kind === o.kind);
 }

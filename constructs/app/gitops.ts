@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
 import { dirname, join, relative } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { Cd4mlValidationError, checkDnsLabel, EnvironmentName, Problem } from '../../lib';
+import { Cd4mlValidationError, checkDnsLabel, EnvironmentName, findCredential, Problem, REDACTED } from '../../lib';
 import { toYaml } from '../../lib/yaml';
 
 /** A Kubernetes object as synthesized. */
@@ -89,7 +89,10 @@ export function gitopsFiles(output: EnvironmentOutput, options: GitOpsOptions = 
     path: `${env}/kustomization.yaml`,
     content: `# cd4ml ${env}: every file of this environment, in the order they are applied (\`kubectl apply -k\`, Flux, Argo CD)\n${toYaml([{ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files }])}`,
   });
-  if (options.argoCd) out.push({ path: `argocd/${env}.yaml`, content: toYaml(argoCdApplications(env, files, options.argoCd)) });
+  if (options.argoCd) {
+    const owner = String((output.platformObjects as KubeObject[]).find((o) => o.kind === 'Namespace')?.metadata?.name ?? 'cd4ml');
+    out.push({ path: `argocd/${env}.yaml`, content: toYaml(argoCdApplications(env, owner, files, options.argoCd)) });
+  }
   return out;
 }
 
@@ -97,8 +100,15 @@ export function gitopsFiles(output: EnvironmentOutput, options: GitOpsOptions = 
 export function checkArgoCdApplications(argoCd: ArgoCdApplications, path: string): Problem[] {
   const problems: Problem[] = [];
   const site = (field: string) => ({ path, field: `argoCd.${field}` });
-  if (typeof argoCd.repoURL !== 'string' || !/^(https:\/\/|ssh:\/\/|git@)[^\s]+$/.test(argoCd.repoURL) || /\/\/[^/@\s]*:[^/@\s]*@/.test(argoCd.repoURL)) {
-    problems.push({ ...site('repoURL'), value: argoCd.repoURL, message: 'is not a Git URL without credentials', fix: 'give e.g. https://github.com/example-org/platform-gitops.git (Argo CD holds the credential in its repository Secret)' });
+  const url = argoCd.repoURL;
+  // no credential in a file that is committed: not `user:pass@`, not a token as the user (`https://ghp_...@host`);
+  // SSH's fixed user (`git@host:org/repo`, `ssh://git@host/...`) carries none. Argo CD holds the credential itself.
+  const userinfo = typeof url === 'string' ? /^[a-z+]+:\/\/([^/@]*)@/.exec(url)?.[1] : undefined;
+  const sshUserOnly = typeof url === 'string' && url.startsWith('ssh://') && userinfo !== undefined && /^[a-z_][a-z0-9_-]*$/.test(userinfo);
+  if (typeof url !== 'string' || !/^(https:\/\/|ssh:\/\/|git@)[^\s]+$/.test(url)) {
+    problems.push({ ...site('repoURL'), value: url, message: 'is not a Git URL (https://, ssh:// or git@host:)', fix: 'give e.g. https://github.com/example-org/platform-gitops.git' });
+  } else if ((userinfo !== undefined && !sshUserOnly) || findCredential(url) !== undefined) {
+    problems.push({ ...site('repoURL'), value: REDACTED, message: 'carries a credential, which would be written to a committed file', fix: 'give the URL without it, e.g. https://github.com/example-org/platform-gitops.git, and register the credential with Argo CD (a repository Secret)' });
   }
   for (const f of ['namespace', 'project'] as const) {
     const v = argoCd[f];
@@ -110,20 +120,22 @@ export function checkArgoCdApplications(argoCd: ArgoCdApplications, path: string
 }
 
 /** One Application per folder of the environment, ordered by sync waves. */
-function argoCdApplications(env: string, files: readonly string[], argoCd: ArgoCdApplications): object[] {
-  const base = (argoCd.path ?? 'dist').replace(/\/+$/, '');
+function argoCdApplications(env: string, owner: string, files: readonly string[], argoCd: ArgoCdApplications): object[] {
+  // '' or '.': the output is the repository's root (Argo CD refuses an absolute path)
+  const base = (argoCd.path ?? 'dist').replace(/\/+$/, '').replace(/^\.$/, '');
   return FOLDERS.filter(([folder]) => files.some((f) => f.startsWith(`${folder}/`))).map(([folder, wave]) => ({
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
     metadata: {
-      name: `cd4ml-${env}-${folder}`,
+      // named after the platform's namespace too: two platforms of one environment in one Argo CD stay apart
+      name: `${owner}-${env}-${folder}`,
       namespace: argoCd.namespace ?? 'argocd',
       annotations: { 'argocd.argoproj.io/sync-wave': String(wave) },
       labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/environment': env },
     },
     spec: {
       project: argoCd.project ?? 'default',
-      source: { repoURL: argoCd.repoURL, targetRevision: argoCd.targetRevision ?? 'HEAD', path: `${base}/${env}/${folder}` },
+      source: { repoURL: argoCd.repoURL, targetRevision: argoCd.targetRevision ?? 'HEAD', path: base === '' ? `${env}/${folder}` : `${base}/${env}/${folder}` },
       destination: { server: argoCd.destinationServer ?? 'https://kubernetes.default.svc' },
       syncPolicy: {
         // prune removes what left the output, except objects that say Prune=false (the stores, their namespace, the
@@ -136,17 +148,44 @@ function argoCdApplications(env: string, files: readonly string[], argoCd: ArgoC
 }
 
 /**
- * Reads an environment's previous output in `outdir`: the GitOps folder `<env>/`, or the flat files earlier versions
- * wrote (`NNNN-<env>-platform.k8s.yaml`). Empty when there is none.
+ * Reads an environment's previous output in `outdir`: the GitOps folder `<env>/` (or, when a write was interrupted
+ * between its two renames, the folder it had set aside), or the flat files earlier versions wrote
+ * (`NNNN-<env>-platform.k8s.yaml`). Empty when there is none.
  */
 export function readEnvironmentOutput(outdir: string, environment: EnvironmentName): Array<Record<string, unknown>> {
   if (!existsSync(outdir)) return [];
-  const folder = join(outdir, environment);
-  const files = existsSync(folder) && statSync(folder).isDirectory()
+  checkOutdir(outdir);
+  const folder = [join(outdir, environment), ...setAside(outdir, environment)].find((f) => existsSync(f) && statSync(f).isDirectory());
+  const files = folder
     ? yamlFilesUnder(folder).filter((f) => !/kustomization\.ya?ml$/.test(f))
     : legacyFiles(outdir, environment).map((f) => join(outdir, f));
   return files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown>))
     .filter((o) => o !== null && typeof o === 'object');
+}
+
+/** The output directory, refused when it is not a directory. */
+function checkOutdir(outdir: string): void {
+  if (existsSync(outdir) && !statSync(outdir).isDirectory()) {
+    throw new Cd4mlValidationError([{ path: 'output', field: 'outdir', value: outdir, message: 'is a file, not a directory', fix: 'name a directory, e.g. dist' }]);
+  }
+}
+
+/** An environment's folders an interrupted write set aside (`.cd4ml-previous-<env>-<pid>`), newest first. */
+function setAside(outdir: string, environment: string): string[] {
+  return readdirSync(outdir).filter((f) => f.startsWith(`.cd4ml-previous-${environment}-`)).map((f) => join(outdir, f))
+    .sort((x, y) => statSync(y).mtimeMs - statSync(x).mtimeMs);
+}
+
+/**
+ * Puts back what an interrupted write left: a folder set aside while no new one took its place is restored; set-aside
+ * folders beside a complete one, and half-written staging folders, are removed.
+ */
+function recover(outdir: string, environment: string): void {
+  const target = join(outdir, environment);
+  const aside = setAside(outdir, environment);
+  if (!existsSync(target) && aside.length > 0) renameSync(aside.shift()!, target);
+  for (const f of aside) rmSync(f, { recursive: true, force: true });
+  for (const f of readdirSync(outdir).filter((n) => n.startsWith(`.cd4ml-staging-${environment}-`))) rmSync(join(outdir, f), { recursive: true, force: true });
 }
 
 /** Every `.yaml` file under a directory, sorted. */
@@ -178,18 +217,23 @@ export function writeEnvironment(outdir: string, output: EnvironmentOutput, opti
   // rendered in memory first: a serialization error writes nothing
   const files = gitopsFiles(output, options);
   const env = output.environment;
+  checkOutdir(outdir);
   mkdirSync(outdir, { recursive: true });
+  recover(outdir, env);
   const staging = join(outdir, `.cd4ml-staging-${env}-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
   const previous = join(outdir, `.cd4ml-previous-${env}-${process.pid}`);
+  const target = join(outdir, env);
+  const argoDir = join(outdir, 'argocd');
+  const argoFile = join(argoDir, `${env}.yaml`);
   try {
     for (const f of files) {
       mkdirSync(dirname(join(staging, f.path)), { recursive: true });
       writeFileSync(join(staging, f.path), f.content);
     }
-    const target = join(outdir, env);
-    const argoFile = join(outdir, 'argocd', `${env}.yaml`);
-    rmSync(previous, { recursive: true, force: true });
+    // everything that could fail before the swap fails here: the Applications' folder must be a folder
+    if (options.argoCd) mkdirSync(argoDir, { recursive: true });
+    // the swap: two renames; a crash between them leaves the old folder set aside, which recover() and
+    // readEnvironmentOutput() find
     if (existsSync(target)) renameSync(target, previous);
     try {
       renameSync(join(staging, env), target);
@@ -197,12 +241,8 @@ export function writeEnvironment(outdir: string, output: EnvironmentOutput, opti
       if (existsSync(previous)) renameSync(previous, target);
       throw e;
     }
-    if (options.argoCd) {
-      mkdirSync(dirname(argoFile), { recursive: true });
-      renameSync(join(staging, 'argocd', `${env}.yaml`), argoFile);
-    } else {
-      rmSync(argoFile, { force: true });
-    }
+    if (options.argoCd) renameSync(join(staging, 'argocd', `${env}.yaml`), argoFile);
+    else rmSync(argoFile, { force: true });
     for (const f of legacyFiles(outdir, env)) rmSync(join(outdir, f), { force: true });
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -231,11 +231,25 @@ describe('bad config fails with a clear message before any resource is registere
     expect(() => parseStackConfig('dev', {}, [], { file: 'stacks/environments/dev.yaml', values: { trackingDbPassword: 'hunter2' } })).not.toThrow(/hunter2/);
   });
 
+  test('a definition that is missing, a null credentials override, a credential-named typo: refused, nothing echoed', async () => {
+    const { parseStackConfig, readDefinition } = require('../../stacks/config');
+    expect(() => readDefinition('staging', mkdtempSync(join(tmpdir(), 'cd4ml-nodefs-')))).toThrow(/staging.yaml: \(file\) = \(missing\): is missing: staging has no definition/);
+    expect(readDefinition('sandbox', mkdtempSync(join(tmpdir(), 'cd4ml-nodefs-'))).values).toEqual({});
+    const nulled = await deploy('sandbox', { ...stackConfig('sandbox'), 'cd4ml:credentials': 'null' }, ['cd4ml:credentials']);
+    expect(nulled.error?.message).toMatch(/cd4ml:credentials = "\(secret\)": is not an object of Secrets/);
+    expect(nulled.error?.name).toBe('Cd4mlValidationError');
+    expect(() => parseStackConfig('prod', {}, [], { file: 'prod.yaml', values: { database: { host: 'db', password: 'hunter2' } } }, 'cdk8s'))
+      .toThrow(/prod.yaml: database.password = "\(redacted\)": is not a field of this setting/);
+  });
+
   test('outside the sandbox a stack names its cluster', async () => {
     const { 'kubernetes:context': _context, ...unpinned } = stackConfig('staging');
     const { registered, error } = await deploy('staging', unpinned);
     expect(error?.message).toMatch(/Pulumi stack staging: kubernetes:context = \(missing\): is not set: staging would be deployed to whatever cluster the current kubectl context points at. Fix: pin the stack's cluster: `pulumi config set kubernetes:context <context> --stack staging`/);
     expect(registered).toEqual([]);
+    // in one report with the settings' own problems
+    const both = await deploy('staging', { ...unpinned, 'cd4ml:namespacePrefix': 'Staging_' });
+    expect(both.error?.message).toMatch(/2 invalid inputs[\s\S]*kubernetes:context[\s\S]*namespacePrefix/);
     for (const stack of ['dev', 'staging', 'prod']) expect(stackConfig(stack)['kubernetes:context']).toMatch(/^[a-z]/);
     expect((await deploy('sandbox', stackConfig('sandbox'))).error).toBeUndefined();
   });
@@ -387,16 +401,18 @@ test('the component checks the Secrets it is given against the platform before i
         { secret: 'postgres-superuser', values: { username: 'postgres', password: 'rotated-value' } },
         { secret: 'nope', values: {} },
         { secret: 'seaweedfs-admin', values: { AWS_ACCESS_KEY_ID: 'a', other: 'b' } },
+        { secret: 'postgres-mlflow', values: { username: 'mlflow', password: 'role-value' } },
       ],
     });
   } catch (e) {
     message = (e as Error).message;
   }
-  expect(message).toMatch(/^cd4ml: 5 invalid inputs/);
+  expect(message).toMatch(/^cd4ml: 6 invalid inputs/);
+  expect(message).toMatch(/secrets\[4\].secret = "postgres-mlflow": is a Postgres role's password, which the setup Job sets only when its own input changes/);
   expect(message).toMatch(/Cd4mlPlatform team: secrets\[0\].secret = "team-unused": is not read by the platform/);
-  expect(message).toMatch(/secrets\[1\].secret = "postgres-superuser": is the Postgres superuser, whose password the server keeps from its first start.*Fix: leave it to the in-cluster generator; to rotate it, run ALTER ROLE in the server first/);
-  expect(message).toMatch(/secrets\[2\].secret = "nope": is not a Secret the platform generates. Fix: use one of seaweedfs-admin/);
+  expect(message).toMatch(/secrets\[1\].secret = "postgres-superuser": is the Postgres superuser, whose password the server keeps from its first start.*Fix: leave it to the in-cluster generator; to rotate it, follow the README \("Rotating credentials"\): ALTER ROLE in the server first, then the Secret/);
+  expect(message).toMatch(/secrets\[2\].secret = "nope": is not a Secret the platform generates. Fix: use one of seaweedfs-admin, seaweedfs-postgres-backup/);
   expect(message).toMatch(/secrets\[3\].values = "\(secret\)": lacks the keys AWS_SECRET_ACCESS_KEY of the Secret seaweedfs-admin/);
   expect(message).toMatch(/secrets\[3\].values = \["other"\]: are not keys of the Secret seaweedfs-admin/);
-  expect(message).not.toMatch(/unused-value|rotated-value/);
+  expect(message).not.toMatch(/unused-value|rotated-value|role-value/);
 });

@@ -182,7 +182,7 @@ describe('the npm package', () => {
     // given the package as `npm pack` makes it, installed beside its peer dependencies
     const dir = mkdtempSync(join(tmpdir(), 'cd4ml-consumer-'));
     try {
-      const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+      const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
       const modules = join(dir, 'node_modules');
       mkdirSync(join(modules, 'cd4ml'), { recursive: true });
       mkdirSync(join(modules, '.bin'), { recursive: true });

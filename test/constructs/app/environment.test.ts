@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { ApiObject } from 'cdk8s';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parse, parseAllDocuments } from 'yaml';
@@ -71,14 +72,20 @@ describe('the GitOps output', () => {
     const files = gitopsFiles(env, { argoCd: { repoURL: 'https://github.com/example-org/gitops.git', path: 'clusters/dev' } });
     const apps = parseAllDocuments(files.find((f) => f.path === 'argocd/dev.yaml')!.content).map((d) => d.toJSON());
     expect(apps.map((a) => [a.metadata.name, a.metadata.annotations['argocd.argoproj.io/sync-wave'], a.spec.source.path])).toEqual([
-      ['cd4ml-dev-cluster', '-2', 'clusters/dev/dev/cluster'],
-      ['cd4ml-dev-platform', '-1', 'clusters/dev/dev/platform'],
-      ['cd4ml-dev-pipelines', '0', 'clusters/dev/dev/pipelines'],
+      ['team-ml-dev-cluster', '-2', 'clusters/dev/dev/cluster'],
+      ['team-ml-dev-platform', '-1', 'clusters/dev/dev/platform'],
+      ['team-ml-dev-pipelines', '0', 'clusters/dev/dev/pipelines'],
     ]);
     for (const a of apps) {
       expect(a).toMatchObject({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', metadata: { namespace: 'argocd' }, spec: { project: 'default', source: { targetRevision: 'HEAD' }, destination: { server: 'https://kubernetes.default.svc' } } });
       expect(a.spec.syncPolicy.syncOptions).toContain('ServerSideApply=true');
     }
+    // the output at the repository's root: relative paths (Argo CD refuses absolute ones); SSH URLs with git's user
+    for (const path of ['', '.']) {
+      const root = parseAllDocuments(gitopsFiles(env, { argoCd: { repoURL: 'git@github.com:example-org/gitops.git', path } }).find((f) => f.path === 'argocd/dev.yaml')!.content).map((d) => d.toJSON());
+      expect(root.map((a) => a.spec.source.path)).toEqual(['dev/cluster', 'dev/platform', 'dev/pipelines']);
+    }
+    expect(() => writeEnvironment(dir, env, { argoCd: { repoURL: 'ssh://git@github.com/example-org/gitops.git' } })).not.toThrow();
     // every folder an Application syncs holds files, and nothing outside them is left out
     const folders = new Set(files.filter((f) => f.path.startsWith('dev/') && !f.path.endsWith('kustomization.yaml')).map((f) => f.path.split('/')[1]));
     expect([...folders].sort()).toEqual(['cluster', 'pipelines', 'platform']);
@@ -86,11 +93,42 @@ describe('the GitOps output', () => {
 
   test('a repository URL with a credential in it is refused without echoing it, and nothing is written', () => {
     const env = synthesizeEnvironment(team);
+    // a token as the URL's user, as GitHub and GitLab accept it
+    for (const repoURL of ['https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git', 'https://0123456789abcdef0123456789abcdef01234567@github.com/o/r.git', 'ssh://git:hunter2@github.com/o/r.git']) {
+      const m = reportOf(() => writeEnvironment(dir, env, { argoCd: { repoURL } }));
+      expect(m).toMatch(/argoCd.repoURL = "\(redacted\)": carries a credential, which would be written to a committed file/);
+      expect(m).not.toMatch(/ghp_|0123456789abcdef|hunter2/);
+    }
     const message = reportOf(() => writeEnvironment(dir, env, { argoCd: { repoURL: 'https://bot:ghp_s3cr3tT0ken@github.com/example-org/gitops.git', path: '/abs' } }));
-    expect(message).toMatch(/argoCd.repoURL = .*: is not a Git URL without credentials/);
+    expect(message).toMatch(/argoCd.repoURL = "\(redacted\)": carries a credential/);
     expect(message).toMatch(/argoCd.path = "\/abs": is not a relative path/);
     expect(message).not.toMatch(/s3cr3t/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a write cut short between its two renames: the old folder set aside is found by the guard, then put back', () => {
+    const env = synthesizeEnvironment(team);
+    writeEnvironment(dir, env);
+    const count = readEnvironmentOutput(dir, EnvironmentName.DEV).length;
+    // given the process died after setting the old folder aside, before the new one took its place
+    renameSync(join(dir, 'dev'), join(dir, '.cd4ml-previous-dev-4242'));
+    mkdirSync(join(dir, '.cd4ml-staging-dev-4242', 'dev'), { recursive: true });
+    // then the previous output is still what the data-loss guard compares with
+    expect(readEnvironmentOutput(dir, EnvironmentName.DEV).length).toBe(count);
+    // and the next write restores it, then replaces it, leaving nothing aside
+    writeEnvironment(dir, env);
+    expect(readdirSync(dir).sort()).toEqual(['dev']);
+    expect(readEnvironmentOutput(dir, EnvironmentName.DEV).length).toBe(count);
+  });
+
+  test('an output directory that is a file, and a namespaced object without its namespace, are refused', () => {
+    const file = join(dir, 'dist');
+    writeFileSync(file, 'not a folder');
+    expect(reportOf(() => writeEnvironment(file, synthesizeEnvironment(team)))).toMatch(/outdir = ".*dist": is a file, not a directory/);
+    const message = reportOf(() => synthesizeEnvironment({
+      pipelines: (scope) => { new ApiObject(scope, 'settings', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'team-settings' } }); },
+    }));
+    expect(message).toMatch(/sandbox: ConfigMap team-settings.metadata.namespace = \(missing\): is missing on a namespaced object. Fix: set metadata.namespace/);
   });
 
   test('writing is all or nothing: an object that cannot be written leaves the previous output as it was', () => {
