@@ -2,7 +2,7 @@ import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, EnvironmentDefinition, EnvironmentName, fail,
-  IngressTls, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline, PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput,
+  IngressTls, K3dClusterOptions, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline, PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput,
   S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment,
 } from '../index';
 import { EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
@@ -65,6 +65,8 @@ export interface StackPlan {
   readonly externalSecrets: readonly ExternalSecret[];
   /** Argo CD Applications for the GitOps output, when the definition asks for them. */
   readonly argoCd?: ArgoCdApplications;
+  /** The k3d cluster written beside the output: the sandbox's always, another environment's when it asks. */
+  readonly k3d?: K3dClusterOptions;
 }
 
 /** Works out the platform's options and the external stores' Secrets from checked settings. */
@@ -123,7 +125,8 @@ export function planStack(cfg: StackConfig): StackPlan {
     ...(trackingDb ? [{ ref: trackingDb, configKeys: { [PG_USERNAME_KEY]: 'trackingDbUsername', [PG_PASSWORD_KEY]: 'trackingDbPassword' } }] : []),
     ...(archiveDb ? [{ ref: archiveDb, configKeys: { [PG_USERNAME_KEY]: 'archiveDbUsername', [PG_PASSWORD_KEY]: 'archiveDbPassword' } }] : []),
   ];
-  return { config: cfg, options, definition: stackDefinition(cfg.environment, options), externalSecrets, argoCd: cfg.argoCd };
+  const k3d = cfg.k3d ?? (cfg.environment === EnvironmentName.SANDBOX ? {} : undefined);
+  return { config: cfg, options, definition: stackDefinition(cfg.environment, options), externalSecrets, argoCd: cfg.argoCd, k3d: k3d ? { ...k3d, kubeApiCidr: cfg.kubeApiCidr } : undefined };
 }
 
 /** Plans an environment from its definition alone (`stacks/environments/<environment>.yaml`), as cdk8s renders it. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'fs';
 import { dirname, join, relative } from 'path';
 import { parse } from 'yaml';
 import {
-  ArgoAuthMode, ArgoCdApplications, Cd4mlValidationError, checkArgoCdApplications, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, ArgoCdApplications, Cd4mlValidationError, checkArgoCdApplications, checkK3dOptions, K3dClusterOptions, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -88,6 +88,8 @@ export interface StackConfig {
   readonly buckets?: BucketNames;
   /** Argo CD Applications for the GitOps output (the cdk8s side only: they describe where the output lives). */
   readonly argoCd?: ArgoCdApplications;
+  /** The k3d cluster to write beside the output (the sandbox's by default). */
+  readonly k3d?: K3dClusterOptions;
   /** The `credentials` overrides as given (a secret JSON string, never logged), read by the program to place them. */
   readonly secrets: { readonly credentials?: string };
 }
@@ -121,6 +123,7 @@ export const SETTINGS = {
   kubeApiCidr: 'CIDR of the Kubernetes API server for egress NetworkPolicies (default 172.16.0.0/12, k3d: set it on any other cluster)',
   trackingServerHosts: 'list of further external host names MLflow answers to (an ingress host is added by itself)',
   ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore, objectStoreConsole }, annotations }',
+  k3d: 'the sandbox\'s k3d cluster, written by npm run synth to dist/k3d/<name>.yaml: { name, agents, k3sImage, subnet, storageHostPath, registry: { name, hostPort }, ingressPorts: { http, https } }',
   argoCd: 'Argo CD Applications for the GitOps output (npm run synth only): { repoURL, targetRevision, path, namespace, project, destinationServer }',
   buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
@@ -156,7 +159,7 @@ export interface DefinitionSource {
 }
 
 /** The settings whose values are objects, lists or booleans. */
-const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd'];
+const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd', 'k3d'];
 
 /** The settings Pulumi's stack config holds: which definition, and the secrets (never in the definition). */
 const PULUMI_SETTINGS = ['environment', ...SECRET_SETTINGS];
@@ -325,6 +328,9 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   const listOfStrings = (name: string, value: unknown) => {
     if (value !== undefined && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) problems.add({ ...site(name), value, message: 'is not a list of strings', fix: 'give a YAML list, e.g. [breast-cancer]' });
   };
+  const k3d = json<K3dClusterOptions>('k3d');
+  keysOf('k3d', k3d, ['name', 'agents', 'k3sImage', 'subnet', 'storageHostPath', 'registry', 'ingressPorts']);
+  if (k3d && typeof k3d === 'object') checkK3dOptions({ ...k3d, kubeApiCidr: raw.kubeApiCidr }, definition.file).forEach((p) => problems.add({ ...p, field: `k3d.${p.field}` }));
   const argoCd = json<ArgoCdApplications>('argoCd');
   keysOf('argoCd', argoCd, ['repoURL', 'targetRevision', 'path', 'namespace', 'project', 'destinationServer']);
   if (argoCd && typeof argoCd === 'object') checkArgoCdApplications(argoCd, definition.file).forEach((p) => problems.add(p));
@@ -384,6 +390,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     ingress,
     buckets,
     argoCd,
+    k3d,
     secrets,
   };
   problems.throwIfAny();

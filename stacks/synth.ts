@@ -1,4 +1,6 @@
-import { Cd4mlValidationError, clientConfig, notesOf, synthesizeEnvironment, writeEnvironment } from '../index';
+import { mkdirSync, renameSync, writeFileSync } from 'fs';
+import { dirname, join } from 'path';
+import { Cd4mlValidationError, clientConfig, k3dConfig, notesOf, synthesizeEnvironment, writeEnvironment } from '../index';
 import { environmentFromEnv, guardDataOnResynth, loadStack } from './app';
 
 /**
@@ -23,10 +25,18 @@ export function synth(args: readonly string[]): string[] {
   const built = plans.map(({ env, plan }) => ({ env, plan, output: synthesizeEnvironment(plan.definition) }));
   for (const { env, output } of built) guardDataOnResynth(outdir, env, [...output.platformObjects, ...output.pipelineObjects]);
   const notes: string[] = [];
+  // the k3d configs are rendered (and checked) before anything is written too
+  const clusters = built.filter(({ plan }) => plan.k3d).map(({ plan, output }) => k3dConfig(output, plan.k3d));
   for (const { env, plan, output } of built) {
     writeEnvironment(outdir, output, { argoCd: plan.argoCd });
     const client = clientConfig(output.platformChart.toJson());
     if (client) notes.push(notesOf(client, `cd4ml ${env} platform, written to ${outdir}/${env}/`));
+  }
+  for (const file of clusters) {
+    mkdirSync(dirname(join(outdir, file.path)), { recursive: true });
+    writeFileSync(`${join(outdir, file.path)}.tmp`, file.content);
+    renameSync(`${join(outdir, file.path)}.tmp`, join(outdir, file.path));
+    notes.push(`  k3d cluster for it: k3d cluster create --config ${join(outdir, file.path)}`);
   }
   return notes;
 }

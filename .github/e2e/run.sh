@@ -15,11 +15,12 @@ trap cleanup EXIT
 port_forward() { kubectl -n "$1" port-forward "svc/$2" "$3" >/dev/null 2>&1 & pf_pids+=($!); sleep 3; }
 
 step "cluster"
-k3d cluster list "$CLUSTER" >/dev/null 2>&1 || k3d cluster create "$CLUSTER" --agents 1 --wait
+npm ci --no-audit --no-fund
+npm run synth          # also writes dist/k3d/cd4ml.yaml: the sandbox's cluster, registry and storage folder
+k3d cluster list "$CLUSTER" >/dev/null 2>&1 || k3d cluster create "$CLUSTER" --config dist/k3d/cd4ml.yaml
 kubectl cluster-info
 
 step "build"
-npm ci --no-audit --no-fund
 npm run build
 docker build -t cd4ml-examples:0.1.0 examples/
 k3d image import cd4ml-examples:0.1.0 -c "$CLUSTER"

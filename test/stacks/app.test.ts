@@ -42,14 +42,15 @@ describe('npm run synth: each environment in its GitOps folder', () => {
     expect(run.status).toBe(0);
     const files = tree(join(dir, 'dist'));
     expect(Object.keys(files).sort()).toEqual([
+      'k3d/cd4ml.yaml',
       'sandbox/cluster/cluster-resources.yaml', 'sandbox/cluster/crds.yaml', 'sandbox/cluster/namespaces.yaml', 'sandbox/kustomization.yaml',
       'sandbox/pipelines/argo.yaml', 'sandbox/pipelines/ml-pipelines.yaml', 'sandbox/platform/argo.yaml', 'sandbox/platform/cd4ml.yaml', 'sandbox/platform/ml-pipelines.yaml',
     ]);
     const kustomization = parse(files['sandbox/kustomization.yaml']);
     expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
     expect(kustomization.resources.slice(0, 3)).toEqual(['cluster/namespaces.yaml', 'cluster/crds.yaml', 'cluster/cluster-resources.yaml']);
-    expect([...kustomization.resources].sort()).toEqual(Object.keys(files).filter((f) => !f.endsWith('kustomization.yaml')).map((f) => f.slice('sandbox/'.length)).sort());
-    for (const [f, text] of Object.entries(files).filter(([f]) => !f.endsWith('kustomization.yaml'))) {
+    expect([...kustomization.resources].sort()).toEqual(Object.keys(files).filter((f) => f.startsWith('sandbox/') && !f.endsWith('kustomization.yaml')).map((f) => f.slice('sandbox/'.length)).sort());
+    for (const [f, text] of Object.entries(files).filter(([f]) => f.startsWith('sandbox/') && !f.endsWith('kustomization.yaml'))) {
       const objects = docs(text);
       expect(objects.length).toBeGreaterThan(0);
       const ns = f.match(/^sandbox\/(platform|pipelines)\/(.+)\.yaml$/)?.[2];
@@ -73,7 +74,9 @@ describe('npm run synth: each environment in its GitOps folder', () => {
     expect(existsSync(join(dir, 'dist', 'sandbox', 'platform', 'removed-pipeline.yaml'))).toBe(false);
     expect(existsSync(join(dir, 'dist', '0000-sandbox-platform.k8s.yaml'))).toBe(false);
     expect(tree(join(dir, 'dist', 'dev'))).toEqual(dev);
-    expect(readdirSync(join(dir, 'dist')).sort()).toEqual(['dev', 'sandbox']);
+    // (and the sandbox's k3d cluster beside them: dev asks for none)
+    expect(readdirSync(join(dir, 'dist')).sort()).toEqual(['dev', 'k3d', 'sandbox']);
+    expect(readdirSync(join(dir, 'dist', 'k3d'))).toEqual(['cd4ml.yaml']);
   });
 
   test('all or nothing: a refused environment stops every other one, and nothing is written', () => {
