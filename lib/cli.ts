@@ -11,11 +11,18 @@
  * `cd4ml validate DIR [--known-secret NS/NAME:KEY,...]... [--known-namespace NS]... [--json]`: checks every manifest under DIR (a GitOps
  * repository) as cd4ml's tests check its own output: the official schemas, unknown fields, references that resolve to
  * nothing, the security bar. Exit code 0 when it passes, 1 on findings, 2 on a usage error.
+ *
+ * `cd4ml ci trigger [--host github|gitlab] [--ref REF] [--revision SHA] [--repository URL] [--namespace NS] [--dir DIR]`:
+ * sends argo-server the push webhook the Git host would send for the current commit, signed with the shared secret
+ * from `CD4ML_WEBHOOK_SECRET` (never from the command line), so a laptop starts the delivery as a push does. Exit code 0
+ * when argo-server took it, 1 when it answered otherwise, 2 on a usage error.
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
+import { buildPushRequest, checkoutFacts, DEFAULT_REF_RULES, environmentForRef, GitHost, repositoryUrl, sendPushRequest } from './ci-trigger';
 import { ClientObject, clientConfig, toDotEnv } from './client-config';
+import { isCredentialFlag } from './credentials';
 import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
 import { formatFinding, formatSummary, KnownSecret, validateDirectory, ValidationReport } from './validate';
 
@@ -173,7 +180,94 @@ async function validate(rest: readonly string[], log: (line: string) => void, er
   return report.findings.length === 0 ? 0 : 1;
 }
 
-/** Runs the CLI; returns the exit code (a promise of it for `validate`, which loads the schemas asynchronously). */
+const CI_USAGE = 'cd4ml ci trigger [--host github|gitlab] [--ref REF] [--revision SHA] [--repository URL] [--namespace NS] [--dir DIR]';
+
+/** The variable `cd4ml ci trigger` reads the webhook's shared secret from (never argv: any user's `ps` shows it). */
+const SECRET_ENV = 'CD4ML_WEBHOOK_SECRET';
+
+/** What `cd4ml ci trigger` was asked: the host, the overrides of what Git says, the namespace and the checkout. */
+interface CiTriggerArgs {
+  readonly host: GitHost;
+  readonly ref?: string;
+  readonly revision?: string;
+  readonly repository?: string;
+  readonly namespace: string;
+  readonly dir: string;
+}
+
+/** The arguments of `cd4ml ci trigger`, or the message of a usage error (which never repeats a credential's value). */
+function ciTriggerArgs(rest: readonly string[]): CiTriggerArgs | string {
+  if (rest[0] !== 'trigger') return `${rest[0] === undefined ? 'no subcommand given' : `unknown subcommand ${JSON.stringify(rest[0])}`}. Fix: cd4ml ci trigger`;
+  const values: Record<string, string> = {};
+  const options = ['--host', '--ref', '--revision', '--repository', '--namespace', '--dir'];
+  for (let i = 1; i < rest.length; i++) {
+    const arg = rest[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (isCredentialFlag(flag)) return `${flag} is not taken: the secret is read from ${SECRET_ENV} only, since every user of the machine can read a command line. Fix: export ${SECRET_ENV}=... and drop ${flag}`;
+    if (!options.includes(flag)) return `${flag.startsWith('-') ? `unknown option ${JSON.stringify(flag)}` : `unexpected argument ${JSON.stringify(flag)}`}. Fix: use ${options.join(', ')}`;
+    const value = inline ?? rest[++i];
+    if (value === undefined || value === '') return `${flag} needs a value. Fix: e.g. ${flag} ${({ '--host': 'gitlab', '--ref': 'refs/heads/main', '--revision': '<40 hex characters>', '--repository': 'https://github.com/acme/model.git', '--namespace': 'cd4ml-ci', '--dir': '.' } as Record<string, string>)[flag]}`;
+    values[flag] = value;
+  }
+  const host = values['--host'] ?? GitHost.GITHUB;
+  if (!(Object.values(GitHost) as string[]).includes(host)) return `--host ${JSON.stringify(host)} is not a Git host cd4ml signs for. Fix: --host github or --host gitlab`;
+  const namespace = values['--namespace'] ?? 'cd4ml-ci';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) return `--namespace ${JSON.stringify(namespace)} is not a namespace name. Fix: e.g. --namespace cd4ml-ci`;
+  return { host: host as GitHost, ref: values['--ref'], revision: values['--revision'], repository: values['--repository'], namespace, dir: values['--dir'] ?? '.' };
+}
+
+/**
+ * `cd4ml ci trigger`: the push the Git host would send for the checkout's current commit, signed as the host signs it
+ * and posted to argo-server's events endpoint (`ARGO_SERVER`, `ARGO_SECURE`, `ARGO_INSECURE_SKIP_VERIFY` as `cd4ml env`
+ * writes them). Prints what it sent (never the secret) and what argo-server answered.
+ */
+async function ci(rest: readonly string[], log: (line: string) => void, error: (line: string) => void): Promise<number> {
+  const args = ciTriggerArgs(rest);
+  const usageError = (message: string): number => {
+    error(`cd4ml ci trigger: ${message}`);
+    error(`usage: ${CI_USAGE}`);
+    return 2;
+  };
+  if (typeof args === 'string') return usageError(args);
+  const secret = process.env[SECRET_ENV];
+  if (!secret) return usageError(`${SECRET_ENV} is not set. Fix: export ${SECRET_ENV} with the secret the Git host's webhook signs with (the "secret:" of your entry in the argo-workflows-webhook-clients Secret)`);
+  const server = process.env.ARGO_SERVER;
+  if (!server) return usageError('ARGO_SERVER is not set. Fix: load the platform\'s client configuration (npx cd4ml env > cd4ml.env; set -a; . ./cd4ml.env; set +a), or export ARGO_SERVER=localhost:2746');
+  const facts = args.ref && args.revision && args.repository ? {} : checkoutFacts(args.dir);
+  const revision = args.revision ?? facts.revision;
+  const ref = args.ref ?? facts.ref;
+  const remote = args.repository ?? facts.origin;
+  if (!revision || !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(revision)) return usageError(`${revision === undefined ? `${args.dir} has no commit Git can name` : `--revision ${JSON.stringify(revision)} is not a full commit name`}. Fix: run it in a Git checkout, or give --revision with the 40 hex characters of the commit (git rev-parse HEAD)`);
+  if (!ref || !/^refs\/(heads|tags)\/[^\s]+$/.test(ref)) return usageError(`${ref === undefined ? 'HEAD is on no branch and no tag points at it' : `--ref ${JSON.stringify(ref)} is not a full branch or tag ref`}. Fix: give --ref refs/heads/<branch> or --ref refs/tags/<tag>`);
+  const repo = remote === undefined ? undefined : repositoryUrl(remote);
+  if (!repo) return usageError(`${remote === undefined ? `${args.dir} has no remote "origin"` : '--repository (or origin) is not the URL of a repository on a host'}. Fix: give --repository https://<host>/<owner>/<name>.git`);
+  const environment = environmentForRef(DEFAULT_REF_RULES, ref);
+  const request = buildPushRequest({ host: args.host, ref, revision, repository: repo.cloneUrl }, { server, secure: process.env.ARGO_SECURE?.toLowerCase() !== 'false', namespace: args.namespace }, secret);
+  log(`cd4ml ci trigger: POST ${request.url} as a ${args.host} push (signed with ${SECRET_ENV})`);
+  log(`  ref:        ${ref}`);
+  log(`  revision:   ${revision}`);
+  log(`  repository: ${repo.cloneUrl}`);
+  log(`  delivers to ${environment ?? 'no environment (no rule of the default mapping matches this ref)'}${environment ? ' (by the default mapping: main to staging, v* tags to prod, other branches to dev)' : ''}`);
+  const hide = (text: string) => text.split(secret).join('(redacted)');
+  let answer: { status: number; text: string };
+  try {
+    answer = await sendPushRequest(request, { insecureSkipVerify: process.env.ARGO_INSECURE_SKIP_VERIFY?.toLowerCase() === 'true' });
+  } catch (e) {
+    error(`cd4ml ci trigger: no answer from ${request.url}: ${hide((e as Error).message)}. Fix: reach argo-server (kubectl -n <argo namespace> port-forward svc/argo-server 2746:2746) and check ARGO_SERVER, ARGO_SECURE and ARGO_INSECURE_SKIP_VERIFY`);
+    return 1;
+  }
+  log(`argo-server answered ${answer.status}: ${hide(answer.text).trim() || '(no body)'}`);
+  if (answer.status >= 200 && answer.status < 300) return 0;
+  const why: Record<number, string> = {
+    401: `the request matched no webhook client: check ${SECRET_ENV} and --host against your entry in the argo-workflows-webhook-clients Secret of ${args.namespace}`,
+    403: `argo-server could not read the webhook clients of ${args.namespace}: the argo-workflows-webhook-clients Secret is missing there, or argo-server may not read it`,
+    500: `a binding failed to submit: kubectl -n ${args.namespace} get events says why (a run of this commit and environment exists already: a redelivery starts nothing)`,
+  };
+  error(`cd4ml ci trigger: argo-server refused the push (${answer.status}). Fix: ${why[answer.status] ?? 'see its answer above'}`);
+  return 1;
+}
+
+/** Runs the CLI; returns the exit code (a promise of it for `validate`, which loads the schemas asynchronously, and `ci`, which waits for argo-server). */
 export function main(argv: string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number | Promise<number> {
   const [command, ...rest] = argv;
   const usage = [
@@ -182,14 +276,18 @@ export function main(argv: string[], log: (line: string) => void = console.log, 
     `       ${VALIDATE_USAGE}`,
     '                                            (checks every manifest under DIR: schemas, unknown fields, references,',
     '                                             the security bar; exit code 0 when it passes, 1 on findings, 2 on usage)',
+    `       ${CI_USAGE}`,
+    '                                            (sends argo-server the signed push webhook of the current commit, as the',
+    `                                             Git host would; the secret from ${SECRET_ENV}; exit code 0 when taken)`,
   ].join('\n');
-  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env', 'validate'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
+  if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env', 'validate', 'ci'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
     // asked for help: the usage, on stdout, and success; called with nothing: the same, as an error
     (command === undefined ? error : log)(usage);
     return command === undefined ? 2 : 0;
   }
   if (command === 'env') return env(rest, log, error);
   if (command === 'validate') return validate(rest, log, error);
+  if (command === 'ci') return ci(rest, log, error);
   if (command !== 'graph') {
     error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);
     return 2;

@@ -36,12 +36,13 @@ describe('cd4ml graph', () => {
   });
 
   test('--help, -h and help print the usage on stdout and succeed', () => {
-    for (const argv of [['--help'], ['-h'], ['help'], ['graph', '--help'], ['validate', '--help']]) {
+    for (const argv of [['--help'], ['-h'], ['help'], ['graph', '--help'], ['validate', '--help'], ['ci', '--help']]) {
       const out: string[] = [];
       const err: string[] = [];
       expect([argv, main(argv, (l) => out.push(l), (l) => err.push(l)), out.length, err]).toEqual([argv, 0, 1, []]);
       expect(out[0]).toMatch(/^usage: cd4ml graph/);
       expect(out[0]).toContain('\n       cd4ml validate DIR [--known-secret NS/NAME:KEY1,KEY2]... [--known-namespace NS]... [--json]\n');
+      expect(out[0]).toContain('\n       cd4ml ci trigger [--host github|gitlab] [--ref REF] [--revision SHA] [--repository URL] [--namespace NS] [--dir DIR]\n');
     }
   });
 });
