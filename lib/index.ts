@@ -19,3 +19,4 @@ export {
   validateObjects, validateDirectory, formatFinding, formatSummary,
 } from './validate';
 export type { ValidateOptions, ValidationReport, ValidationFinding, ValidationCheck, SchemaCoverage, StrictCoverage, KnownSecret } from './validate';
+export * from './ci-trigger';

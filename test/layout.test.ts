@@ -10,10 +10,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'constructs/k8s': ['lib'],
   'constructs/platform': ['lib', 'constructs/k8s'],
   'constructs/pipelines': ['lib', 'constructs/k8s', 'constructs/platform'],
+  // what serves a model and starts a delivery, beside the pipelines
+  'constructs/delivery': ['lib', 'constructs/k8s', 'constructs/platform'],
   // an environment as a whole: its platform and pipelines built for both engines, and its GitOps output
   'constructs/app': ['lib', 'constructs/k8s', 'constructs/platform', 'constructs/pipelines'],
   // The package's public faces: they re-export what is below them.
-  'constructs': ['constructs/k8s', 'constructs/platform', 'constructs/pipelines', 'constructs/app'],
+  'constructs': ['constructs/k8s', 'constructs/platform', 'constructs/pipelines', 'constructs/delivery', 'constructs/app'],
   '.': ['lib', 'constructs'],
   'pulumi': ['.', 'lib', 'constructs'],
   'stacks': ['.', 'lib', 'constructs', 'pulumi'],
@@ -93,7 +95,7 @@ describe('the layout', () => {
       expect({ file: f, other: code.filter((l) => !/^export (\*|\{[^}]*\}) from '/.test(l)) }).toEqual({ file: f, other: [] });
     }
     expect(indexes.map((f) => relative(ROOT, join(ROOT, f))).sort()).toEqual(
-      ['constructs/app/index.ts', 'constructs/index.ts', 'constructs/k8s/index.ts', 'constructs/pipelines/index.ts', 'constructs/platform/index.ts', 'pulumi/index.ts'],
+      ['constructs/app/index.ts', 'constructs/delivery/index.ts', 'constructs/index.ts', 'constructs/k8s/index.ts', 'constructs/pipelines/index.ts', 'constructs/platform/index.ts', 'pulumi/index.ts'],
     );
   });
 });
