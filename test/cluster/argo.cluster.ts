@@ -1,17 +1,23 @@
-import { Condition, ParameterType, Pipeline, SecretRef } from '../../constructs';
+import { randomBytes } from 'crypto';
+import { Condition, ParameterType, Pipeline, Platform, SecretRef } from '../../constructs';
+import { DELIVERY_PARAMETERS, DeliveryTriggers, WEBHOOK_CLIENTS_SECRET } from '../../constructs/delivery/triggers';
 import { EnvironmentName } from '../../lib';
-import { get, list } from './support/apply';
+import { buildPushRequest, GIT_ZERO_SHA, githubSignature, GitHost, pushPayload, sendPushRequest, SignedPushRequest } from '../../lib/ci-trigger';
+import { apply, get, KubeObject, list } from './support/apply';
 import { startContainer } from './support/local-pod';
-import { waitFor } from './support/processes';
+import { sleep, stop, waitFor } from './support/processes';
 import { Sandbox } from './support/sandbox';
 import { createNode, runningWorkflowPods, succeedWorkflowPod } from './support/simulated-node';
 import { tools } from './support/tools';
-import { podTemplate, serviceAccountToken } from './support/workloads';
+import { can, podTemplate, serviceAccountToken } from './support/workloads';
 
 // Argo's workflow controller for real: run as its Deployment would (its args, the ConfigMap we render, its own
 // service account's token, the archive in the real Postgres), namespaced as we render it. Pipelines are submitted
 // as users submit them; the pods the controller creates are checked as the API server admitted them, and a
-// simulated node finishes them the way the executor reports results, so the DAG moves on.
+// simulated node finishes them the way the executor reports results, so the DAG moves on. The real argo-server beside
+// it takes the events that start pipelines (the object store's notification, a model monitor) and a Git host's push
+// webhooks that start the delivery (the delivery triggers, in CI namespaces of their own): one control plane, one
+// controller and one argo-server for both.
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const WF = 'argoproj.io/v1alpha1';
@@ -19,8 +25,17 @@ const WF = 'argoproj.io/v1alpha1';
 // ones it submits and our schedules label theirs; the workflows this file creates itself carry it too
 const INSTANCE = 'cd4ml-tier';
 const INSTANCE_LABEL = { 'workflows.argoproj.io/controller-instanceid': INSTANCE };
+// The controller's workflow queue re-queues a workflow DEFAULT_REQUEUE_TIME after each pod or task-result change
+// (workflow/controller/rate_limiters.go, 10 s by default), so every step of a run would take 10 s here. Upstream runs
+// its own controller tests with 1 s (Makefile DEFAULT_REQUEUE_TIME, tasks.yaml; docs/environment-variables.md), the
+// floor rate_limiters.go names for informers to keep up; only how soon it looks again changes, not what it decides.
+const CONTROLLER_TEST_ENV = { DEFAULT_REQUEUE_TIME: '1s' };
+const REPOSITORY = 'https://github.com/acme/churn-model.git';
+const sha = () => randomBytes(20).toString('hex');
 
 describe('the seed pipeline on the real Argo workflow controller', () => {
+  let triggers!: DeliveryTriggers;
+  let gitlab!: DeliveryTriggers;
   // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
   const sb = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
     new Pipeline(scope, 'cached-retry', { runner }).addStep('flaky', { image: 'busybox:1.37', command: ['true'], inputs: { n: 1 }, outputs: { answer: ParameterType.STRING }, cache: { version: '1' }, retry: { limit: 2 } });
@@ -39,6 +54,9 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     options.addStep('register', { image: 'busybox:1.37', command: ['true'], when: Condition.atLeast(evaluate.output('accuracy'), 0.9) });
     options.addStep('alert', { image: 'busybox:1.37', command: ['false'], when: Condition.equals(evaluate.output('verdict'), 'degraded') });
     options.addExitHandler('notify', { image: 'busybox:1.37', command: ['true'], inputs: { channel: 'ml-alerts' } });
+    // and the delivery triggers: GitHub's, and GitLab's in a CI namespace of its own
+    triggers = new DeliveryTriggers(scope, 'delivery', { platform: runner.node.scope as Platform });
+    gitlab = new DeliveryTriggers(scope, 'delivery-gitlab', { platform: runner.node.scope as Platform, gitHost: GitHost.GITLAB, namespace: 'cd4ml-ci-gitlab', repository: 'ml/churn-model' });
   }, { workflowInstanceId: INSTANCE });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
   const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
@@ -60,27 +78,46 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       }
       const wf = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, name);
       return wf?.status?.phase === 'Succeeded' || wf?.status?.phase === 'Failed' || wf?.status?.phase === 'Error' ? wf : undefined;
-    }, timeoutMs, { intervalMs: 1000, proc: controllerProc });
+    }, timeoutMs, { intervalMs: 250, proc: controllerProc });
   }
 
   let controllerProc: Awaited<ReturnType<typeof startContainer>>;
+  let server: Awaited<ReturnType<typeof startContainer>>;
+  /** argo-server's URL (its web port on loopback). */
+  let base: string;
 
   beforeAll(async () => {
     await sb.start();
-    const creds = await sb.runJob(sb.find('Job', /^cd4ml-credentials-/), 'generate');
-    if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
-    await sb.startPostgres();
-    await createNode(sb.cp);
-    const deployment = sb.find('Deployment', 'workflow-controller');
-    controllerProc = sb.track(await startContainer({
-      cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo],
-    }));
-    executor = { server: sb.cp.admin.server, token: await serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-executor.service-account-token') };
+    // the executor's token is filled in by the controller manager meanwhile
+    const [executorToken] = await Promise.all([serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-executor.service-account-token'), (async () => {
+      const creds = await sb.runJob(sb.find('Job', /^cd4ml-credentials-/), 'generate');
+      if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
+      await sb.startPostgres();
+      await createNode(sb.cp);
+      const deployment = sb.find('Deployment', 'workflow-controller');
+      controllerProc = sb.track(await startContainer({
+        cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo], extraEnv: CONTROLLER_TEST_ENV,
+      }));
+      // argo-server as its Deployment runs it (the archive in Postgres, client auth mode, the instance ID); it comes up
+      // while the controller's tests run, and the describes that post to it wait until it takes requests
+      const serverDeployment = sb.find('Deployment', 'argo-server');
+      server = sb.track(await startContainer({
+        cp: sb.cp, namespace: argoNs, pod: podTemplate(serverDeployment).spec, container: 'argo-server', hosts: sb.hosts(), path: [tools().argo], entrypoint: ['argo'],
+      }));
+      const port = ((serverDeployment.spec as Obj).template.spec.containers[0].ports as Obj[]).find((p) => p.name === 'web')!.containerPort;
+      base = `https://127.0.0.1:${port}`;
+    })()]);
+    executor = { server: sb.cp.admin.server, token: executorToken };
   });
-  afterAll(async () => { await sb.stop(); });
+  afterAll(async () => {
+    // Argo v4.0.5's binaries do not exit on SIGTERM (util/logging/init.go initSignalHandlers takes the signal and only
+    // flushes its start-up logs), so each waits out stop()'s grace before its SIGKILL: wait for both at once
+    await Promise.all([server, controllerProc].filter((p) => p !== undefined).map((p) => stop(p)));
+    await sb.stop();
+  });
 
   test('the controller starts with the ConfigMap we render, its own token and the archive in Postgres', async () => {
-    await waitFor('the controller to serve /healthz', async () => ((await fetch('http://127.0.0.1:6060/healthz').catch(() => undefined))?.ok ? true : undefined), 90000, { proc: controllerProc, intervalMs: 1000 });
+    await waitFor('the controller to serve /healthz', async () => ((await fetch('http://127.0.0.1:6060/healthz').catch(() => undefined))?.ok ? true : undefined), 90000, { proc: controllerProc, intervalMs: 250 });
     // the archive migrated its tables into the argo database with the argo role
     await waitFor('the archive tables', () => (sb.postgres!.sql(`SELECT count(*) FROM pg_tables WHERE tablename = 'argo_archived_workflows'`, 'argo') === '1' ? true : undefined), 60000, { proc: controllerProc });
   });
@@ -177,9 +214,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   });
 
   describe('argo-server\'s events endpoint, as the object store\'s notification and a model monitor call it', () => {
-    let base: string;
     let triggerToken: string;
-    let server: Awaited<ReturnType<typeof startContainer>>;
     /** POST to argo-server over TLS (its self-signed certificate: loopback only). */
     const post = async (path: string, body: unknown, token?: string): Promise<{ status: number; text: string }> => {
       const { request } = await import('https');
@@ -196,16 +231,10 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     const byTrigger = async (trigger: string) => list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, `cd4ml.io/trigger=${trigger}`);
 
     beforeAll(async () => {
-      const deployment = sb.find('Deployment', 'argo-server');
-      server = sb.track(await startContainer({
-        cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'argo-server', hosts: sb.hosts(), path: [tools().argo], entrypoint: ['argo'],
-      }));
-      const port = ((deployment.spec as Obj).template.spec.containers[0].ports as Obj[]).find((p) => p.name === 'web')!.containerPort;
-      base = `https://127.0.0.1:${port}`;
       triggerToken = await serviceAccountToken(sb.cp, pipelinesNs, 'pipeline-trigger-token');
       // its HTTP gateway answers before its own gRPC client has connected (it retries with backoff): wait for an
       // event that matches no binding to be accepted
-      await waitFor('argo-server to accept events', async () => ((await post(`/api/v1/events/${pipelinesNs}/cd4ml-readiness`, {}, triggerToken).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 1000 });
+      await waitFor('argo-server to accept events', async () => ((await post(`/api/v1/events/${pipelinesNs}/cd4ml-readiness`, {}, triggerToken).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 250 });
     });
 
     test('an event without a token is refused and submits nothing', async () => {
@@ -221,17 +250,20 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       expect({ status: r.status, text: r.text }).toEqual({ status: 200, text: '{}' });
       const [wf] = await waitFor('the triggered workflow', async () => { const w = await byTrigger('new-data'); return w.length ? w : undefined; }, 30000);
       expect(wf.spec.workflowTemplateRef).toEqual({ name: 'breast-cancer' });
-      // an object written elsewhere (our own outputs under prepared/) triggers nothing
-      await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, { EventName: 's3:ObjectCreated:Put', Key: 'data/prepared/b.csv' }, triggerToken);
-      await new Promise((res) => setTimeout(res, 3000));
-      expect(await byTrigger('new-data')).toHaveLength(1);
+      // an object written elsewhere (our own outputs under prepared/) triggers nothing: taken, and after at least 3 s
+      // (spent running the triggered workflow) still the one run
+      const elsewhere = await post(`/api/v1/events/${pipelinesNs}/breast-cancer-new-data`, { EventName: 's3:ObjectCreated:Put', Key: 'data/prepared/b.csv' }, triggerToken);
+      expect({ status: elsewhere.status, text: elsewhere.text }).toEqual({ status: 200, text: '{}' });
+      const quiet = sleep(3000);
       const done = await waitFor(`Workflow ${wf.metadata.name} to finish`, async () => {
         for (const pod of await runningWorkflowPods(sb.cp, pipelinesNs)) {
           if (pod.metadata.labels['workflows.argoproj.io/workflow'] === wf.metadata.name) await succeedWorkflowPod(sb.cp, pod, executor, (p) => `${p}-value`);
         }
         const w = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, wf.metadata.name);
         return ['Succeeded', 'Failed', 'Error'].includes(w?.status?.phase) ? w : undefined;
-      }, 240000, { intervalMs: 1000, proc: controllerProc });
+      }, 240000, { intervalMs: 250, proc: controllerProc });
+      await quiet;
+      expect(await byTrigger('new-data')).toHaveLength(1);
       expect(done.status.phase).toBe('Succeeded');
     });
 
@@ -250,6 +282,181 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       }, 30000);
       expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'WorkflowEventBinding', name: 'breast-cancer-new-data' } });
       expect(events[0].message).toContain('failed to dispatch event');
+    });
+  });
+
+  // A Git host's push webhooks through the same argo-server (in client auth mode, with the Argo instance ID):
+  // argo-server checks the GitHub signature against the webhook clients Secret, acts as the webhook client's service
+  // account with the RBAC we render, and the bindings we render pick the environment from the ref and name the run
+  // after the commit. The requests are built and signed by lib/ci-trigger.ts, as `cd4ml ci trigger` sends them; what
+  // is asserted is what argo-server answered and the Workflows it created.
+  describe('push webhooks start the delivery through the real argo-server', () => {
+    const ci = triggers.namespace;
+    const secret = randomBytes(24).toString('base64url');
+
+    /** A push as GitHub sends it, built and signed by lib/ci-trigger.ts. */
+    const push = (ref: string, revision: string, signWith = secret): SignedPushRequest => buildPushRequest({ host: GitHost.GITHUB, ref, revision, repository: REPOSITORY }, { server: base, namespace: ci }, signWith);
+    const send = (r: SignedPushRequest) => sendPushRequest(r, { insecureSkipVerify: true });
+    const workflows = async (): Promise<Obj[]> => list<Obj>(sb.cp, WF, 'Workflow', ci);
+    const params = (wf: Obj): Record<string, string> => Object.fromEntries((wf.spec.arguments.parameters as Obj[]).map((p) => [p.name, p.value]));
+
+    beforeAll(async () => {
+      // the bindings carry the controller's instance ID, which DeliveryTriggers takes from the platform: argo-server
+      // lists only such bindings (server/event/event_server.go ReceiveEvent)
+      for (const ns of [ci, gitlab.namespace]) {
+        const bindings = await list<Obj>(sb.cp, WF, 'WorkflowEventBinding', ns);
+        expect({ ns, bindings: bindings.length, instanceIds: [...new Set(bindings.map((b) => b.metadata.labels?.['workflows.argoproj.io/controller-instanceid']))] }).toEqual({ ns, bindings: 3, instanceIds: [INSTANCE] });
+      }
+      // What the delivery (built later) brings: a stand-in WorkflowTemplate with its four parameters; the real one does
+      // not exist yet. It carries the instance ID, as argo-server submits only such templates (dispatch/operation.go).
+      // And what the operator creates by hand: the webhook clients Secret with the shared secret.
+      await apply(sb.cp, [triggers, gitlab].flatMap((t) => [
+        {
+          apiVersion: WF, kind: 'WorkflowTemplate', metadata: { name: t.templateName, namespace: t.namespace, labels: INSTANCE_LABEL },
+          spec: {
+            entrypoint: 'deliver',
+            arguments: { parameters: DELIVERY_PARAMETERS.map((name) => ({ name })) },
+            templates: [{ name: 'deliver', container: { image: 'busybox:1.37', command: ['true'] } }],
+          },
+        } as unknown as KubeObject,
+        {
+          apiVersion: 'v1', kind: 'Secret', metadata: { name: WEBHOOK_CLIENTS_SECRET, namespace: t.namespace },
+          stringData: { [t.serviceAccountName]: `type: ${t.gitHost}\nsecret: ${secret}\n` },
+        } as unknown as KubeObject,
+      ]));
+      // its gateway answers before its gRPC client connects: wait until a signed push that no rule maps (a tag that is no
+      // version) is taken, which also proves the signature check and the client's token work
+      await waitFor('argo-server to take a signed push', async () => ((await send(push('refs/tags/readiness', sha())).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 250 });
+      expect(await workflows()).toEqual([]);
+    });
+
+    // every test starts from CI namespaces without runs (the templates, Secrets and bindings stay)
+    beforeEach(async () => {
+      for (const ns of [ci, gitlab.namespace]) {
+        const r = await sb.cp.api<Obj>('DELETE', `/apis/${WF}/namespaces/${ns}/workflows`);
+        if (r.status >= 300) throw new Error(`deleting the Workflows of ${ns}: ${r.status} ${JSON.stringify(r.body)}`);
+        await waitFor(`the Workflows of ${ns} to be gone`, async () => ((await list<Obj>(sb.cp, WF, 'Workflow', ns)).length === 0 ? true : undefined), 30000);
+      }
+    });
+
+    test.each([
+      ['refs/heads/main', 'staging', 'cd4ml-delivery-branch-main'],
+      ['refs/tags/v1.2.0', 'prod', 'cd4ml-delivery-tag-v-any'],
+      ['refs/heads/feature/churn-v2', 'dev', 'cd4ml-delivery-branch-any'],
+    ])('a signed push of %s starts exactly one delivery, to %s, of that commit', async (ref, environment, binding) => {
+      const revision = sha();
+      // the pipeline namespace holds the runs of the tests above: the push must add none
+      const pipelineRuns = async () => (await list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs)).map((w) => w.metadata.name as string);
+      const pipelineRunsBefore = await pipelineRuns();
+      const r = await send(push(ref, revision));
+      expect({ status: r.status, text: r.text, log: r.status === 200 ? '' : server.tail(30) }).toEqual({ status: 200, text: '{}', log: '' });
+      const runs = await workflows();
+      expect(runs.map((w) => w.metadata.name)).toEqual([`cd4ml-delivery-${environment}-${revision}`]);
+      const [wf] = runs;
+      expect(wf.spec.workflowTemplateRef).toEqual({ name: 'cd4ml-delivery' });
+      expect(params(wf)).toEqual({ environment, revision, repository: REPOSITORY, ref });
+      // argo-server labels what it submits with the instance ID and the binding; the creator is the webhook client
+      expect(wf.metadata.labels).toMatchObject({ 'workflows.argoproj.io/controller-instanceid': INSTANCE, 'workflows.argoproj.io/workflow-event-binding': binding, 'cd4ml.io/trigger': 'push', 'cd4ml.io/environment': environment });
+      expect(wf.metadata.labels['workflows.argoproj.io/creator']).toMatch(/github\.com/);
+      expect(wf.metadata.annotations).toMatchObject({ 'cd4ml.io/revision': revision, 'cd4ml.io/ref': ref });
+      // nothing reached the pipeline namespace
+      expect((await pipelineRuns()).filter((name) => !pipelineRunsBefore.includes(name))).toEqual([]);
+      // The platform's controller manages the pipeline namespace only (--managed-namespace), so it leaves the run alone: a
+      // controller that manages the CI namespace is the platform's part, still to come. When it comes, this expectation
+      // turns into the delivery running.
+      await sleep(1000);
+      expect({ controller: controllerProc.exited() ? controllerProc.tail(20) : 'running', phase: (await workflows())[0].status?.phase ?? 'untouched' }).toEqual({ controller: 'running', phase: 'untouched' });
+    });
+
+    test('an unsigned, wrongly signed or altered push is refused and creates nothing', async () => {
+      const good = push('refs/heads/main', sha());
+      const unsigned = { ...good, headers: Object.fromEntries(Object.entries(good.headers).filter(([k]) => k !== 'X-Hub-Signature-256')) };
+      const wrong = push('refs/heads/main', sha(), `${secret}-not`);
+      // a body changed after signing
+      const altered = { ...good, body: good.body.replace(/"refs\/heads\/main"/, '"refs/tags/v9.9.9"') };
+      for (const [what, r] of [['unsigned', unsigned], ['wrongly signed', wrong], ['altered', altered]] as const) {
+        const answer = await send(r);
+        // no webhook client matches, so no token is put on the request, and client auth mode refuses it
+        expect({ what, status: answer.status }).toEqual({ what, status: 401 });
+      }
+      expect(await workflows()).toEqual([]);
+    });
+
+    test('a signed ping (GitHub sends one when the webhook is added) is taken and starts nothing', async () => {
+      const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1, hook: { type: 'Repository', id: 1, name: 'web', active: true, events: ['push'], config: { content_type: 'json', url: `${base}${triggers.path}` }, created_at: '2026-12-04T18:00:00Z', updated_at: '2026-12-04T18:00:00Z' }, repository: { id: 1, name: 'churn-model', full_name: 'acme/churn-model' } });
+      const r = push('refs/heads/main', sha());
+      const answer = await send({ ...r, body, headers: { ...r.headers, 'X-GitHub-Event': 'ping', 'X-Hub-Signature-256': githubSignature(body, secret) } });
+      expect({ status: answer.status, text: answer.text }).toEqual({ status: 200, text: '{}' });
+      expect(await workflows()).toEqual([]);
+    });
+
+    test('a push that deletes a branch is taken and starts nothing', async () => {
+      for (const ref of ['refs/heads/main', 'refs/heads/feature/old']) {
+        // as GitHub reports a deletion: deleted, `after` all zeros, no head commit
+        const body = JSON.stringify({ ...pushPayload({ host: GitHost.GITHUB, ref, revision: sha(), repository: REPOSITORY }), before: sha(), after: GIT_ZERO_SHA, created: false, deleted: true, head_commit: null });
+        const r = push(ref, GIT_ZERO_SHA);
+        const answer = await send({ ...r, body, headers: { ...r.headers, 'X-Hub-Signature-256': githubSignature(body, secret) } });
+        expect({ ref, status: answer.status, text: answer.text }).toEqual({ ref, status: 200, text: '{}' });
+      }
+      expect(await workflows()).toEqual([]);
+    });
+
+    test('the same delivery posted twice starts one run: the second submission finds it and is recorded as refused', async () => {
+      const revision = sha();
+      const request = push('refs/heads/main', revision);
+      expect((await send(request)).status).toBe(200);
+      const again = await send(request);
+      // the run's name comes from the commit and environment, so argo-server's create fails with AlreadyExists; it
+      // answers 500 and records why on the binding
+      expect(again.status).toBe(500);
+      expect((await workflows()).map((w) => w.metadata.name)).toEqual([`cd4ml-delivery-staging-${revision}`]);
+      const events = await waitFor('the binding\'s Warning Event', async () => {
+        const e = (await list<Obj>(sb.cp, 'v1', 'Event', ci)).filter((x) => x.reason === 'WorkflowEventBindingError' && String(x.message).includes(revision));
+        return e.length ? e : undefined;
+      }, 30000);
+      expect(events[0]).toMatchObject({ type: 'Warning', involvedObject: { kind: 'WorkflowEventBinding', name: 'cd4ml-delivery-branch-main' } });
+      expect(events[0].message).toMatch(/already exists/);
+    });
+
+    test('GitLab: a tag push with the token starts one delivery of the tagged commit; a wrong token is refused', async () => {
+      const revision = sha();
+      const request = (token: string) => buildPushRequest({ host: GitHost.GITLAB, ref: 'refs/tags/v2.0.0', revision, repository: 'git@gitlab.com:ml/churn-model.git' }, { server: base, namespace: gitlab.namespace }, token);
+      expect((await send(request(`${secret}-not`))).status).toBe(401);
+      expect(await list<Obj>(sb.cp, WF, 'Workflow', gitlab.namespace)).toEqual([]);
+      const r = await send(request(secret));
+      expect({ status: r.status, text: r.text }).toEqual({ status: 200, text: '{}' });
+      const runs = await list<Obj>(sb.cp, WF, 'Workflow', gitlab.namespace);
+      expect(runs.map((w) => w.metadata.name)).toEqual([`cd4ml-delivery-prod-${revision}`]);
+      expect(params(runs[0])).toEqual({ environment: 'prod', revision, repository: 'https://gitlab.com/ml/churn-model.git', ref: 'refs/tags/v2.0.0' });
+    });
+
+    test('the real authorizer gives the webhook client and argo-server what the events endpoint needs in the CI namespace, no more', async () => {
+      const client = `system:serviceaccount:${ci}:${triggers.serviceAccountName}`;
+      const argoServer = `system:serviceaccount:${argoNs}:${podTemplate(sb.find('Deployment', 'argo-server')).spec.serviceAccountName}`;
+      const group = 'argoproj.io';
+      const asked = async (user: string, a: Parameters<typeof can>[2]) => ({ user, ...a, allowed: await can(sb.cp, user, { namespace: ci, ...a }) });
+      const granted = await Promise.all([
+        asked(client, { verb: 'list', resource: 'workfloweventbindings', group }),
+        asked(client, { verb: 'get', resource: 'workflowtemplates', group, name: 'cd4ml-delivery' }),
+        asked(client, { verb: 'create', resource: 'workflows', group }),
+        asked(argoServer, { verb: 'get', resource: 'secrets', name: WEBHOOK_CLIENTS_SECRET }),
+        asked(argoServer, { verb: 'get', resource: 'serviceaccounts', name: triggers.serviceAccountName }),
+        asked(argoServer, { verb: 'get', resource: 'secrets', name: triggers.tokenSecretName }),
+        asked(argoServer, { verb: 'create', resource: 'events' }),
+      ]);
+      expect(granted.filter((a) => !a.allowed)).toEqual([]);
+      const refused = await Promise.all([
+        asked(client, { verb: 'get', resource: 'workflowtemplates', group, name: 'another-template' }),
+        asked(client, { verb: 'update', resource: 'workflows', group, name: 'x' }),
+        asked(client, { verb: 'delete', resource: 'workflows', group, name: 'x' }),
+        asked(client, { verb: 'create', resource: 'workfloweventbindings', group }),
+        asked(client, { verb: 'get', resource: 'secrets', name: WEBHOOK_CLIENTS_SECRET }),
+        asked(client, { verb: 'create', resource: 'pods' }),
+        asked(argoServer, { verb: 'list', resource: 'secrets' }),
+        asked(argoServer, { verb: 'get', resource: 'secrets', name: 'deploy-credentials' }),
+        asked(argoServer, { verb: 'create', resource: 'workflows', group }),
+      ]);
+      expect(refused.filter((a) => a.allowed)).toEqual([]);
     });
   });
 
