@@ -1,23 +1,76 @@
-import type { KubeObject } from './support/apply';
-import { existsSync, readFileSync } from 'fs';
+import { ServiceAccount } from 'cdk8s-plus-27';
+import { copyFileSync, existsSync, readFileSync } from 'fs';
 import { request } from 'http';
 import { dirname, join, relative } from 'path';
-import { startContainer } from './support/local-pod';
-import { Started, waitFor } from './support/processes';
+import { Platform } from '../../constructs';
+import { MODEL_CONTAINER, MODEL_VERSION_ENV, ModelEndpoint } from '../../constructs/delivery/model-endpoint';
+import { EnvironmentName } from '../../lib';
+import { EXAMPLES_IMAGE } from '../../stacks/app';
+import { apply, get, KubeObject } from './support/apply';
+import { ApiAccess, writeKubeconfig } from './support/control-plane';
+import { runContainer, startContainer, tokenFor } from './support/local-pod';
+import { run, scratch, Started, stop, waitFor } from './support/processes';
 import { s3Call, S3Keys, s3Keys } from './support/s3';
 import { Sandbox } from './support/sandbox';
 import { tools } from './support/tools';
-import { podTemplate } from './support/workloads';
+import { can, podsOf, podTemplate, resourceDrift } from './support/workloads';
 
 // The MLflow tracking server as its Deployment runs it (the migrate init container, then the server with its args,
 // env and Secrets) against the real Postgres and an S3 server at the object store's Service address, and the seed
 // pipeline's step programs run as the WorkflowTemplate renders them (command, args with the parameters Argo would
 // substitute, the controller's main-container defaults and the template's env, the pod's uid and /tmp emptyDir),
-// talking to both through the Service names the platform renders.
+// talking to both through the Service names the platform renders. Then the delivery's pieces (issue 12) on the same
+// servers: the registry steps (constructs/delivery/promote.py) as the pipelines' MLflow user, and a ModelEndpoint added
+// to the running platform (its objects applied to the real API server, its RBAC and admission policy) serving the
+// version of the seed's model train_model registered, then rolled to a second version a step registered.
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const tail = (log: string, lines = 12) => log.trimEnd().split('\n').slice(-lines).join('\n');
 const ROOT = join(__dirname, '..', '..');
+/** The model the seed's train_model registers. */
+const SEED_MODEL = 'sklearn-random-forest';
+/** The model endpoint the delivery's tests add to the platform, and the deploy step's account that rolls it. */
+const ENDPOINT = 'classifier';
+const DEPLOYER = 'model-deployer';
+
+/**
+ * A second version of the seed's model, trained in a step's pod (argv: the prepared data's URI, the model's name): the
+ * forest train_model made, on the complement of the labels (the same bootstrap samples and splits, the leaves'
+ * classes swapped), so it answers every row the other way. Writes both versions' predictions for the input example
+ * MLflow stored beside version 1, that request body, and the second version's roc_auc to /tmp/out.json.
+ */
+const TRAIN_COMPLEMENT = `
+import json, os, sys
+import mlflow
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+from cd4ml_examples.common import load_csv
+
+data_uri, name = sys.argv[1], sys.argv[2]
+local = mlflow.artifacts.download_artifacts(f"models:/{name}/1")
+with open(os.path.join(local, "serving_input_example.json")) as f:
+    serving_input = f.read()
+split = json.loads(serving_input)["dataframe_split"]
+example = pd.DataFrame(split["data"], columns=split["columns"])
+first = mlflow.sklearn.load_model(local)
+X_train, X_test = load_csv(f"{data_uri}/X_train.csv"), load_csv(f"{data_uri}/X_test.csv")
+y_train, y_test = load_csv(f"{data_uri}/y_train.csv").iloc[:, 0], load_csv(f"{data_uri}/y_test.csv").iloc[:, 0]
+clf = RandomForestClassifier(n_estimators=first.n_estimators, random_state=42).fit(X_train, 1 - y_train)
+mlflow.set_experiment("model-endpoint-tier")
+with mlflow.start_run(run_name="complement"):
+    auc = roc_auc_score(y_test, clf.predict_proba(X_test)[:, 1])
+    mlflow.log_metric("roc_auc", auc)
+    # no input example (it answers version 1's) and requirements given, not inferred (that loads the model again in
+    # a subprocess): the endpoint serves it in the image's Python
+    info = mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"],
+                                    skops_trusted_types=["sklearn.tree._tree.Tree"])
+version = mlflow.register_model(info.model_uri, name).version
+out = {"serving_input": serving_input, "roc_auc": auc,
+       "versions": {"1": [int(p) for p in first.predict(example)], str(version): [int(p) for p in clf.predict(example)]}}
+with open("/tmp/out.json", "w") as f:
+    json.dump(out, f)
+`;
 
 describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   const sb = new Sandbox();
@@ -66,25 +119,29 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     return JSON.parse(r.body);
   };
 
+  /** What the seed pipeline's steps output, by task (the delivery's tests below use the versions they registered). */
+  const outputs: Record<string, Record<string, string>> = {};
+
   /** The image's ENV lines (examples/Dockerfile), which the container would inherit. */
   const imageEnv = Object.fromEntries(readFileSync(join(ROOT, 'examples', 'Dockerfile'), 'utf8').split('\n')
     .filter((l) => l.startsWith('ENV '))
     .flatMap((l) => l.slice(4).trim().split(/\s+/).map((kv) => kv.split('=') as [string, string])));
 
   /**
-   * Runs one step template's main container to completion as its pod would: the controller's main-container
-   * defaults merged under the template's container (env by name, the template's winning), the workflow's pod
-   * security context, the workflow's and the template's volumes, args with `{{inputs.parameters.X}}` substituted. Returns its exit status, log and
-   * the output parameters read from the paths the template declares (in the pod's /tmp emptyDir). `command`
-   * replaces the step's program in the same pod (to probe what a step can do), its output read the same way.
+   * One step template's main container as its pod would run it: the controller's main-container defaults merged
+   * under the template's container (env by name, the template's winning), the workflow's pod security context, the
+   * workflow's and the template's volumes, args with `{{inputs.parameters.X}}` substituted. `command` replaces the
+   * step's program in the same pod (to probe what a step can do, or to run another program with a step's env), `env`
+   * overrides env entries by name, `files` adds files to the image's. Returns the template, the container and the
+   * options to run it with (local-pod.ts).
    */
-  async function runStep(name: string, inputs: Record<string, string>, o: { command?: string[]; timeoutMs?: number } = {}): Promise<{ status: number | null; log: string; outputs: Record<string, string> }> {
+  function stepPod(name: string, inputs: Record<string, string>, o: { command?: string[]; env?: Obj[]; files?: Array<[string, string]>; podName?: string } = {}) {
     const spec = template.spec as Obj;
     const t: Obj = spec.templates.find((x: Obj) => x.name === name);
     if (!t?.container) throw new Error(`WorkflowTemplate ${template.metadata.name} has no container template ${name}`);
     const defaults = JSON.parse(controllerConfig.mainContainer) as Obj;
     const env = new Map<string, Obj>();
-    for (const e of [...(defaults.env ?? []), ...(t.container.env ?? [])] as Obj[]) env.set(e.name, e);
+    for (const e of [...(defaults.env ?? []), ...(t.container.env ?? []), ...(o.env ?? [])] as Obj[]) env.set(e.name, e);
     const subst = (s: string) => s.replace(/\{\{inputs\.parameters\.([\w-]+)\}\}/g, (_m, p) => {
       if (inputs[p] === undefined) throw new Error(`step ${name}: no value for input ${p}`);
       return inputs[p];
@@ -100,14 +157,26 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
     if (leftover) throw new Error(`step ${name}: unsubstituted ${leftover}`);
     // the template's volumes after the workflow's, as the controller builds the pod (createVolumes in workflowpod.go)
     const pod = { securityContext: spec.securityContext, serviceAccountName: spec.serviceAccountName, automountServiceAccountToken: spec.automountServiceAccountToken, containers: [container], volumes: [...(spec.volumes ?? []), ...(t.volumes ?? [])] };
-    const proc = sb.track(await startContainer({
-      cp: sb.cp, namespace: pipelinesNs, pod, container: 'main', hosts: sb.hosts(), path: [pyBin], name: `step-${name}`,
-      // the image's ENV where the pod sets no value of its own, its files (the package at /app) and WORKDIR, as
-      // examples/Dockerfile builds it
-      extraEnv: Object.fromEntries(Object.entries(imageEnv).filter(([k]) => !env.has(k))),
-      imageFiles: [[join(ROOT, 'examples', 'cd4ml_examples'), '/app/cd4ml_examples']],
-      imageWorkingDir: '/app',
-    }));
+    return {
+      t, container,
+      options: {
+        cp: sb.cp, namespace: pipelinesNs, pod, container: 'main', hosts: sb.hosts(), path: [pyBin], name: o.podName ?? `step-${name}`,
+        // the image's ENV where the pod sets no value of its own, its files (the package at /app) and WORKDIR, as
+        // examples/Dockerfile builds it
+        extraEnv: Object.fromEntries(Object.entries(imageEnv).filter(([k]) => !env.has(k))),
+        imageFiles: [[join(ROOT, 'examples', 'cd4ml_examples'), '/app/cd4ml_examples'] as [string, string], ...(o.files ?? [])],
+        imageWorkingDir: '/app',
+      },
+    };
+  }
+
+  /**
+   * Runs one step template's main container to completion as its pod would (see {@link stepPod}). Returns its exit
+   * status, log and the output parameters read from the paths the template declares (in the pod's /tmp emptyDir).
+   */
+  async function runStep(name: string, inputs: Record<string, string>, o: { command?: string[]; timeoutMs?: number } = {}): Promise<{ status: number | null; log: string; outputs: Record<string, string> }> {
+    const { t, container, options } = stepPod(name, inputs, o);
+    const proc = sb.track(await startContainer(options));
     await waitFor(`step ${name} to finish`, () => (proc.exited() ? true : undefined), o.timeoutMs ?? 300000, { intervalMs: 500 });
     // outputs: the declared paths, inside the volume mounted over them (the pod's dir holds volumes/<name>)
     const outputs: Record<string, string> = {};
@@ -214,8 +283,6 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
   });
 
   describe('the seed pipeline\'s steps', () => {
-    const outputs: Record<string, Record<string, string>> = {};
-
     test('prepare_data splits the data into the data bucket and creates the experiment, its artifacts proxied', async () => {
       const r = await runStep('prepare-data', taskInputs('prepare-data', {}, outputs));
       expect({ status: r.status, log: r.status === 0 ? '' : tail(r.log) }).toEqual({ status: 0, log: '' });
@@ -358,5 +425,333 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
       analyst: (await mlflowCall('GET', search, { auth: basic('analyst', 'analyst-password-123') })).status,
       admin: (await mlflowCall('GET', search)).status,
     }).toEqual({ pipelines: 401, analyst: 200, admin: 200 });
+  });
+
+  // The delivery's pieces (issue 12) on this same tracking server, once the tests above are done with it: a model
+  // endpoint added to the running platform serves the model the seed pipeline trained and a deploy step's account rolls
+  // it to a second version a pipeline step registered; the registry steps gate, promote and roll back versions.
+  describe('the delivery on this MLflow: the registry steps, and a model endpoint added to the running platform', () => {
+    // The same app with a ModelEndpoint of the seed's model at the version train_model registered, and a deploy step's
+    // account granted its rollout. Synthesized only: its objects are applied to the running sandbox, as a user would.
+    const withEndpoint = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
+      const platform = runner.node.scope;
+      if (!(platform instanceof Platform)) throw new Error('the pipeline runner is not part of a Platform');
+      const endpoint = new ModelEndpoint(scope, ENDPOINT, { platform, model: SEED_MODEL, version: '1', image: EXAMPLES_IMAGE });
+      endpoint.grantRollout(new ServiceAccount(scope, 'deployer', { metadata: { name: DEPLOYER, namespace: runner.namespace } }));
+    });
+    const deployment = withEndpoint.find('Deployment', ENDPOINT);
+    const ns = deployment.metadata.namespace!;
+    const port: number = (withEndpoint.find('Service', ENDPOINT).spec as Obj).ports[0].port;
+    const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
+    const search = '/api/2.0/mlflow/experiments/search?max_results=1';
+    let pipelines: Record<string, string>;
+    let pipelinesAuth = '';
+    let migrated: { status: number; stdout: string; stderr: string };
+    /** What the pipelines' user, declared again, may do with the seed's model before and after the admin's grant. */
+    const regrant: Record<string, number> = {};
+    /** The step training the seed model's second version, and the endpoint's model server (started in beforeAll). */
+    let training: Started | undefined;
+    let endpointServer: Started | undefined;
+    /** Where the registry steps' script is, as the delivery's image holds it. */
+    const scripts = scratch('promote');
+
+    /** A request to the endpoint at its Service's address (where the local process listens, as in the cluster). */
+    const call = (method: string, path: string, body?: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const headers: Record<string, string> = body ? { 'content-type': 'application/json' } : {};
+      const req = request({ host: sb.services.address(ENDPOINT, ns), port, path, method, headers, agent: false, timeout: 30000 }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+
+    /**
+     * Starts the endpoint's container as `workload`'s pod template runs it. One change: the rendered `--host 0.0.0.0`
+     * binds the Service's loopback address instead. Every local pod shares this machine's network, and the object
+     * store's volume server holds 127.0.0.1:8080 in its own pod (its loopback, in the cluster), which a wildcard bind
+     * would collide with; the Service's address stands for the pod's IP, as for every server here.
+     */
+    async function startEndpoint(workload: KubeObject): Promise<Started> {
+      const pod = JSON.parse(JSON.stringify(podTemplate(workload).spec)) as Obj;
+      const args: string[] = (pod.containers as Obj[]).find((c) => c.name === MODEL_CONTAINER)!.args;
+      expect(args[args.indexOf('--host') + 1]).toBe('0.0.0.0');
+      args[args.indexOf('--host') + 1] = sb.services.address(ENDPOINT, ns);
+      return sb.track(await startContainer({ cp: sb.cp, namespace: ns, pod, container: MODEL_CONTAINER, hosts: sb.hosts(), path: [pyBin], name: `endpoint-${Date.now()}` }));
+    }
+    /** Resolves once the endpoint's /ping answers 200 (what its probes ask). */
+    async function ready(proc: Started): Promise<Started> {
+      await waitFor('the model endpoint\'s /ping', async () => ((await call('GET', '/ping').catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc, intervalMs: 500 });
+      return proc;
+    }
+
+    beforeAll(async () => {
+      if (!outputs['prepare-data']?.data_uri || outputs['train-model']?.model_version !== '1') throw new Error('this needs the seed pipeline\'s version 1, which the tests above did not register');
+      copyFileSync(join(ROOT, 'constructs', 'delivery', 'promote.py'), join(scripts, 'promote.py'));
+      // every object as the app now renders, server-side with strict validation (the endpoint's, the tracking server's
+      // Deployment and NetworkPolicy, the generator's Job and its list of Secrets)
+      await apply(sb.cp, withEndpoint.platformObjects);
+      await apply(sb.cp, withEndpoint.pipelineObjects);
+      // the generator Job as it now renders: it makes the endpoint's Secret and keeps every other. The API server
+      // enforces the admission policy it just stored (the list of the generator's Secrets) from its informer's cache,
+      // a moment later: until then its refusal is a failed pod, which the Job's controller would run again.
+      await waitFor('the credentials Job to pass the updated admission policy', async () => {
+        const creds = await sb.runJob(withEndpoint.find('Job', /^cd4ml-credentials-/), 'generate');
+        if (creds.status === 0) return true;
+        if (/denied request/.test(creds.stderr)) throw new Error(`credentials Job: ${creds.stderr}`);
+        throw Object.assign(new Error(`credentials Job: ${creds.stderr}`), { final: true });
+      }, 30000, { intervalMs: 1000 });
+      // the tracking server's pod as the Deployment now renders it: its migrate container runs again (the server
+      // container is unchanged and keeps running: the users it checks live in the database)
+      migrated = await sb.runJob(withEndpoint.find('Deployment', 'mlflow'), 'migrate', { path: [pyBin, tools().postgres], timeoutMs: 240000 });
+      if (migrated.status !== 0) throw new Error(`MLflow's migrate container: ${migrated.stderr}`);
+      pipelines = await sb.secret(pipelinesNs, 'mlflow-user-pipelines');
+      pipelinesAuth = basic(pipelines.MLFLOW_TRACKING_USERNAME, pipelines.MLFLOW_TRACKING_PASSWORD);
+      // the user deleted above managed the seed's model (it registered it); the one declared again is a new user
+      const champion = { name: SEED_MODEL, alias: 'champion', version: '1' };
+      regrant.before = (await mlflowCall('POST', '/api/2.0/mlflow/registered-models/alias', { auth: pipelinesAuth, body: champion })).status;
+      regrant.grant = (await mlflowCall('POST', '/api/3.0/mlflow/users/permissions/grant', { body: { username: pipelines.MLFLOW_TRACKING_USERNAME, resource_type: 'registered_model', resource_id: SEED_MODEL, permission: 'MANAGE' } })).status;
+      regrant.after = (await mlflowCall('POST', '/api/2.0/mlflow/registered-models/alias', { auth: pipelinesAuth, body: champion })).status;
+      if (regrant.after !== 200) return; // (the first test says what went wrong)
+      // Beside each other, as in a cluster, while the registry steps below run: a pod of the training step (its env:
+      // the pipelines' MLflow user and S3 keys) trains and registers a second version of the seed's model, and the
+      // endpoint's pod (the controller made it when the objects were applied) downloads and loads version 1.
+      training = sb.track(await startContainer(stepPod('train-model', {}, { command: ['python', '-c', TRAIN_COMPLEMENT, outputs['prepare-data'].data_uri, SEED_MODEL], podName: 'step-train-complement' }).options));
+      endpointServer = await startEndpoint(deployment);
+    }, 300000);
+
+    test('the generator makes the endpoint\'s Secret and the migrate container its MLflow user; the pipelines\' user comes back, without what MLflow dropped with it', async () => {
+      expect({ status: migrated.status, lines: migrated.stdout.trim().split('\n').filter((l) => /MLflow user/.test(l)), stderr: migrated.status === 0 ? '' : migrated.stderr }).toEqual({
+        status: 0, lines: ['kept MLflow user admin (admin)', 'created MLflow user pipelines', `created MLflow user endpoint-${ENDPOINT}`], stderr: '',
+      });
+      // each signs in with the password its Secret holds
+      const endpointUser = await sb.secret(platformNs, `mlflow-user-endpoint-${ENDPOINT}`);
+      expect({
+        endpoint: (await mlflowCall('GET', search, { auth: basic(endpointUser.MLFLOW_TRACKING_USERNAME, endpointUser.MLFLOW_TRACKING_PASSWORD) })).status,
+        pipelines: (await mlflowCall('GET', search, { auth: pipelinesAuth })).status,
+      }).toEqual({ endpoint: 200, pipelines: 200 });
+      // the user declared again no longer manages the model its predecessor registered, until the admin grants it
+      expect(regrant).toEqual({ before: 403, grant: 200, after: 200 });
+    });
+
+    /**
+     * Runs a registry step as the delivery's pod would: the image's Python in a pipeline step's pod, the tracking URI
+     * and the pipelines' user from its env (`password` in place of the user's own). Returns its exit status, the result
+     * it printed, its stdout and its stderr.
+     */
+    const step = async (args: string[], o: { password?: string } = {}) => {
+      const { options } = stepPod('deploy-model', {}, {
+        command: ['python', '/app/delivery/promote.py', ...args],
+        files: [[scripts, '/app/delivery']], env: o.password ? [{ name: 'MLFLOW_TRACKING_PASSWORD', value: o.password }] : [],
+      });
+      const r = await runContainer({ ...options, timeoutMs: 60000 });
+      return { status: r.status, result: r.stdout.trim() ? JSON.parse(r.stdout.trim()) as Obj : undefined, stdout: r.stdout, stderr: r.stderr };
+    };
+
+    describe('the registry steps (constructs/delivery/promote.py) with the pipelines\' MLflow user', () => {
+      let experimentId = '';
+      /** One call to MLflow's REST API as the pipelines' user (what the delivery's pods sign in as). */
+      const api = async (method: string, path: string, body?: Obj): Promise<Obj> => {
+        const r = await mlflowCall(method, `/api/2.0/mlflow/${path}`, { auth: pipelinesAuth, body });
+        if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+        return r.body ? JSON.parse(r.body) : {};
+      };
+      /**
+       * Versions of `model`, one per value, each from a run that logged `roc_auc` as it: the runs made together, then
+       * the versions one after the other (numbered in the order given).
+       */
+      const versions = async (model: string, aucs: number[]): Promise<string[]> => {
+        const runs = await Promise.all(aucs.map(async (auc) => {
+          const info = (await api('POST', 'runs/create', { experiment_id: experimentId, run_name: `auc-${auc}` })).run.info;
+          await api('POST', 'runs/log-metric', { run_id: info.run_id, key: 'roc_auc', value: auc, timestamp: Date.now(), step: 0 });
+          return info;
+        }));
+        const out: string[] = [];
+        for (const info of runs) out.push((await api('POST', 'model-versions/create', { name: model, source: `${info.artifact_uri}/model`, run_id: info.run_id })).model_version.version);
+        return out;
+      };
+      // what the registry holds, as the admin reads it
+      const aliasOf = async (model: string) => (await mlflowJson(`/api/2.0/mlflow/registered-models/get?name=${model}`)).registered_model.aliases ?? [];
+      const tagsOf = async (model: string, v: string) => Object.fromEntries(((await mlflowJson(`/api/2.0/mlflow/model-versions/get?name=${model}&version=${v}`)).model_version.tags ?? []).map((t: Obj) => [t.key, t.value]));
+
+      beforeAll(async () => {
+        // the runs the versions come from, in an experiment of the pipelines' user
+        experimentId = (await api('POST', 'experiments/create', { name: 'delivery-registry-tier' })).experiment_id;
+      });
+
+      test('the gate passes a first candidate over the floor, then only one that beats the champion by the minimum improvement', async () => {
+        await api('POST', 'registered-models/create', { name: 'churn' });
+        const [v1, low] = await versions('churn', [0.91, 0.80]);
+        const floorArgs = ['--model', 'churn', '--metric', 'roc_auc', '--minimum', '0.85', '--min-improvement', '0.01'];
+        // no champion yet: the floor decides
+        expect(await step(['gate', '--version', low, ...floorArgs])).toMatchObject({ status: 3, result: { passed: false, reason: 'roc_auc 0.8 is below the minimum 0.85', champion: null } });
+        expect(await step(['gate', '--version', v1, ...floorArgs])).toMatchObject({ status: 0, result: { passed: true, reason: 'no champion yet', score: 0.91 } });
+        expect(await step(['promote', '--model', 'churn', '--version', v1, '--commit', 'a'.repeat(40), '--image', 'registry.example/churn@sha256:' + '1'.repeat(64)])).toMatchObject({ status: 0, result: { version: v1, previous: null } });
+        // a candidate must beat the champion by the minimum improvement
+        const [same, better] = await versions('churn', [0.915, 0.95]);
+        expect(await step(['gate', '--version', same, ...floorArgs])).toMatchObject({ status: 3, result: { passed: false, champion: v1, championScore: 0.91, reason: 'roc_auc 0.915 does not beat the champion\'s 0.91 by 0.01' } });
+        expect(await step(['gate', '--version', better, ...floorArgs])).toMatchObject({ status: 0, result: { passed: true, champion: v1 } });
+        // a version whose run logged no such metric never passes
+        expect(await step(['gate', '--version', better, '--model', 'churn', '--metric', 'f1'])).toMatchObject({ status: 3, result: { passed: false, reason: 'the candidate\'s run logged no f1' } });
+      });
+
+      test('promote moves the alias and tags the version with commit, image, time and the version it replaced; rollback restores it', async () => {
+        await api('POST', 'registered-models/create', { name: 'fraud' });
+        const [v1, v2] = await versions('fraud', [0.9, 0.97]);
+        const sha = 'b'.repeat(40);
+        const image = `registry.example/fraud@sha256:${'2'.repeat(64)}`;
+        expect((await step(['promote', '--model', 'fraud', '--version', v1, '--commit', 'c'.repeat(40), '--image', image])).status).toBe(0);
+        expect(await step(['promote', '--model', 'fraud', '--version', v2, '--commit', sha, '--image', image])).toMatchObject({ status: 0, result: { alias: 'champion', version: v2, previous: v1 } });
+        expect(await aliasOf('fraud')).toEqual([{ alias: 'champion', version: v2 }]);
+        const tags = await tagsOf('fraud', v2);
+        expect(tags).toMatchObject({ 'cd4ml.commit': sha, 'cd4ml.image': image, 'cd4ml.previous_champion': v1 });
+        expect(Date.parse(tags['cd4ml.promoted_at'])).toBeGreaterThan(Date.now() - 600000);
+        // the smoke test failed: the alias goes back to v1, and v2 says why
+        expect(await step(['rollback', '--model', 'fraud', '--version', v2, '--reason', 'smoke test: /invocations answered 500'])).toMatchObject({ status: 0, result: { restored: v1, moved: true } });
+        expect(await aliasOf('fraud')).toEqual([{ alias: 'champion', version: v1 }]);
+        expect(await tagsOf('fraud', v2)).toMatchObject({ 'cd4ml.rollback_reason': 'smoke test: /invocations answered 500' });
+        // a rollback of a version the alias no longer points at moves nothing (a later delivery's promotion stays)
+        expect(await step(['rollback', '--model', 'fraud', '--version', v2, '--reason', 'late'])).toMatchObject({ status: 0, result: { moved: false } });
+        expect(await aliasOf('fraud')).toEqual([{ alias: 'champion', version: v1 }]);
+        // the first champion rolled back: no alias at all
+        expect(await step(['rollback', '--model', 'fraud', '--version', v1, '--reason', 'first'])).toMatchObject({ status: 0, result: { restored: null, moved: true } });
+        expect(await aliasOf('fraud')).toEqual([]);
+      });
+
+      test('an alias is never taken for a version, a wrong password is an error with MLflow\'s answer and no secret', async () => {
+        expect((await step(['gate', '--model', 'churn', '--version', 'champion', '--metric', 'roc_auc'])).stderr).toMatch(/--version 'champion' is not a version number: give the exact version, never an alias/);
+        const r = await step(['gate', '--model', 'churn', '--version', '1', '--metric', 'roc_auc'], { password: 'wrong-password-9' });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/promote.py gate: MLflow answered 401/);
+        const admin = await sb.secret(platformNs, 'mlflow-admin');
+        for (const secret of ['wrong-password-9', pipelines.MLFLOW_TRACKING_PASSWORD, admin.MLFLOW_TRACKING_PASSWORD]) expect({ secret, echoed: (r.stderr + r.stdout).includes(secret) }).toEqual({ secret, echoed: false });
+      });
+    });
+
+    describe('the model endpoint, serving the model the seed pipeline trained', () => {
+      const deployer = `system:serviceaccount:${pipelinesNs}:${DEPLOYER}`;
+      let trained: { versions: Record<string, number[]>; serving_input: string; roc_auc: number };
+      let asDeployer: ApiAccess;
+      let kubeconfig: string;
+
+      /** The predictions the endpoint answers for the model's input example, as MLflow stored it. */
+      async function predictions(): Promise<number[]> {
+        const r = await call('POST', '/invocations', trained.serving_input);
+        if (r.status !== 200) throw new Error(`POST /invocations: ${r.status} ${r.body}`);
+        return (JSON.parse(r.body) as { predictions: number[] }).predictions;
+      }
+
+      /** kubectl as the deploy step's service account (its own token, the real authorizer). */
+      const kubectl = (...args: string[]) => run(join(tools().kube, 'kubectl'), ['--kubeconfig', kubeconfig, '-n', ns, ...args], { allowFail: true, timeoutMs: 30000 });
+
+      beforeAll(async () => {
+        // the second version of the seed's model, from the training step started above
+        if (!training) throw new Error('the training step did not start (see the first test of this block)');
+        const proc = training;
+        await waitFor('the training step to finish', () => (proc.exited() ? true : undefined), 240000, { intervalMs: 500 });
+        if (proc.child.exitCode !== 0) throw new Error(`training failed (${proc.child.exitCode}):\n${proc.tail(15)}`);
+        trained = JSON.parse(readFileSync(join(dirname(proc.log), 'volumes', 'tmp', 'out.json'), 'utf8'));
+        asDeployer = { server: sb.cp.admin.server, token: await tokenFor(sb.cp, pipelinesNs, DEPLOYER) };
+        kubeconfig = writeKubeconfig(scratch('deployer'), 'deployer', asDeployer);
+      }, 300000);
+
+      test('the registry\'s gate keeps the champion train_model made over the complement forest a step registered', async () => {
+        const r = await step(['gate', '--model', SEED_MODEL, '--version', '2', '--metric', 'roc_auc', '--minimum', '0.9', '--min-improvement', '0.01']);
+        expect(r).toMatchObject({ status: 3, result: { passed: false, candidate: '2', score: trained.roc_auc, champion: '1' } });
+        expect(r.result!.championScore).toBeCloseTo(Number(outputs['train-model'].roc_auc), 10);
+        expect(r.result!.reason).toMatch(/^roc_auc 0\.\d+ is below the minimum 0\.9$/);
+      });
+
+      test('the API server accepts the endpoint\'s objects and admits its pod under restricted, with exactly the declared resources', async () => {
+        // given the objects the endpoint renders
+        const mine = withEndpoint.pipelineObjects.filter((o) => o.metadata.labels?.['app.kubernetes.io/instance'] === ENDPOINT);
+        expect(mine.map((o) => o.kind).sort()).toEqual(['Deployment', 'NetworkPolicy', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+        // then each is stored on the server (the apply above was strict and refused nothing)
+        for (const o of mine) expect({ object: `${o.kind} ${o.metadata.name}`, stored: (await get(sb.cp, o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name)) !== undefined }).toEqual({ object: `${o.kind} ${o.metadata.name}`, stored: true });
+        // and the Deployment controller made a pod the API server admitted in the restricted namespace, as declared
+        const pods = await podsOf(sb.cp, [deployment]);
+        const [{ pods: [pod] }] = [...pods.values()];
+        expect(resourceDrift(deployment, pod)).toEqual([]);
+        expect((await get<Obj>(sb.cp, 'v1', 'Namespace', undefined, ns))?.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+      });
+
+      test('it serves version 1, the forest train_model registered, from MLflow through the artifact proxy, with its own user and no S3 key', async () => {
+        // given two registered versions of the seed's model that answer its input example differently
+        expect(Object.keys(trained.versions)).toEqual(['1', '2']);
+        expect(trained.versions['2']).toEqual(trained.versions['1'].map((p) => 1 - p));
+        // and a pod template that holds MLflow credentials only
+        const env = (podTemplate(deployment).spec.containers[0].env as Obj[]).map((e) => e.name as string);
+        expect(env.filter((n) => /^AWS_|S3/.test(n))).toEqual([]);
+        // when the container runs as the Deployment renders it (started above, beside the training step)
+        await ready(endpointServer!);
+        // then it downloaded models:/<model>/1 and answers the example with version 1's predictions, 0 or 1 per row
+        const got = await predictions();
+        expect(got).toHaveLength(JSON.parse(trained.serving_input).dataframe_split.data.length);
+        expect(got.every((p) => p === 0 || p === 1)).toBe(true);
+        expect(got).toEqual(trained.versions['1']);
+        expect((await call('GET', '/version')).body).toBe('3.17.0');
+        expect((await call('GET', '/health')).status).toBe(200);
+      });
+
+      test('the granted account rolls it with kubectl set env, watches the rollout, and may do nothing else', async () => {
+        // when the deploy step's account sets the version, as the README says
+        const set = kubectl('set', 'env', `deployment/${ENDPOINT}`, '-c', MODEL_CONTAINER, `${MODEL_VERSION_ENV}=2`);
+        expect({ status: set.status, stderr: set.stderr }).toEqual({ status: 0, stderr: '' });
+        const stored = await get<Obj>(sb.cp, 'apps/v1', 'Deployment', ns, ENDPOINT);
+        expect(stored!.spec.template.spec.containers[0].env.find((e: Obj) => e.name === MODEL_VERSION_ENV)).toEqual({ name: MODEL_VERSION_ENV, value: '2' });
+        // it may watch the rollout (a list and watch by name, what kubectl rollout status asks)
+        const status = kubectl('rollout', 'status', `deployment/${ENDPOINT}`, '--watch=false');
+        expect({ status: status.status, stderr: status.stderr, stdout: status.stdout }).toEqual({ status: 0, stderr: '', stdout: expect.stringMatching(/deployment "classifier"|Waiting for deployment "classifier"/) });
+        // but the admission policy refuses any other change of the Deployment, and an alias for the version
+        const refusals: Record<string, string[]> = {
+          image: ['set', 'image', `deployment/${ENDPOINT}`, `${MODEL_CONTAINER}=registry.example/other:1.0.0`],
+          'other env': ['set', 'env', `deployment/${ENDPOINT}`, '-c', MODEL_CONTAINER, 'MLFLOW_TRACKING_URI=http://attacker.example'],
+          alias: ['set', 'env', `deployment/${ENDPOINT}`, '-c', MODEL_CONTAINER, `${MODEL_VERSION_ENV}=champion`],
+          'service account': ['patch', `deployment/${ENDPOINT}`, '-p', JSON.stringify({ spec: { template: { spec: { serviceAccountName: 'mlflow' } } } })],
+          'a Secret mounted': ['patch', `deployment/${ENDPOINT}`, '-p', JSON.stringify({ spec: { template: { spec: { volumes: [{ name: 'loot', secret: { secretName: 'postgres-superuser' } }] } } } })],
+          replicas: ['scale', `deployment/${ENDPOINT}`, '--replicas=5'],
+          // labels decide which NetworkPolicies select a pod (the selector's own labels the API server keeps anyway)
+          'a pod label': ['patch', `deployment/${ENDPOINT}`, '-p', JSON.stringify({ spec: { template: { metadata: { labels: { 'team.example/tier': 'open' } } } } })],
+        };
+        for (const [what, args] of Object.entries(refusals)) {
+          const r = kubectl(...args);
+          expect({ what, status: r.status, refused: /denied request|forbidden/i.test(r.stderr) }).toEqual({ what, status: 1, refused: true });
+        }
+        expect((await get<Obj>(sb.cp, 'apps/v1', 'Deployment', ns, ENDPOINT))!.metadata.generation).toBe(stored!.metadata.generation);
+        // and the authorizer refuses it everything but this Deployment
+        const may = (a: { verb: string; resource: string; group?: string; namespace?: string; name?: string; subresource?: string }) => can(sb.cp, deployer, a);
+        expect(await may({ verb: 'patch', resource: 'deployments', group: 'apps', namespace: ns, name: ENDPOINT })).toBe(true);
+        const denied = [
+          { verb: 'patch', resource: 'deployments', group: 'apps', namespace: ns, name: 'mlflow' },
+          { verb: 'update', resource: 'deployments', group: 'apps', namespace: ns, name: ENDPOINT },
+          { verb: 'delete', resource: 'deployments', group: 'apps', namespace: ns, name: ENDPOINT },
+          { verb: 'create', resource: 'deployments', group: 'apps', namespace: ns },
+          { verb: 'list', resource: 'deployments', group: 'apps', namespace: ns },
+          { verb: 'patch', resource: 'deployments', group: 'apps', namespace: ns, name: ENDPOINT, subresource: 'scale' },
+          { verb: 'get', resource: 'secrets', namespace: ns, name: `mlflow-user-endpoint-${ENDPOINT}` },
+          { verb: 'create', resource: 'pods', namespace: ns },
+          { verb: 'patch', resource: 'services', namespace: ns, name: ENDPOINT },
+          { verb: 'patch', resource: 'deployments', group: 'apps', namespace: pipelinesNs, name: ENDPOINT },
+        ];
+        for (const a of denied) expect({ ...a, allowed: await may(a) }).toEqual({ ...a, allowed: false });
+        // a list of every Deployment is refused; the list by name that rollout status makes is allowed
+        const list = (query: string) => sb.cp.api('GET', `/apis/apps/v1/namespaces/${ns}/deployments${query}`, undefined, asDeployer);
+        expect((await list('')).status).toBe(403);
+        expect((await list(`?fieldSelector=${encodeURIComponent(`metadata.name=${ENDPOINT}`)}`)).status).toBe(200);
+      });
+
+      test('the Deployment the rollout left serves version 2', async () => {
+        // given the Deployment as the API server holds it after the rollout
+        const rolled = await get<KubeObject>(sb.cp, 'apps/v1', 'Deployment', ns, ENDPOINT);
+        // when its pod's container starts in place of the old one
+        if (endpointServer) await stop(endpointServer);
+        endpointServer = await ready(await startEndpoint(rolled!));
+        // then it serves version 2: every prediction flipped
+        const got = await predictions();
+        expect(got).toEqual(trained.versions['2']);
+      });
+    });
   });
 });
