@@ -17,14 +17,14 @@
  * from `CD4ML_WEBHOOK_SECRET` (never from the command line), so a laptop starts the delivery as a push does. Exit code 0
  * when argo-server took it, 1 when it answered otherwise, 2 on a usage error.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { buildPushRequest, checkoutFacts, DEFAULT_REF_RULES, environmentForRef, GitHost, repositoryUrl, sendPushRequest } from './ci-trigger';
 import { ClientObject, clientConfig, toDotEnv } from './client-config';
 import { isCredentialFlag } from './credentials';
 import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
-import { formatFinding, formatSummary, KnownSecret, validateDirectory, ValidationReport } from './validate';
+import { formatFinding, formatSummary, KnownSecret, validateDirectory, ValidationReport, yamlFilesUnder } from './validate';
 
 interface Task { name: string; template: string; dependencies?: string[]; withItems?: unknown[]; withParam?: string; withSequence?: unknown }
 interface WorkflowTemplate {
@@ -49,8 +49,7 @@ export function workflowTemplateToMermaid(wt: WorkflowTemplate): string {
 
 /** Every object in the YAML files under a directory (an environment's GitOps folder, or a flat output), in order. */
 function readObjects(dir: string): ClientObject[] {
-  // (not a folder a write set aside, nor .git: names starting with a dot)
-  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f) && !/(^|\/)kustomization\.ya?ml$/.test(f) && !/(^|\/)\./.test(f)).sort();
+  const files = yamlFilesUnder(dir).filter((f) => !/(^|\/)kustomization\.ya?ml$/.test(f));
   return files.flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as ClientObject)).filter((o) => o && typeof o.kind === 'string');
 }
 

@@ -16,7 +16,7 @@ export * from './scheduling';
 export * from './regions';
 export * from './client-config';
 export {
-  validateObjects, validateDirectory, formatFinding, formatSummary,
+  validateObjects, validateDirectory, formatFinding, formatSummary, yamlFilesUnder,
 } from './validate';
 export type { ValidateOptions, ValidationReport, ValidationFinding, ValidationCheck, SchemaCoverage, StrictCoverage, KnownSecret } from './validate';
 export * from './ci-trigger';

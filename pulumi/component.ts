@@ -25,10 +25,10 @@ export interface SecretValues {
   /**
    * Which Secret: a `SecretRef` the definition gave the platform (an external store's credentials; created in every
    * namespace the platform reads it in), or the name of a Secret the platform would generate in the cluster (e.g.
-   * `seaweedfs-pipelines`; created in every namespace it is copied to, so the generator keeps it).
+   * `seaweedfs-pipelines`; created in every namespace it is copied to, so the generator keeps it). Required.
    */
   readonly secret: SecretRef | string;
-  /** Every key of the Secret, with its value (a secret Output, e.g. `config.requireSecret(...)`). */
+  /** Every key of the Secret, with its value (a secret Output, e.g. `config.requireSecret(...)`). Required. */
   readonly values: Readonly<Record<string, pulumi.Input<string>>>;
 }
 

@@ -134,6 +134,11 @@ export function loadStack(environment: EnvironmentName): StackPlan {
   return planStack(parseStackConfig(environment, { 'cd4ml:environment': environment }, [], readDefinition(environment), 'cdk8s'));
 }
 
+/** The definition of an environment: from the given options (tests, the tier), else from its definition file. */
+function definitionFor(environment: EnvironmentName, options?: StackOptions): EnvironmentDefinition {
+  return options ? stackDefinition(environment, options) : loadStack(environment).definition;
+}
+
 /** A stack synthesized in memory: validated, nothing written. */
 export interface SynthesizedStack {
   /** The platform construct (for its endpoints and the Secrets it expects). */
@@ -149,8 +154,7 @@ export interface SynthesizedStack {
  * environment's definition: what `npm run synth` writes and `pulumi up` deploys.
  */
 export function synthesizeStack(environment: EnvironmentName, options?: StackOptions): SynthesizedStack {
-  const definition = options ? stackDefinition(environment, options) : loadStack(environment).definition;
-  const s = synthesizeEnvironment(definition);
+  const s = synthesizeEnvironment(definitionFor(environment, options));
   return { platform: s.platform, platformObjects: s.platformObjects, pipelineObjects: s.pipelineObjects };
 }
 
@@ -167,8 +171,7 @@ export function environmentFromEnv(value = process.env.CD4ML_ENV): EnvironmentNa
  * options, from the environment's definition.
  */
 export function buildApp(environment: EnvironmentName, outdir = 'dist', options?: StackOptions): { app: App; platform: PlatformChart; pipelines: PipelinesChart } {
-  const definition = options ? stackDefinition(environment, options) : loadStack(environment).definition;
-  const { app, platformChart, pipelinesChart } = buildEnvironment(definition, { outdir });
+  const { app, platformChart, pipelinesChart } = buildEnvironment(definitionFor(environment, options), { outdir });
   return { app, platform: platformChart, pipelines: pipelinesChart };
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'fs';
 import { dirname, join, relative } from 'path';
 import { parseAllDocuments } from 'yaml';
-import { Cd4mlValidationError, checkDnsLabel, EnvironmentName, findCredential, Problem, REDACTED } from '../../lib';
+import { Cd4mlValidationError, checkDnsLabel, EnvironmentName, findCredential, Problem, REDACTED, yamlFilesUnder } from '../../lib';
 import { toYaml } from '../../lib/yaml';
 
 /** A Kubernetes object as synthesized. */
@@ -47,7 +47,9 @@ export interface EnvironmentOutput {
 
 /** One file of the output: its path relative to the output directory, and its text. */
 export interface OutputFile {
+  /** Where it goes, relative to the output directory (`<env>/platform/cd4ml.yaml`). */
   readonly path: string;
+  /** Its text. */
   readonly content: string;
 }
 
@@ -157,7 +159,7 @@ export function readEnvironmentOutput(outdir: string, environment: EnvironmentNa
   checkOutdir(outdir);
   const folder = [join(outdir, environment), ...setAside(outdir, environment)].find((f) => existsSync(f) && statSync(f).isDirectory());
   const files = folder
-    ? yamlFilesUnder(folder).filter((f) => !/kustomization\.ya?ml$/.test(f))
+    ? yamlFilesUnder(folder).filter((f) => !/(^|\/)kustomization\.ya?ml$/.test(f)).map((f) => join(folder, f))
     : legacyFiles(outdir, environment).map((f) => join(outdir, f));
   return files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown>))
     .filter((o) => o !== null && typeof o === 'object');
@@ -186,15 +188,6 @@ function recover(outdir: string, environment: string): void {
   if (!existsSync(target) && aside.length > 0) renameSync(aside.shift()!, target);
   for (const f of aside) rmSync(f, { recursive: true, force: true });
   for (const f of readdirSync(outdir).filter((n) => n.startsWith(`.cd4ml-staging-${environment}-`))) rmSync(join(outdir, f), { recursive: true, force: true });
-}
-
-/** Every `.yaml` file under a directory, sorted. */
-function yamlFilesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return yamlFilesUnder(p);
-    return e.name.endsWith('.yaml') ? [p] : [];
-  });
 }
 
 /** The flat files an earlier version wrote for the environment. */

@@ -50,8 +50,12 @@ export function readManifestDirectory(dir: string): DirectoryContents {
   return { files, documents, findings };
 }
 
-/** The YAML files under `dir/rel`, as paths relative to `dir` (with `/`), sorted by name at each level. */
-function yamlFilesUnder(dir: string, rel: string): string[] {
+/**
+ * The YAML files under `dir/rel`, as paths relative to `dir` (with `/`), sorted by name at each level; folders whose
+ * name starts with a dot (`.git`, a folder a write set aside) are not read. Also what `cd4ml env`, `cd4ml graph` and
+ * the data-loss guard read an output with.
+ */
+export function yamlFilesUnder(dir: string, rel = ''): string[] {
   const entries = readdirSync(join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return entries.flatMap((e) => {
     const path = rel === '' ? e.name : `${rel}/${e.name}`;

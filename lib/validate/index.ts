@@ -3,7 +3,7 @@
  * fields too), every reference resolving inside the output, and the security bar. `cd4ml validate DIR` runs it on a
  * GitOps repository.
  */
-import { readManifestDirectory } from './directory';
+import { readManifestDirectory, yamlFilesUnder } from './directory';
 import { KubeObject, Obj, objectLabel } from './manifests';
 import { danglingReferences, KnownSecret } from './references';
 import { formatFinding, formatSummary, SchemaCoverage, StrictCoverage, ValidationCheck, ValidationFinding, ValidationReport } from './report';
@@ -11,7 +11,7 @@ import { checkSchemas, Located } from './schemas';
 import { securityViolations } from './security';
 
 export type { KnownSecret, SchemaCoverage, StrictCoverage, ValidationCheck, ValidationFinding, ValidationReport };
-export { formatFinding, formatSummary };
+export { formatFinding, formatSummary, yamlFilesUnder };
 
 /** Options of {@link validateObjects} and {@link validateDirectory}. */
 export interface ValidateOptions {
