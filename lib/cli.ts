@@ -17,10 +17,11 @@
  * from `CD4ML_WEBHOOK_SECRET` (never from the command line), so a laptop starts the delivery as a push does. Exit code 0
  * when argo-server took it, 1 when it answered otherwise, 2 on a usage error.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
 import { buildPushRequest, checkoutFacts, DEFAULT_REF_RULES, environmentForRef, GitHost, repositoryUrl, sendPushRequest } from './ci-trigger';
+import { versionedTemplate } from './ci-template';
 import { ClientObject, clientConfig, toDotEnv } from './client-config';
 import { isCredentialFlag } from './credentials';
 import { MermaidNode, stepLabel, toMermaidFlowchart } from './mermaid';
@@ -180,6 +181,45 @@ async function validate(rest: readonly string[], log: (line: string) => void, er
 }
 
 const CI_USAGE = 'cd4ml ci trigger [--host github|gitlab] [--ref REF] [--revision SHA] [--repository URL] [--namespace NS] [--dir DIR]';
+const CI_TEMPLATE_USAGE = 'cd4ml ci template --dir DIR --pipeline NAME --revision SHA --image REPO@sha256:DIGEST --replace IMAGE... --namespace NS --out FILE [--ref REF]';
+
+/**
+ * `cd4ml ci template`: the delivery's render step. Writes the pipeline's WorkflowTemplate for one commit, as JSON, with
+ * the built image pinned by digest ({@link versionedTemplate}).
+ */
+function ciTemplate(rest: readonly string[], log: (line: string) => void, error: (line: string) => void): number {
+  const values: Record<string, string[]> = {};
+  const options = ['--dir', '--pipeline', '--revision', '--image', '--replace', '--namespace', '--out', '--ref'];
+  const usageError = (message: string): number => {
+    error(`cd4ml ci template: ${message}`);
+    error(`usage: ${CI_TEMPLATE_USAGE}`);
+    return 2;
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (!options.includes(flag)) return usageError(`${flag.startsWith('-') ? `unknown option ${JSON.stringify(flag)}` : `unexpected argument ${JSON.stringify(flag)}`}. Fix: use ${options.join(', ')}`);
+    const value = inline ?? rest[++i];
+    if (value === undefined || (value === '' && flag !== '--ref')) return usageError(`${flag} needs a value`);
+    (values[flag] ??= []).push(value);
+  }
+  const missing = options.filter((o) => !['--ref'].includes(o) && values[o] === undefined);
+  if (missing.length > 0) return usageError(`${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  const one = (o: string) => values[o][values[o].length - 1];
+  let template: Record<string, unknown>;
+  try {
+    template = versionedTemplate({ dir: one('--dir'), pipeline: one('--pipeline'), revision: one('--revision'), ref: values['--ref'] ? one('--ref') : '', image: one('--image'), replace: values['--replace'], namespace: one('--namespace') });
+  } catch (e) {
+    error(`cd4ml ci template: ${(e as Error).message}`);
+    return 1;
+  }
+  const out = one('--out');
+  writeFileSync(`${out}.tmp`, `${JSON.stringify(template, null, 2)}\n`);
+  renameSync(`${out}.tmp`, out);
+  const meta = template.metadata as { name: string; namespace: string };
+  log(`cd4ml ci template: wrote WorkflowTemplate ${meta.namespace}/${meta.name} to ${out}, running ${one('--image')}`);
+  return 0;
+}
 
 /** The variable `cd4ml ci trigger` reads the webhook's shared secret from (never argv: any user's `ps` shows it). */
 const SECRET_ENV = 'CD4ML_WEBHOOK_SECRET';
@@ -196,7 +236,7 @@ interface CiTriggerArgs {
 
 /** The arguments of `cd4ml ci trigger`, or the message of a usage error (which never repeats a credential's value). */
 function ciTriggerArgs(rest: readonly string[]): CiTriggerArgs | string {
-  if (rest[0] !== 'trigger') return `${rest[0] === undefined ? 'no subcommand given' : `unknown subcommand ${JSON.stringify(rest[0])}`}. Fix: cd4ml ci trigger`;
+  if (rest[0] !== 'trigger') return `${rest[0] === undefined ? 'no subcommand given' : `unknown subcommand ${JSON.stringify(rest[0])}`}. Fix: cd4ml ci trigger, or cd4ml ci template`;
   const values: Record<string, string> = {};
   const options = ['--host', '--ref', '--revision', '--repository', '--namespace', '--dir'];
   for (let i = 1; i < rest.length; i++) {
@@ -278,6 +318,9 @@ export function main(argv: string[], log: (line: string) => void = console.log, 
     `       ${CI_USAGE}`,
     '                                            (sends argo-server the signed push webhook of the current commit, as the',
     `                                             Git host would; the secret from ${SECRET_ENV}; exit code 0 when taken)`,
+    `       ${CI_TEMPLATE_USAGE}`,
+    '                                            (the delivery\'s render step: the pipeline\'s WorkflowTemplate for one',
+    '                                             commit, its built image pinned by digest, as JSON)',
   ].join('\n');
   if (command === undefined || ['--help', '-h', 'help'].includes(command) || (['graph', 'env', 'validate', 'ci'].includes(command) && rest.some((a) => a === '--help' || a === '-h'))) {
     // asked for help: the usage, on stdout, and success; called with nothing: the same, as an error
@@ -286,6 +329,7 @@ export function main(argv: string[], log: (line: string) => void = console.log, 
   }
   if (command === 'env') return env(rest, log, error);
   if (command === 'validate') return validate(rest, log, error);
+  if (command === 'ci' && rest[0] === 'template') return ciTemplate(rest.slice(1), log, error);
   if (command === 'ci') return ci(rest, log, error);
   if (command !== 'graph') {
     error(`cd4ml: unknown command ${JSON.stringify(command)}. ${usage}`);

@@ -20,3 +20,4 @@ export {
 } from './validate';
 export type { ValidateOptions, ValidationReport, ValidationFinding, ValidationCheck, SchemaCoverage, StrictCoverage, KnownSecret } from './validate';
 export * from './ci-trigger';
+export * from './ci-template';

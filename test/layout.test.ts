@@ -10,8 +10,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'constructs/k8s': ['lib'],
   'constructs/platform': ['lib', 'constructs/k8s'],
   'constructs/pipelines': ['lib', 'constructs/k8s', 'constructs/platform'],
-  // what serves a model and starts a delivery, beside the pipelines
-  'constructs/delivery': ['lib', 'constructs/k8s', 'constructs/platform'],
+  // what serves a model, starts a delivery and delivers a pipeline, above the pipelines
+  'constructs/delivery': ['lib', 'constructs/k8s', 'constructs/platform', 'constructs/pipelines'],
   // an environment as a whole: its platform and pipelines built for both engines, and its GitOps output
   'constructs/app': ['lib', 'constructs/k8s', 'constructs/platform', 'constructs/pipelines'],
   // The package's public faces: they re-export what is below them.

@@ -37,7 +37,11 @@ export interface DeliveryTriggersProps {
    * @default true
    */
   readonly createNamespace?: boolean;
-  /** Name of the delivery WorkflowTemplate, which takes the parameters `environment`, `revision`, `repository` and `ref`. @default 'cd4ml-delivery' */
+  /**
+   * The delivery WorkflowTemplates' name prefix: a push to environment `<env>` submits `<templateName>-<env>` (one
+   * template per environment, see {@link Delivery}), with the parameters `environment`, `revision`, `repository` and `ref`.
+   * @default 'cd4ml-delivery'
+   */
   readonly templateName?: string;
   /**
    * The Git host that sends the webhooks: its payload, headers and signature.
@@ -97,7 +101,7 @@ export class DeliveryTriggers extends Construct {
   public readonly namespace: string;
   /** The namespace construct, when rendered. */
   public readonly namespaceResource?: PlatformNamespace;
-  /** Name of the delivery WorkflowTemplate the bindings submit. */
+  /** Prefix of the delivery WorkflowTemplates the bindings submit (`<templateName>-<environment>`). */
   public readonly templateName: string;
   /** The Git host. */
   public readonly gitHost: GitHost;
@@ -227,7 +231,7 @@ export class DeliveryTriggers extends Construct {
     // creates the Workflow (server/event/dispatch/operation.go dispatch). Nothing else: no update, no delete, no Secret.
     this.role('Client', `${this.templateName}-webhook`, [
       { apiGroups: [ARGO_GROUP], resources: ['workfloweventbindings'], verbs: ['list'] },
-      { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates'], resourceNames: [this.templateName], verbs: ['get'] },
+      { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates'], resourceNames: [...new Set(this.ruleList.map((r) => `${this.templateName}-${r.environment}`))], verbs: ['get'] },
       { apiGroups: [ARGO_GROUP], resources: ['workflows'], verbs: ['create'] },
     ], { name: this.serviceAccountName, namespace: this.namespace }, labels);
     // argo-server, as itself, reads the webhook clients Secret, then the matching client's ServiceAccount and its token
@@ -319,7 +323,8 @@ export class DeliveryTriggers extends Construct {
     return {
       event: { selector },
       submit: {
-        workflowTemplateRef: { name: this.templateName },
+        // each environment's own template (Delivery): its service accounts, lock and approval are that environment's
+        workflowTemplateRef: { name: `${this.templateName}-${rule.environment}` },
         metadata: {
           name: `${literal(`${this.templateName}-${rule.environment}-`)} + (${e.revision})[0:${keep}]`,
           labels: { 'cd4ml.io/environment': literal(rule.environment), 'cd4ml.io/trigger': literal('push') },

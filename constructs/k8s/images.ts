@@ -30,4 +30,21 @@ export const DefaultImages = {
   SEAWEEDFS: 'chrislusf/seaweedfs:4.53',
   /** Python standard library only, for the credentials Job, SeaweedFS's identities file, bucket setup and backup uploads. */
   PYTHON: 'python:3.13.14-slim',
+  /**
+   * The delivery's checkout, test and render steps: the official Node 22 image on Debian bookworm (not `-slim`), which
+   * holds git (node's Dockerfile builds on buildpack-deps:bookworm, which installs git). The Node release `.ci/run` pins.
+   */
+  NODE: 'node:22.23.3-bookworm',
+  /**
+   * go-containerregistry's crane with a busybox shell (`/busybox/sh`), for the delivery's restricted build: it appends
+   * the code as one layer to a pinned base image and pushes it, running no build steps, so it needs no root. Versioned
+   * debug images live in their own repository (`crane/debug:<tag>`, cmd/crane/README.md).
+   */
+  CRANE: 'gcr.io/go-containerregistry/crane/debug:v0.22.1',
+  /**
+   * kaniko from its maintained fork (upstream GoogleContainerTools/kaniko was archived in June 2025): it unpacks the base
+   * image into its own root and runs the Dockerfile's steps, so it needs root with the default capabilities: Pod
+   * Security "baseline", only in the build namespace labelled for it.
+   */
+  KANIKO: 'ghcr.io/osscontainertools/kaniko:v1.28.5',
 } as const;

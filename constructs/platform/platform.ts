@@ -274,6 +274,8 @@ export class Platform extends Construct {
   public readonly credentials: CredentialsGenerator;
   /** The platform's namespaces, in order: platform, workflows, pipelines. */
   public readonly namespaces: readonly string[];
+  /** How the platform's workloads reach the Kubernetes API (what was given; undefined means {@link KubeApiAccess}'s defaults). */
+  public readonly kubeApi?: KubeApiAccess;
 
   public constructor(scope: Construct, id: string, props: PlatformProps = {}) {
     super(scope, id);
@@ -298,6 +300,7 @@ export class Platform extends Construct {
     // collisions, sizes and name lengths across everything the app renders
     validateRenderedObjects(this);
     this.preset = props.preset ?? environmentPreset(environment);
+    this.kubeApi = props.kubeApi;
     const comp = props.components ?? {};
     const resourcesOf = (name: keyof PlatformComponents, preset: ContainerResources): ContainerResources => ({ ...preset, ...(comp[name]?.resources ?? {}) });
     this.namespaces = [namespace, workflowNamespace, pipelineNamespace];

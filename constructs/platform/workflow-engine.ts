@@ -131,6 +131,10 @@ export class WorkflowEngine extends Construct {
   public readonly controller: IConnectable;
   /** The server's network flows. */
   public readonly server: IConnectable;
+  /** The Argo executor image every workflow pod's init and wait containers run. */
+  public readonly executorImage: string;
+  /** The workflow controller's image. */
+  public readonly controllerImage: string;
   /** The controller Deployment (escape hatch). */
   public readonly controllerDeployment: ApiObject;
   /** The server Deployment (escape hatch). */
@@ -184,6 +188,8 @@ export class WorkflowEngine extends Construct {
     checkPodSettings(problems, path, 'serverPod', props.serverPod);
     problems.throwIfAny(this);
     runner.attachWorkflowController(this.namespace, path, props.instanceId);
+    this.executorImage = props.executorImage ?? DefaultImages.ARGO_EXECUTOR;
+    this.controllerImage = props.controllerImage ?? DefaultImages.ARGO_CONTROLLER;
     // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
     // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).
     this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, 'workflows', [props.artifactBucket]);

@@ -88,10 +88,14 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
           namespace: ns,
           labels: { ...(wf.podMetadata?.labels ?? {}), ...(t.metadata?.labels ?? {}) },
           spec: {
-            serviceAccountName: wf.serviceAccountName,
-            automountServiceAccountToken: wf.automountServiceAccountToken,
+            serviceAccountName: t.serviceAccountName ?? wf.serviceAccountName,
+            automountServiceAccountToken: t.automountServiceAccountToken ?? wf.automountServiceAccountToken,
             securityContext: wf.securityContext,
-            volumes: [...(wf.volumes ?? []), ...(t.volumes ?? [])],
+            // a volume claim template becomes a claim of the run, mounted by its name
+            volumes: [
+              ...(wf.volumes ?? []), ...(t.volumes ?? []),
+              ...(wf.volumeClaimTemplates ?? []).map((c: Obj) => ({ name: c.metadata?.name, persistentVolumeClaim: { claimName: `<run>-${c.metadata?.name}` } })),
+            ],
             nodeSelector: t.nodeSelector ?? wf.nodeSelector,
             tolerations: t.tolerations ?? wf.tolerations,
             affinity: t.affinity ?? wf.affinity,

@@ -85,7 +85,8 @@ describe('DeliveryTriggers', () => {
 
     test('submits the delivery template with the environment, the commit, the clone URL and the ref', () => {
       const submit = binding(m, 'cd4ml-delivery-tag-v-any').spec.submit;
-      expect(submit.workflowTemplateRef).toEqual({ name: 'cd4ml-delivery' });
+      // each environment's own template (Delivery renders them)
+      expect(submit.workflowTemplateRef).toEqual({ name: 'cd4ml-delivery-prod' });
       expect(submit.arguments.parameters).toEqual([
         { name: 'environment', valueFrom: { event: '"prod"' } },
         { name: 'revision', valueFrom: { event: '(payload.head_commit?.id ?? payload.after)' } },
@@ -112,7 +113,7 @@ describe('DeliveryTriggers', () => {
       expect(token.stringData).toBeUndefined();
       expect(m.find('Role', 'cd4ml-delivery-webhook', 'cd4ml-ci').rules).toEqual([
         { apiGroups: ['argoproj.io'], resources: ['workfloweventbindings'], verbs: ['list'] },
-        { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], resourceNames: ['cd4ml-delivery'], verbs: ['get'] },
+        { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], resourceNames: ['cd4ml-delivery-staging', 'cd4ml-delivery-prod', 'cd4ml-delivery-dev'], verbs: ['get'] },
         { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['create'] },
       ]);
       expect(m.find('RoleBinding', 'cd4ml-delivery-webhook', 'cd4ml-ci').subjects).toEqual([{ kind: 'ServiceAccount', name: 'github.com', namespace: 'cd4ml-ci' }]);
@@ -140,7 +141,7 @@ describe('DeliveryTriggers', () => {
       expect(securityViolations(m.objects)).toEqual([]);
       // the delivery WorkflowTemplate is built later, beside these bindings: it is the one reference left open
       expect(danglingReferences(m.objects, [{ namespace: 'cd4ml-ci', name: WEBHOOK_CLIENTS_SECRET, keys: ['github.com'] }])).toEqual(
-        ['branch-main', 'tag-v-any', 'branch-any'].map((b) => `WorkflowEventBinding cd4ml-ci/cd4ml-delivery-${b}: template cd4ml-delivery missing`),
+        [['branch-main', 'staging'], ['tag-v-any', 'prod'], ['branch-any', 'dev']].map(([b, env]) => `WorkflowEventBinding cd4ml-ci/cd4ml-delivery-${b}: template cd4ml-delivery-${env} missing`),
       );
       // no NetworkPolicy of its own: argo-server admits nobody new by default
       expect(m.all('NetworkPolicy').filter((p) => p.metadata.namespace === 'argo').map((p) => p.metadata.name).sort()).toEqual(['allow-dns', 'argo-server', 'default-deny', 'workflow-controller']);
@@ -178,7 +179,7 @@ describe('DeliveryTriggers', () => {
     expect(s('deliver-tag-v-any')).toMatch(/ && hasPrefix\(payload\.ref, "refs\/tags\/v"\)$/);
     // the tag rule covers no branch: only the release rule is excluded from the branches
     expect(s('deliver-branch-any')).toMatch(/ && hasPrefix\(payload\.ref, "refs\/heads\/"\) && !\(hasPrefix\(payload\.ref, "refs\/heads\/release\/"\)\)$/);
-    expect(m.find('Role', 'deliver-webhook', 'ml-ci').rules[1].resourceNames).toEqual(['deliver']);
+    expect(m.find('Role', 'deliver-webhook', 'ml-ci').rules[1].resourceNames).toEqual(['deliver-staging', 'deliver-prod', 'deliver-dev']);
     expect(m.find('WorkflowEventBinding', 'deliver-branch-any', 'ml-ci').spec.submit.metadata.name).toBe('"deliver-dev-" + ((payload.head_commit?.id ?? payload.after))[0:40]');
   });
 
@@ -211,7 +212,7 @@ describe('DeliveryTriggers', () => {
         policyTypes: ['Ingress'],
         ingress: [{ from: [{ ipBlock: { cidr: '192.30.252.0/22' } }], ports: [{ protocol: 'TCP', port: 2746 }] }],
       });
-      expect(danglingReferences(m.objects, [{ namespace: 'cd4ml-ci', name: WEBHOOK_CLIENTS_SECRET, keys: ['github.com'] }]).filter((d) => !d.includes('template cd4ml-delivery missing'))).toEqual([]);
+      expect(danglingReferences(m.objects, [{ namespace: 'cd4ml-ci', name: WEBHOOK_CLIENTS_SECRET, keys: ['github.com'] }]).filter((d) => !/template cd4ml-delivery-(dev|staging|prod) missing/.test(d))).toEqual([]);
     });
 
     test('the ingress controller that already reaches argo-server adds nothing', () => {
