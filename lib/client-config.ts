@@ -51,12 +51,12 @@ export function clientConfig(objects: readonly ClientObject[]): ClientConfig | u
   const commands: string[] = [];
   const mlflowHost = hostOf(objects, mlflowNs, mlflow.metadata.name);
   const argoHost = hostOf(objects, argoNs, argo.metadata.name);
-  if (!mlflowHost) commands.push(`kubectl -n ${mlflowNs} port-forward svc/${mlflow.metadata.name} 5000:5000 >/dev/null &`);
+  if (!mlflowHost) commands.push(`kubectl -n ${mlflowNs} port-forward svc/${mlflow.metadata.name} 5050:5000 >/dev/null &`);
   if (!argoHost) commands.push(`kubectl -n ${argoNs} port-forward svc/${argo.metadata.name} 2746:2746 >/dev/null &`);
   commands.push(`export MLFLOW_TRACKING_PASSWORD="$(kubectl -n ${mlflowNs} get secret ${mlflow.metadata.name}-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)"`);
   if (user) commands.push(`export ARGO_TOKEN="Bearer $(kubectl -n ${pipelinesNs} create token ${user.metadata.name} --duration 8h)"`);
   const env: Record<string, string> = {
-    MLFLOW_TRACKING_URI: mlflowHost ? `https://${mlflowHost}` : 'http://localhost:5000',
+    MLFLOW_TRACKING_URI: mlflowHost ? `https://${mlflowHost}` : 'http://localhost:5050',
     MLFLOW_TRACKING_USERNAME: 'admin',
     ARGO_SERVER: argoHost ? `${argoHost}:443` : 'localhost:2746',
     ARGO_NAMESPACE: pipelinesNs,

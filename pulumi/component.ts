@@ -117,7 +117,9 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       resources.set(id, r);
       return r;
     };
-    for (const o of platformObjects) {
+    // every Namespace and CRD first, the pipelines chart's too (a delivery's CI namespace, where the platform's
+    // credentials generator also copies Secrets)
+    for (const o of [...platformObjects, ...pipelineObjects]) {
       if (o.kind === 'Namespace') namespaceResources.set(o.metadata.name, add(o, []));
       else if (o.kind === 'CustomResourceDefinition') crds.push(add(o, []));
     }
@@ -141,7 +143,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     for (const o of platformObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, before(o));
     const controller = [...resources.entries()].find(([id]) => id === `${workflowNamespace}/Deployment/workflow-controller`)?.[1];
     // Pipelines wait for the workflow controller (and, through before(), for their namespace and the CRDs).
-    for (const o of pipelineObjects) add(o, [...before(o), ...(controller ? [controller] : [])]);
+    for (const o of pipelineObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, [...before(o), ...(controller ? [controller] : [])]);
     this.resources = resources;
 
     const [ns, wfNs, pipeNs] = platform.namespaces;
@@ -150,7 +152,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
     this.argoServerUrl = pulumi.output(platform.workflowEngine.serverEndpoint.url());
     this.namespaces = pulumi.output([ns, wfNs, pipeNs]);
     const portForward: Record<string, string> = {
-      mlflow: `kubectl -n ${ns} port-forward svc/${platform.trackingServer.name} 5000:${platform.trackingServer.endpoint.port}`,
+      mlflow: `kubectl -n ${ns} port-forward svc/${platform.trackingServer.name} 5050:${platform.trackingServer.endpoint.port}`,
       argo: `kubectl -n ${wfNs} port-forward svc/argo-server 2746:${platform.workflowEngine.serverEndpoint.port}`,
     };
     if (platform.objectStore instanceof MinioObjectStore) portForward.minio = `kubectl -n ${ns} port-forward svc/${platform.objectStore.name} 9001:${platform.objectStore.consoleEndpoint.port}`;

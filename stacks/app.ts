@@ -1,11 +1,11 @@
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, EnvironmentDefinition, EnvironmentName, fail,
+  ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Builder, Delivery, DeliveryTriggers, GitHost, ModelEndpoint, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, EnvironmentDefinition, EnvironmentName, fail,
   IngressTls, K3dClusterOptions, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline, PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput,
-  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment,
+  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment, DEFAULT_REF_RULES,
 } from '../index';
-import { EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
+import { DeliveryConfig, EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
 import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';
 
 /** The image of the example steps (`examples/`); override with CD4ML_EXAMPLES_IMAGE. */
@@ -23,13 +23,18 @@ export interface StackOptions extends PlatformProps {
   readonly pipelines?: readonly string[];
   /** Image of the example steps. @default - {@link EXAMPLES_IMAGE} */
   readonly examplesImage?: string;
+  /** Level-2 delivery of an example pipeline. @default - none */
+  readonly delivery?: DeliveryConfig;
 }
+
+/** The registered model the example pipelines train, which the delivery's endpoints serve. */
+export const EXAMPLE_MODEL = 'sklearn-random-forest';
 
 /**
  * Declares example pipelines by name on the pipelines chart: by default the seed pipeline, and the GPU sweep where
  * the platform has GPU scheduling.
  */
-export function examplePipelines(names: readonly string[] | undefined, image: string): (scope: Construct, platform: Platform) => void {
+export function examplePipelines(names: readonly string[] | undefined, image: string, delivery?: DeliveryConfig): (scope: Construct, platform: Platform) => void {
   return (scope, platform) => {
     const runner = platform.pipelineRunner;
     const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
@@ -37,14 +42,47 @@ export function examplePipelines(names: readonly string[] | undefined, image: st
     if (unknown.length > 0) {
       fail({ path: scope.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, scope);
     }
-    for (const n of chosen) EXAMPLE_PIPELINES[n](scope, { runner, image });
+    const declared = new Map(chosen.map((n) => [n, EXAMPLE_PIPELINES[n](scope, { runner, image })]));
+    if (delivery) exampleDelivery(scope, platform, declared, image, delivery);
   };
+}
+
+/**
+ * The delivery of an example pipeline: the push triggers, one model endpoint per environment delivered to
+ * (`<pipeline>-<environment>`, serving version 1 until the first delivery rolls it, with the alias
+ * `champion-<environment>`), and the Delivery, whose build appends the repository's step code to the examples image.
+ */
+export function exampleDelivery(scope: Construct, platform: Platform, pipelines: ReadonlyMap<string, Pipeline>, image: string, d: DeliveryConfig): Delivery {
+  const name = d.pipeline ?? 'breast-cancer';
+  const pipeline = pipelines.get(name);
+  if (!pipeline) fail({ path: scope.node.path, field: 'delivery.pipeline', value: name, message: 'is not a pipeline this environment deploys', fix: `deliver one of ${[...pipelines.keys()].join(', ')}, or add it to pipelines` }, scope);
+  const triggers = new DeliveryTriggers(scope, 'delivery-triggers', {
+    platform,
+    gitHost: d.gitHost as GitHost | undefined,
+    repository: d.repository,
+    refs: d.environments ? DEFAULT_REF_RULES.filter((r) => d.environments!.includes(r.environment)) : undefined,
+  });
+  const environments = Object.fromEntries(triggers.rules.map((r) => r.environment).filter((e, i, all) => all.indexOf(e) === i).map((env) => [env, {
+    // a random forest of 100 trees serves in about 300 MiB
+    endpoint: new ModelEndpoint(scope, `${name}-${env}`, { platform, model: EXAMPLE_MODEL, version: '1', image, resources: { cpu: '100m', memory: '384Mi', memoryLimit: '1Gi' } }),
+    gate: d.gate,
+    alias: `champion-${env}`,
+  }]));
+  return new Delivery(scope, 'delivery', {
+    platform, triggers, pipeline, candidate: { step: 'train-model' }, image: d.image,
+    builder: Builder.crane({ base: image, context: 'examples/cd4ml_examples', path: '/app/cd4ml_examples' }),
+    environments,
+    insecureRegistry: d.insecureRegistry,
+    egressPorts: d.egressPorts,
+    gitCredentials: d.gitCredentials ? SecretRef.fromSecretName(d.gitCredentials, ['username', 'password']) : undefined,
+    registryCredentials: d.registryCredentials ? SecretRef.fromSecretName(d.registryCredentials, ['.dockerconfigjson']) : undefined,
+  });
 }
 
 /** The definition both engines build from a stack's options. */
 export function stackDefinition(environment: EnvironmentName, options: StackOptions = {}): EnvironmentDefinition {
-  const { pipelines: names, examplesImage, environment: _ignored, ...platform } = options;
-  return { environment, platform, pipelines: examplePipelines(names, examplesImage ?? EXAMPLES_IMAGE) };
+  const { pipelines: names, examplesImage, delivery, environment: _ignored, ...platform } = options;
+  return { environment, platform, pipelines: examplePipelines(names, examplesImage ?? EXAMPLES_IMAGE, delivery) };
 }
 
 /** A Secret the platform reads from an external store's credentials, and the Pulumi config key of each of its keys. */
@@ -119,6 +157,7 @@ export function planStack(cfg: StackConfig): StackPlan {
     buckets: cfg.buckets,
     pipelines: cfg.pipelines,
     examplesImage: cfg.examplesImage,
+    delivery: cfg.delivery,
   };
   const externalSecrets: ExternalSecret[] = [
     ...s3.map(({ ref, configKeys }) => ({ ref, configKeys })),

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'fs';
 import { dirname, join, relative } from 'path';
 import { parse } from 'yaml';
 import {
-  ArgoAuthMode, ArgoCdApplications, Cd4mlValidationError, checkArgoCdApplications, checkK3dOptions, K3dClusterOptions, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
+  ArgoAuthMode, ArgoCdApplications, Cd4mlValidationError, checkArgoCdApplications, checkK3dOptions, K3dClusterOptions, checkCount, checkDnsLabel, checkLabels, checkDnsSubdomain, checkEnvironmentName, checkSecretKey, DELIVERY_ENVIRONMENTS, EnvironmentName, GpuScheduling, PlatformImages, PlatformProps, Problems, Quantity, QuantityKind,
 } from '../index';
 
 /** An external S3 endpoint, from config. */
@@ -90,8 +90,37 @@ export interface StackConfig {
   readonly argoCd?: ArgoCdApplications;
   /** The k3d cluster to write beside the output (the sandbox's by default). */
   readonly k3d?: K3dClusterOptions;
+  /** Level-2 delivery of the seed pipeline (the construct checks the values). */
+  readonly delivery?: DeliveryConfig;
   /** The `credentials` overrides as given (a secret JSON string, never logged), read by the program to place them. */
   readonly secrets: { readonly credentials?: string };
+}
+
+/**
+ * An environment's delivery of the example pipeline, as a definition sets it: the triggers, one model endpoint per
+ * environment delivered to, and the Delivery (the constructs check every value and name it in their reports).
+ */
+export interface DeliveryConfig {
+  /** Where builds are pushed, without tag (`registry.example/team/cd4ml-examples`). */
+  readonly image: string;
+  /** The environments delivered to in this cluster. @default - every environment of the triggers' rules (dev, staging, prod) */
+  readonly environments?: EnvironmentName[];
+  /** The pipeline delivered. @default 'breast-cancer' */
+  readonly pipeline?: string;
+  /** The gate every environment applies. */
+  readonly gate: { readonly metric: string; readonly minimum?: number; readonly minImprovement?: number };
+  /** The Git host sending the push webhooks. @default 'github' */
+  readonly gitHost?: string;
+  /** Only pushes of this repository (`owner/name`). @default - any repository signing with the shared secret */
+  readonly repository?: string;
+  /** Push over plain HTTP (the sandbox's k3d registry). @default false */
+  readonly insecureRegistry?: boolean;
+  /** Ports the checkout, test and build steps may reach outside the cluster. @default [443] */
+  readonly egressPorts?: number[];
+  /** The Git credential Secret (keys username, password) in the CI namespace. @default - none: a public repository */
+  readonly gitCredentials?: string;
+  /** The registry credential Secret (`.dockerconfigjson`) in the CI namespace. @default - none */
+  readonly registryCredentials?: string;
 }
 
 /** The platform's buckets by role, as `PlatformProps.buckets` takes them. */
@@ -125,6 +154,7 @@ export const SETTINGS = {
   ingress: 'the UIs\' Ingresses: { className, controller: { namespace, podLabels }, tls: { clusterIssuer | issuer | secretName }, hosts: { trackingServer, workflowServer, objectStore, objectStoreConsole }, annotations }',
   k3d: 'the sandbox\'s k3d cluster, written by npm run synth to dist/k3d/<name>.yaml: { name, agents, k3sImage, subnet, storageHostPath, registry: { name, hostPort }, ingressPorts: { http, https } }',
   argoCd: 'Argo CD Applications for the GitOps output (npm run synth only): { repoURL, targetRevision, path, namespace, project, destinationServer }',
+  delivery: 'Level-2 delivery of the example pipeline: { image, environments, pipeline, gate: { metric, minimum, minImprovement }, gitHost, repository, insecureRegistry, egressPorts, gitCredentials, registryCredentials }',
   buckets: 'bucket names by role: { trackingArtifacts, workflowArtifacts, data, databaseBackups } (required with an external objectStore; steps read the data bucket as CD4ML_BUCKET_DATA whatever its name)',
   s3MlflowAccessKeyId: 'secret: external S3 access key of MLflow (its artifact bucket only)',
   s3MlflowSecretAccessKey: 'secret: external S3 secret key of MLflow',
@@ -159,7 +189,7 @@ export interface DefinitionSource {
 }
 
 /** The settings whose values are objects, lists or booleans. */
-const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd', 'k3d'];
+const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd', 'k3d', 'delivery'];
 
 /** The settings Pulumi's stack config holds: which definition, and the secrets (never in the definition). */
 const PULUMI_SETTINGS = ['environment', ...SECRET_SETTINGS];
@@ -331,6 +361,16 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
   const k3d = json<K3dClusterOptions>('k3d');
   keysOf('k3d', k3d, ['name', 'agents', 'k3sImage', 'subnet', 'storageHostPath', 'registry', 'ingressPorts']);
   if (k3d && typeof k3d === 'object') checkK3dOptions({ ...k3d, kubeApiCidr: raw.kubeApiCidr }, definition.file).forEach((p) => problems.add({ ...p, field: `k3d.${p.field}` }));
+  const delivery = json<DeliveryConfig>('delivery');
+  keysOf('delivery', delivery, ['image', 'environments', 'pipeline', 'gate', 'gitHost', 'repository', 'insecureRegistry', 'egressPorts', 'gitCredentials', 'registryCredentials']);
+  if (delivery && typeof delivery === 'object') {
+    keysOf('delivery.gate', delivery.gate, ['metric', 'minimum', 'minImprovement']);
+    if (delivery.gate === undefined) problems.add({ ...site('delivery.gate'), value: undefined, message: 'is missing', fix: 'give the gate, e.g. { metric: roc_auc, minimum: 0.9 }' });
+    if (delivery.environments !== undefined && (!Array.isArray(delivery.environments) || delivery.environments.some((e) => !DELIVERY_ENVIRONMENTS.includes(e)))) {
+      problems.add({ ...site('delivery.environments'), value: delivery.environments, message: 'is not a list of environments a delivery goes to', fix: `give some of ${DELIVERY_ENVIRONMENTS.join(', ')}, e.g. [${environment === EnvironmentName.SANDBOX ? 'dev, staging, prod' : environment}]` });
+    }
+    for (const f of ['gitCredentials', 'registryCredentials'] as const) if (delivery[f] !== undefined) problems.addIf(checkDnsSubdomain(delivery[f], site(`delivery.${f}`)));
+  }
   const argoCd = json<ArgoCdApplications>('argoCd');
   keysOf('argoCd', argoCd, ['repoURL', 'targetRevision', 'path', 'namespace', 'project', 'destinationServer']);
   if (argoCd && typeof argoCd === 'object') checkArgoCdApplications(argoCd, definition.file).forEach((p) => problems.add(p));
@@ -391,6 +431,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     buckets,
     argoCd,
     k3d,
+    delivery,
     secrets,
   };
   problems.throwIfAny();

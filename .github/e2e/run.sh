@@ -36,19 +36,19 @@ for r in statefulset/seaweedfs statefulset/postgres deployment/mlflow; do kubect
 for r in deployment/workflow-controller deployment/argo-server; do kubectl -n argo rollout status "$r" --timeout=10m; done
 
 step "MLflow answers and logs a run"
-port_forward cd4ml mlflow 5000:5000
-curl -sf http://localhost:5000/health
+port_forward cd4ml mlflow 5050:5000
+curl -sf http://localhost:5050/health
 # basic-auth: anonymous API calls are refused; the admin signs in with its generated password
-test "$(curl -s -o /dev/null -w '%{http_code}' http://localhost:5000/api/2.0/mlflow/experiments/search?max_results=1)" = 401
+test "$(curl -s -o /dev/null -w '%{http_code}' http://localhost:5050/api/2.0/mlflow/experiments/search?max_results=1)" = 401
 # the password goes to curl in a netrc file, not in its arguments (which `ps` shows)
 netrc=$(mktemp); chmod 600 "$netrc"
 printf 'machine localhost login admin password %s\n' "$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)" > "$netrc"
 curl() { command curl --netrc-file "$netrc" "$@"; }
-run_id=$(curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/create -H 'Content-Type: application/json' \
+run_id=$(curl -sf -X POST http://localhost:5050/api/2.0/mlflow/runs/create -H 'Content-Type: application/json' \
   -d '{"experiment_id":"0","run_name":"e2e-smoke"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["info"]["run_id"])')
-curl -sf -X POST http://localhost:5000/api/2.0/mlflow/runs/log-metric -H 'Content-Type: application/json' \
+curl -sf -X POST http://localhost:5050/api/2.0/mlflow/runs/log-metric -H 'Content-Type: application/json' \
   -d "{\"run_id\":\"$run_id\",\"key\":\"foo\",\"value\":1,\"timestamp\":$(date +%s000)}"
-curl -sf "http://localhost:5000/api/2.0/mlflow/runs/get?run_id=$run_id" | grep -q '"key": *"foo"'
+curl -sf "http://localhost:5050/api/2.0/mlflow/runs/get?run_id=$run_id" | grep -q '"key": *"foo"'
 echo "logged run $run_id"
 
 step "the buckets exist"
@@ -91,7 +91,7 @@ if [ "$phase" != Succeeded ]; then
   kubectl -n ml-pipelines get workflow "$wf" -o yaml | tail -60
   exit 1
 fi
-curl -sf "http://localhost:5000/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion" | grep -q '"version"'
+curl -sf "http://localhost:5050/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion" | grep -q '"version"'
 echo "sklearn-random-forest@champion is deployed"
 
 step "pulumi destroy keeps the protected stores"

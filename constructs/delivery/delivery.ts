@@ -11,6 +11,11 @@ import { componentLabels } from '../k8s/labels';
 import { checkPeers, Connections, NetworkPeer } from '../k8s/network';
 import { PlatformNamespace } from '../k8s/namespace';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext, resourceRequirements } from '../k8s/pod-security';
+
+/** Requests and limits as plain JSON (Argo templates and the Job manifest are not L1 objects). */
+function plainResources(r: ContainerResources): Record<string, Record<string, string>> {
+  return { requests: { cpu: r.cpu, memory: r.memory }, limits: { memory: r.memoryLimit, ...(r.cpuLimit !== undefined ? { cpu: r.cpuLimit } : {}) } };
+}
 import { readScript } from '../k8s/script';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { boundRole, containerPorts, deployment, serviceAccount } from '../k8s/workload';
@@ -440,7 +445,7 @@ export class Delivery extends Construct {
 
     // --- the steps ---------------------------------------------------------------------------------------------------
     const param = (n: string) => `{{workflow.parameters.${n}}}`;
-    const out = (step: string, n: string) => `{{steps.${step}.outputs.parameters.${n}}}`;
+    const out = (step: string, n: string) => `{{tasks.${step}.outputs.parameters.${n}}}`;
     const workspaceMount = { name: 'workspace', mountPath: WORKSPACE };
     const tmpMount = { name: 'tmp', mountPath: '/tmp' };
     const scriptsMount = { name: 'scripts', mountPath: SCRIPTS_MOUNT, readOnly: true };
@@ -451,8 +456,8 @@ export class Delivery extends Construct {
     ];
     const baseEnv = [{ name: 'HOME', value: '/tmp' }, { name: 'CD4ML_ENVIRONMENT', value: env }];
     const container = (c: { image: string; command: string[]; args?: string[]; env?: k8s.EnvVar[]; resources: ContainerResources; mounts: k8s.VolumeMount[]; workingDir?: string }) => ({
-      image: c.image, imagePullPolicy: 'IfNotPresent', command: c.command, args: c.args, workingDir: c.workingDir,
-      env: [...baseEnv, ...(c.env ?? [])], resources: resourceRequirements(c.resources), securityContext: restrictedContainerSecurityContext(), volumeMounts: c.mounts,
+      name: 'main', image: c.image, imagePullPolicy: 'IfNotPresent', command: c.command, args: c.args, workingDir: c.workingDir,
+      env: [...baseEnv, ...(c.env ?? [])], resources: plainResources(c.resources), securityContext: restrictedContainerSecurityContext(), volumeMounts: c.mounts,
     });
     const stepMeta = (role: string) => ({ labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/delivery-step': role, 'cd4ml.io/environment': env } });
     const outputs = (...names: string[]) => ({ parameters: names.map((n) => ({ name: n, valueFrom: { path: `/tmp/outputs/${n}` } })) });
@@ -599,6 +604,7 @@ export class Delivery extends Construct {
         podGC: { strategy: 'OnPodSuccess' },
         podMetadata: { labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/environment': env } },
         volumeClaimTemplates: [{
+          apiVersion: 'v1', kind: 'PersistentVolumeClaim',
           metadata: { name: 'workspace', labels: envLabels },
           spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: o.workspaceSize } }, ...(o.storageClassName ? { storageClassName: o.storageClassName } : {}) },
         }],
@@ -606,8 +612,9 @@ export class Delivery extends Construct {
         volumes,
         templates: [
           {
+            // one after another: each task depends on the one before (a DAG, as the pipelines render theirs)
             name: 'deliver',
-            steps: steps.map((s) => [s]),
+            dag: { tasks: steps.map((s, i) => ({ ...s, ...(i > 0 ? { depends: steps[i - 1].name } : {}) })) },
             outputs: { parameters: [{ name: 'endpoint', valueFrom: { parameter: out('deploy', 'endpoint') } }] },
           },
           ...templates,
@@ -715,7 +722,7 @@ export class Delivery extends Construct {
                 { name: 'CD4ML_REVISION', value: '' }, { name: 'CD4ML_REF', value: '' }, { name: 'CD4ML_REPOSITORY_HOST_PATH', value: '' }, { name: 'CD4ML_DESTINATION', value: '' },
                 ...(git ? [secretEnv('GIT_USERNAME', git, GIT_USERNAME_KEY), secretEnv('GIT_PASSWORD', git, GIT_PASSWORD_KEY)] : []),
               ],
-              resources: resourceRequirements(resources),
+              resources: plainResources(resources),
               securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' } },
               terminationMessagePolicy: 'File',
               volumeMounts: registry ? [{ name: 'registry', mountPath: '/kaniko/.docker', readOnly: true }] : undefined,

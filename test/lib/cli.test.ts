@@ -61,10 +61,10 @@ describe('cd4ml env', () => {
     const text = readFileSync(join(dir, 'cd4ml.env'), 'utf8');
     const vars = Object.fromEntries(text.split('\n').filter((l) => /^[A-Z0-9_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
     expect(vars).toEqual({
-      MLFLOW_TRACKING_URI: 'http://localhost:5000', MLFLOW_TRACKING_USERNAME: 'admin',
+      MLFLOW_TRACKING_URI: 'http://localhost:5050', MLFLOW_TRACKING_USERNAME: 'admin',
       ARGO_SERVER: 'localhost:2746', ARGO_NAMESPACE: 'ml-pipelines', ARGO_SECURE: 'true', ARGO_INSECURE_SKIP_VERIFY: 'true', ARGO_HTTP1: 'true',
     });
-    expect(text).toContain('#   kubectl -n cd4ml port-forward svc/mlflow 5000:5000 >/dev/null &');
+    expect(text).toContain('#   kubectl -n cd4ml port-forward svc/mlflow 5050:5000 >/dev/null &');
     expect(text).toContain('#   kubectl -n argo port-forward svc/argo-server 2746:2746 >/dev/null &');
     expect(text).toContain(`#   export MLFLOW_TRACKING_PASSWORD="$(kubectl -n cd4ml get secret mlflow-admin -o jsonpath='{.data.MLFLOW_TRACKING_PASSWORD}' | base64 -d)"`);
     expect(text).toContain('#   export ARGO_TOKEN="Bearer $(kubectl -n ml-pipelines create token argo-user --duration 8h)"');

@@ -139,7 +139,7 @@ describe.each(ENVIRONMENT_NAMES)('pulumi up --stack %s (under mocks)', (stack) =
     // (prod's UIs are behind its ingress; the others' are reached by port-forward)
     const behindIngress = stack === 'prod';
     expect(outputs!.clientEnv).toMatchObject({
-      MLFLOW_TRACKING_URI: behindIngress ? 'https://mlflow.ml.example.com' : 'http://localhost:5000',
+      MLFLOW_TRACKING_URI: behindIngress ? 'https://mlflow.ml.example.com' : 'http://localhost:5050',
       ARGO_SERVER: behindIngress ? 'argo.ml.example.com:443' : 'localhost:2746',
       ARGO_SECURE: 'true', ARGO_NAMESPACE: expect.stringMatching(/ml-pipelines$/),
     });

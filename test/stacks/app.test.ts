@@ -44,7 +44,8 @@ describe('npm run synth: each environment in its GitOps folder', () => {
     expect(Object.keys(files).sort()).toEqual([
       'k3d/cd4ml.yaml',
       'sandbox/cluster/cluster-resources.yaml', 'sandbox/cluster/crds.yaml', 'sandbox/cluster/namespaces.yaml', 'sandbox/kustomization.yaml',
-      'sandbox/pipelines/argo.yaml', 'sandbox/pipelines/ml-pipelines.yaml', 'sandbox/platform/argo.yaml', 'sandbox/platform/cd4ml.yaml', 'sandbox/platform/ml-pipelines.yaml',
+      'sandbox/pipelines/argo.yaml', 'sandbox/pipelines/cd4ml-ci.yaml', 'sandbox/pipelines/cd4ml.yaml', 'sandbox/pipelines/ml-pipelines.yaml',
+      'sandbox/platform/argo.yaml', 'sandbox/platform/cd4ml-ci.yaml', 'sandbox/platform/cd4ml.yaml', 'sandbox/platform/ml-pipelines.yaml',
     ]);
     const kustomization = parse(files['sandbox/kustomization.yaml']);
     expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
@@ -56,12 +57,15 @@ describe('npm run synth: each environment in its GitOps folder', () => {
       const ns = f.match(/^sandbox\/(platform|pipelines)\/(.+)\.yaml$/)?.[2];
       for (const o of objects) expect({ f, namespace: o.metadata.namespace }).toEqual({ f, namespace: ns });
     }
-    expect(docs(files['sandbox/cluster/namespaces.yaml']).map((o) => o.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines']);
+    // the CI namespace of the delivery (its templates, controller and triggers are the pipelines' folder's, with the
+    // model endpoints; the platform's folder holds what its credentials generator copies there)
+    expect(docs(files['sandbox/cluster/namespaces.yaml']).map((o) => o.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines', 'cd4ml-ci']);
+    expect(docs(files['sandbox/pipelines/cd4ml-ci.yaml']).filter((d) => d.kind === 'WorkflowTemplate').map((d) => d.metadata.name)).toEqual(['cd4ml-delivery-dev', 'cd4ml-delivery-staging', 'cd4ml-delivery-prod']);
     expect(docs(files['sandbox/cluster/crds.yaml'])).toHaveLength(8);
     expect(docs(files['sandbox/pipelines/ml-pipelines.yaml']).map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['WorkflowTemplate/breast-cancer', 'CronWorkflow/breast-cancer-nightly']));
     // and tells people where the UIs are, on stderr
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/MLflow UI: http:\/\/localhost:5000[\s\S]*kubectl -n argo port-forward svc\/argo-server 2746:2746/);
+    expect(run.stderr).toMatch(/MLflow UI: http:\/\/localhost:5050[\s\S]*kubectl -n argo port-forward svc\/argo-server 2746:2746/);
   });
 
   test('no stale file: the folder is replaced whole, flat files of earlier versions go, other environments stay', () => {

@@ -83,13 +83,16 @@ describe('Delivery', () => {
     });
 
     test('the steps in order: checkout, test, build, render, register, run, gate, (approval in prod), promote, deploy', () => {
-      const order = (env: string) => template(m, env).spec.templates[0].steps.map((s: Obj[]) => s[0].name);
+      const tasks = (env: string) => template(m, env).spec.templates[0].dag.tasks as Obj[];
+      const order = (env: string) => tasks(env).map((s) => s.name);
+      // each after the one before
+      for (const env of ['dev', 'prod']) tasks(env).forEach((t, i) => expect(t.depends).toBe(i === 0 ? undefined : tasks(env)[i - 1].name));
       expect(order('dev')).toEqual(['checkout', 'test', 'build', 'render', 'register', 'run', 'gate', 'promote', 'deploy']);
       expect(order('staging')).toEqual(order('dev'));
       expect(order('prod')).toEqual(['checkout', 'test', 'build', 'render', 'register', 'run', 'gate', 'approve', 'promote', 'deploy']);
       expect(step(template(m, 'prod'), 'approve')).toEqual({ name: 'approve', suspend: {} });
       // the run's output is the endpoint's real URL
-      expect(template(m, 'dev').spec.templates[0].outputs.parameters).toEqual([{ name: 'endpoint', valueFrom: { parameter: '{{steps.deploy.outputs.parameters.endpoint}}' } }]);
+      expect(template(m, 'dev').spec.templates[0].outputs.parameters).toEqual([{ name: 'endpoint', valueFrom: { parameter: '{{tasks.deploy.outputs.parameters.endpoint}}' } }]);
     });
 
     test('per environment: its own service accounts, lock and parameters; a redelivered push is refused by the run\'s name', () => {
@@ -138,17 +141,17 @@ describe('Delivery', () => {
       const t = template(m, 'dev');
       expect(step(t, 'render').container.args).toEqual([
         '--dir', 'dist/dev/pipelines', '--pipeline', 'breast-cancer', '--revision', '{{workflow.parameters.revision}}', '--ref', '{{workflow.parameters.ref}}',
-        '--image', `${IMAGE}@{{steps.build.outputs.parameters.digest}}`, '--replace', BASE, '--replace', IMAGE, '--namespace', 'ml-pipelines', '--out', '/workspace/template.json',
+        '--image', `${IMAGE}@{{tasks.build.outputs.parameters.digest}}`, '--replace', BASE, '--replace', IMAGE, '--namespace', 'ml-pipelines', '--out', '/workspace/template.json',
       ]);
       expect(step(t, 'register').container.args).toEqual(['register', '--template', '/workspace/template.json', '--namespace', 'ml-pipelines', '--output', '/tmp/outputs/template']);
-      expect(step(t, 'run').container.args).toEqual(expect.arrayContaining(['--template', '{{steps.register.outputs.parameters.template}}', '--step', 'train-model', '--candidate-output', 'model_version']));
+      expect(step(t, 'run').container.args).toEqual(expect.arrayContaining(['--template', '{{tasks.register.outputs.parameters.template}}', '--step', 'train-model', '--candidate-output', 'model_version']));
     });
 
     test('gate, promote and deploy act on the exact version the run registered, with the environment\'s alias and thresholds', () => {
       const t = template(m, 'staging');
-      expect(step(t, 'gate').container.args).toEqual(['gate', '--model', 'sklearn-random-forest', '--version', '{{steps.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--metric', 'roc_auc', '--minimum', '0.95', '--min-improvement', '0.001', '--output', '/tmp/outputs/decision']);
-      expect(step(t, 'promote').container.args).toEqual(expect.arrayContaining(['promote', '--version', '{{steps.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--commit', '{{workflow.parameters.revision}}', '--image', `${IMAGE}@{{steps.build.outputs.parameters.digest}}`]));
-      expect(step(t, 'deploy').container.args).toEqual(expect.arrayContaining(['deploy', '--namespace', 'cd4ml', '--deployment', 'churn-staging', '--version', '{{steps.run.outputs.parameters.version}}', '--url', 'http://churn-staging.cd4ml.svc.cluster.local:8080']));
+      expect(step(t, 'gate').container.args).toEqual(['gate', '--model', 'sklearn-random-forest', '--version', '{{tasks.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--metric', 'roc_auc', '--minimum', '0.95', '--min-improvement', '0.001', '--output', '/tmp/outputs/decision']);
+      expect(step(t, 'promote').container.args).toEqual(expect.arrayContaining(['promote', '--version', '{{tasks.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--commit', '{{workflow.parameters.revision}}', '--image', `${IMAGE}@{{tasks.build.outputs.parameters.digest}}`]));
+      expect(step(t, 'deploy').container.args).toEqual(expect.arrayContaining(['deploy', '--namespace', 'cd4ml', '--deployment', 'churn-staging', '--version', '{{tasks.run.outputs.parameters.version}}', '--url', 'http://churn-staging.cd4ml.svc.cluster.local:8080']));
       expect(step(template(m, 'prod'), 'gate').container.args).toEqual(expect.arrayContaining(['--alias', 'champion']));
     });
 
