@@ -1,6 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { clientConfig, EnvironmentDefinition, isPlainObject, MinioObjectStore, notesOf, Problems, SecretRef, SeaweedObjectStore, synthesizeEnvironment, SynthesizedEnvironment } from '../index';
+import { rolledVersion } from './rolled';
 
 /** A Kubernetes object as cdk8s synthesizes it. */
 export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
@@ -113,7 +114,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       const retainOnDelete = protect || o.kind === 'CustomResourceDefinition' ? true : undefined;
       // Setup Jobs retry until their store answers, up to their own deadline (900 s): wait longer than that.
       const customTimeouts = o.kind === 'Job' ? { create: '20m', update: '20m' } : undefined;
-      const r = kubernetesResource(id, o, { parent: this, dependsOn, protect, retainOnDelete, customTimeouts });
+      const r = kubernetesResource(id, o, { parent: this, dependsOn, protect, retainOnDelete, customTimeouts, ignoreChanges: rolledVersion(o) });
       resources.set(id, r);
       return r;
     };

@@ -34,7 +34,7 @@ export const EXAMPLE_MODEL = 'sklearn-random-forest';
  * Declares example pipelines by name on the pipelines chart: by default the seed pipeline, and the GPU sweep where
  * the platform has GPU scheduling.
  */
-export function examplePipelines(names: readonly string[] | undefined, image: string, delivery?: DeliveryConfig): (scope: Construct, platform: Platform) => void {
+export function examplePipelines(names: readonly string[] | undefined, image: string, delivery?: DeliveryConfig, environment?: EnvironmentName): (scope: Construct, platform: Platform) => void {
   return (scope, platform) => {
     const runner = platform.pipelineRunner;
     const chosen = names ?? ['breast-cancer', ...(runner.gpu ? ['breast-cancer-gpu-sweep'] : [])];
@@ -43,7 +43,7 @@ export function examplePipelines(names: readonly string[] | undefined, image: st
       fail({ path: scope.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, scope);
     }
     const declared = new Map(chosen.map((n) => [n, EXAMPLE_PIPELINES[n](scope, { runner, image })]));
-    if (delivery) exampleDelivery(scope, platform, declared, image, delivery);
+    if (delivery) exampleDelivery(scope, platform, declared, image, delivery, environment);
   };
 }
 
@@ -52,7 +52,7 @@ export function examplePipelines(names: readonly string[] | undefined, image: st
  * (`<pipeline>-<environment>`, serving version 1 until the first delivery rolls it, with the alias
  * `champion-<environment>`), and the Delivery, whose build appends the repository's step code to the examples image.
  */
-export function exampleDelivery(scope: Construct, platform: Platform, pipelines: ReadonlyMap<string, Pipeline>, image: string, d: DeliveryConfig): Delivery {
+export function exampleDelivery(scope: Construct, platform: Platform, pipelines: ReadonlyMap<string, Pipeline>, image: string, d: DeliveryConfig, environment?: EnvironmentName): Delivery {
   const name = d.pipeline ?? 'breast-cancer';
   const pipeline = pipelines.get(name);
   if (!pipeline) fail({ path: scope.node.path, field: 'delivery.pipeline', value: name, message: 'is not a pipeline this environment deploys', fix: `deliver one of ${[...pipelines.keys()].join(', ')}, or add it to pipelines` }, scope);
@@ -74,6 +74,8 @@ export function exampleDelivery(scope: Construct, platform: Platform, pipelines:
     environments,
     insecureRegistry: d.insecureRegistry,
     egressPorts: d.egressPorts,
+    // this repository's `npm run synth -- <environment>` writes the cluster's pipelines to dist/<environment>/pipelines
+    outputEnvironment: environment,
     gitCredentials: d.gitCredentials ? SecretRef.fromSecretName(d.gitCredentials, ['username', 'password']) : undefined,
     registryCredentials: d.registryCredentials ? SecretRef.fromSecretName(d.registryCredentials, ['.dockerconfigjson']) : undefined,
   });
@@ -82,7 +84,7 @@ export function exampleDelivery(scope: Construct, platform: Platform, pipelines:
 /** The definition both engines build from a stack's options. */
 export function stackDefinition(environment: EnvironmentName, options: StackOptions = {}): EnvironmentDefinition {
   const { pipelines: names, examplesImage, delivery, environment: _ignored, ...platform } = options;
-  return { environment, platform, pipelines: examplePipelines(names, examplesImage ?? EXAMPLES_IMAGE, delivery) };
+  return { environment, platform, pipelines: examplePipelines(names, examplesImage ?? EXAMPLES_IMAGE, delivery, environment) };
 }
 
 /** A Secret the platform reads from an external store's credentials, and the Pulumi config key of each of its keys. */

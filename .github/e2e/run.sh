@@ -22,8 +22,10 @@ kubectl cluster-info
 
 step "build"
 npm run build
-docker build -t cd4ml-examples:0.1.0 examples/
-k3d image import cd4ml-examples:0.1.0 -c "$CLUSTER"
+# into the registry beside the cluster: the nodes pull it from there, and the delivery's build adds a commit's code to it
+docker build -t localhost:5000/cd4ml-examples:0.1.0 examples/
+docker push localhost:5000/cd4ml-examples:0.1.0
+export CD4ML_EXAMPLES_IMAGE=k3d-registry.localhost:5000/cd4ml-examples:0.1.0
 
 step "pulumi up --stack sandbox"
 pulumi stack select sandbox 2>/dev/null || pulumi stack init sandbox
@@ -93,6 +95,39 @@ if [ "$phase" != Succeeded ]; then
 fi
 curl -sf "http://localhost:5050/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion" | grep -q '"version"'
 echo "sklearn-random-forest@champion is deployed"
+
+step "a push to main is delivered: tested, built, registered, run, gated, promoted and served"
+# the webhook clients Secret (the shared secret never on a command line), then the push GitHub would send for this
+# commit, which the cluster clones from GitHub (the repository is public: no gitCredentials)
+export CD4ML_WEBHOOK_SECRET=$(openssl rand -hex 32)
+secret_file=$(mktemp); chmod 600 "$secret_file"
+printf 'type: github\nsecret: %s\n' "$CD4ML_WEBHOOK_SECRET" > "$secret_file"
+kubectl -n cd4ml-ci create secret generic argo-workflows-webhook-clients --from-file=github.com="$secret_file"
+rm -f "$secret_file"
+kubectl -n cd4ml-ci rollout status deployment/workflow-controller --timeout=5m
+port_forward argo argo-server 2746:2746
+revision=$(git rev-parse HEAD)
+ARGO_SERVER=localhost:2746 ARGO_SECURE=true ARGO_INSECURE_SKIP_VERIFY=true npx cd4ml ci trigger \
+  --ref refs/heads/main --revision "$revision" --repository "https://github.com/${GITHUB_REPOSITORY:-example-org/cd4ml}.git"
+delivery="cd4ml-delivery-staging-$revision"
+phase=""
+for _ in $(seq 1 480); do
+  phase=$(kubectl -n cd4ml-ci get workflow "$delivery" -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  case "$phase" in Succeeded|Failed|Error) break ;; esac
+  sleep 5
+done
+if [ "$phase" != Succeeded ]; then
+  echo "delivery $delivery: ${phase:-no phase after 40 minutes}" >&2
+  kubectl -n cd4ml-ci get workflow "$delivery" -o yaml | tail -80
+  exit 1
+fi
+endpoint=$(kubectl -n cd4ml-ci get workflow "$delivery" -o jsonpath='{.status.outputs.parameters[0].value}')
+test "$endpoint" = "http://breast-cancer-staging.cd4ml.svc.cluster.local:8080"
+version=$(kubectl -n cd4ml get deployment breast-cancer-staging -o jsonpath='{.spec.template.spec.containers[0].env[0].value}')
+curl -sf "http://localhost:5050/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion-staging" | grep -q "\"version\": *\"$version\""
+port_forward cd4ml breast-cancer-staging 8080:8080
+curl -sf http://localhost:8080/ping
+echo "$delivery served version $version at $endpoint"
 
 step "pulumi destroy keeps the protected stores"
 pulumi destroy --stack sandbox --yes --skip-preview --exclude-protected

@@ -93,7 +93,7 @@ export function gitopsFiles(output: EnvironmentOutput, options: GitOpsOptions = 
   });
   if (options.argoCd) {
     const owner = String((output.platformObjects as KubeObject[]).find((o) => o.kind === 'Namespace')?.metadata?.name ?? 'cd4ml');
-    out.push({ path: `argocd/${env}.yaml`, content: toYaml(argoCdApplications(env, owner, files, options.argoCd)) });
+    out.push({ path: `argocd/${env}.yaml`, content: toYaml(argoCdApplications(env, owner, files, options.argoCd, groups)) });
   }
   return out;
 }
@@ -121,11 +121,27 @@ export function checkArgoCdApplications(argoCd: ArgoCdApplications, path: string
   return problems;
 }
 
+/**
+ * What a folder's Application leaves to a delivery: the served version of every model endpoint in it, which the
+ * delivery's deploy step rolls (`CD4ML_MODEL_VERSION` of the `model` container). Argo CD compares every other field.
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/diffing/
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#respect-ignore-difference-configs
+ */
+function rolledFields(objects: readonly KubeObject[]): object[] {
+  const component = (o: KubeObject) => ((o.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {})['app.kubernetes.io/component'];
+  return objects.filter((o) => o.kind === 'Deployment' && component(o) === 'model-endpoint').map((o) => ({
+    group: 'apps', kind: 'Deployment', name: o.metadata!.name, namespace: o.metadata!.namespace,
+    jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == "model") | .env[] | select(.name == "CD4ML_MODEL_VERSION") | .value'],
+  }));
+}
+
 /** One Application per folder of the environment, ordered by sync waves. */
-function argoCdApplications(env: string, owner: string, files: readonly string[], argoCd: ArgoCdApplications): object[] {
+function argoCdApplications(env: string, owner: string, files: readonly string[], argoCd: ArgoCdApplications, groups: ReadonlyMap<string, KubeObject[]>): object[] {
   // '' or '.': the output is the repository's root (Argo CD refuses an absolute path)
   const base = (argoCd.path ?? 'dist').replace(/\/+$/, '').replace(/^\.$/, '');
-  return FOLDERS.filter(([folder]) => files.some((f) => f.startsWith(`${folder}/`))).map(([folder, wave]) => ({
+  return FOLDERS.filter(([folder]) => files.some((f) => f.startsWith(`${folder}/`))).map(([folder, wave]) => {
+    const ignored = rolledFields([...groups.entries()].filter(([f]) => f.startsWith(`${folder}/`)).flatMap(([, objects]) => objects));
+    return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
     metadata: {
@@ -143,10 +159,13 @@ function argoCdApplications(env: string, owner: string, files: readonly string[]
         // prune removes what left the output, except objects that say Prune=false (the stores, their namespace, the
         // CRDs: cd4ml sets it on them); server-side apply because CRDs outgrow the last-applied annotation
         automated: { prune: true, selfHeal: true },
-        syncOptions: ['ServerSideApply=true', ...(folder === 'cluster' ? [] : ['CreateNamespace=false'])],
+        // (a sync keeps what ignoreDifferences names: the version a delivery rolled an endpoint to)
+        syncOptions: ['ServerSideApply=true', ...(folder === 'cluster' ? [] : ['CreateNamespace=false']), ...(ignored.length ? ['RespectIgnoreDifferences=true'] : [])],
       },
+      ...(ignored.length ? { ignoreDifferences: ignored } : {}),
     },
-  }));
+    };
+  });
 }
 
 /**

@@ -68,7 +68,9 @@ def kube(method, path, body=None, content_type="application/json"):
 
 
 def write(path, value):
+    """Writes an output (an Argo output parameter's file); its directory may not exist yet."""
     if path:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "w") as f:
             f.write(value)
 
@@ -357,7 +359,7 @@ def main(argv=None):
     u.add_argument("--output", help="where to write the registered version")
     u.add_argument("--run-output", help="where to write the run's name")
     u.add_argument("--timeout", type=float, default=7200)
-    u.add_argument("--interval", type=float, default=10)
+    u.add_argument("--interval", type=float, default=5)
     b = sub.add_parser("build")
     b.add_argument("--namespace", required=True)
     b.add_argument("--manifest", required=True, help="the build Job, as JSON")
@@ -382,12 +384,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if getattr(args, "version", None) is not None and not args.version.isdigit():
         parser.error(f"--version {args.version!r} is not a version number: give the exact version, never an alias")
+    revision = getattr(args, "revision", None)
+    if revision is not None and (len(revision) not in (40, 64) or set(revision) - set("0123456789abcdef")):
+        parser.error(f"--revision {revision!r} is not a full commit name: give the 40 (or 64) hex characters of the commit")
     try:
         return {"build": build, "register": register, "run": run, "deploy": deploy}[args.command](args)
     except KubeError as e:
         log(f"delivery.py {args.command}: the API server answered {e}")
         return 1
-    except TimeoutError as e:
+    except (TimeoutError, ValueError) as e:
         log(f"delivery.py {args.command}: {e}")
         return 1
 

@@ -20,7 +20,7 @@ import { readScript } from '../k8s/script';
 import { ISecret, secretEnv } from '../k8s/secret';
 import { boundRole, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 import { Pipeline } from '../pipelines';
-import { ARGO_API_VERSION, ARGO_GROUP, MLFLOW_PASSWORD_KEY, MLFLOW_USERNAME_KEY, PipelineRunner, Platform } from '../platform';
+import { ARGO_API_VERSION, ARGO_GROUP, ARGO_INSTANCE_ID_LABEL, MLFLOW_PASSWORD_KEY, MLFLOW_USERNAME_KEY, PipelineRunner, Platform } from '../platform';
 import { ModelEndpoint } from './model-endpoint';
 import { DeliveryTriggers } from './triggers';
 
@@ -183,14 +183,22 @@ export interface DeliveryProps {
   readonly toolsImage?: string;
   /**
    * The test step's commands, run one after another with `sh -ec` in the checkout; `$CD4ML_ENVIRONMENT` is the
-   * environment. The last must leave the synthesized output in `outputDir`.
-   * @default ['npm ci', 'npm test', 'npm run synth', 'npx --no-install cd4ml validate "dist/$CD4ML_ENVIRONMENT"']
+   * environment delivered to, `$CD4ML_OUTPUT_ENVIRONMENT` the one whose output holds the cluster's pipelines. They must
+   * leave the synthesized output in `<outputDir>/<outputEnvironment>`.
+   * @default ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "dist/$CD4ML_OUTPUT_ENVIRONMENT"']
    */
   readonly testCommands?: string[];
   /** Requests and limits of the test step. @default 1 CPU / 2Gi, limit 4Gi */
   readonly testResources?: ContainerResources;
   /** Where the test step leaves the synthesized output, relative to the repository. @default 'dist' */
   readonly outputDir?: string;
+  /**
+   * The environment whose synthesized output holds this cluster's pipelines: the render step reads
+   * `<outputDir>/<outputEnvironment>/pipelines`, and the test step gets it as `$CD4ML_OUTPUT_ENVIRONMENT`. On a sandbox
+   * whose one platform serves all three domains, `'sandbox'`; with one cluster per environment, that environment's own.
+   * @default - the environment delivered to
+   */
+  readonly outputEnvironment?: string;
   /** Size of the workspace volume the steps share (the checkout, its dependencies, the build). @default '4Gi' */
   readonly workspaceSize?: string;
   /** Storage class of the workspace volume. @default - the cluster's default class */
@@ -205,7 +213,7 @@ export interface DeliveryProps {
 
 const KNOWN_PROPS = [
   'platform', 'triggers', 'pipeline', 'candidate', 'image', 'builder', 'environments', 'gitCredentials', 'registryCredentials', 'insecureRegistry',
-  'egress', 'egressPorts', 'toolsImage', 'testCommands', 'testResources', 'outputDir', 'workspaceSize', 'workspaceStorageClassName', 'timeout',
+  'egress', 'egressPorts', 'toolsImage', 'testCommands', 'testResources', 'outputDir', 'outputEnvironment', 'workspaceSize', 'workspaceStorageClassName', 'timeout',
   'runTimeout', 'rolloutTimeout',
 ];
 
@@ -222,6 +230,9 @@ const METRIC = /^[A-Za-z0-9_.\-/ ]{1,250}$/;
 /** A step or output name of a pipeline. */
 const STEP_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The label naming what a delivery step's pod talks to (`source`, `registry`, `kube`, `deploy`): its NetworkPolicy. */
+const STEP_LABEL = 'cd4ml.io/delivery-step';
 
 /** The uid the delivery's pods run as. */
 const UID = 1000;
@@ -310,7 +321,9 @@ export class Delivery extends Construct {
     problems.addIf(checkImage(toolsImage, { path, field: 'toolsImage' }));
     const outputDir = given.outputDir ?? 'dist';
     if (typeof outputDir !== 'string' || !REPO_DIR.test(outputDir) || outputDir === '.') problems.add({ path, field: 'outputDir', value: outputDir, message: 'is not a directory of the repository', fix: 'give a relative path, e.g. "dist"' });
-    const testCommands = given.testCommands ?? ['npm ci', 'npm test', 'npm run synth', 'npx --no-install cd4ml validate "dist/$CD4ML_ENVIRONMENT"'];
+    const testCommands = given.testCommands ?? ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "dist/$CD4ML_OUTPUT_ENVIRONMENT"'];
+    const outputEnvironment = given.outputEnvironment;
+    if (outputEnvironment !== undefined) problems.addIf(checkDnsLabel(outputEnvironment, { path, field: 'outputEnvironment' }));
     if (!Array.isArray(testCommands) || testCommands.length === 0 || testCommands.some((c) => typeof c !== 'string' || c.trim() === '' || c.includes('\n'))) {
       problems.add({ path, field: 'testCommands', value: Array.isArray(testCommands) ? testCommands.map(describeType) : describeType(testCommands), message: 'is not a non-empty list of one-line commands', fix: 'give the commands, e.g. ["npm ci", "npm test"]' });
     }
@@ -346,7 +359,7 @@ export class Delivery extends Construct {
     this.controllerDeployment = this.controller(p, labels, kubeApi);
 
     // --- network: who may reach what (the namespace denies everything else) ----------------------------------------
-    const roleLabel = 'cd4ml.io/delivery-step';
+    const roleLabel = STEP_LABEL;
     const connections = (role: string) => new Connections(this, `Connections-${role}`, {
       name: `${t.templateName}-${role}`, namespace: this.namespace, podSelector: { 'app.kubernetes.io/part-of': 'cd4ml', [roleLabel]: role }, labels,
     });
@@ -376,7 +389,7 @@ export class Delivery extends Construct {
     for (const env of this.environments) {
       const e = envs.get(env) as Required<Pick<DeliveryEnvironment, 'endpoint' | 'gate' | 'alias' | 'approval'>> & { runner: PipelineRunner };
       templates.set(env, this.environmentTemplate({
-        env, e, p, t, labels, roleLabel, image, builder: b, kaniko, insecure, toolsImage, outputDir, testCommands, testResources, workspaceSize,
+        env, e, p, t, labels, image, builder: b, kaniko, insecure, toolsImage, outputDir, outputEnvironment: outputEnvironment ?? env, testCommands, testResources, workspaceSize,
         storageClassName: given.workspaceStorageClassName, timeout, runTimeout, rolloutTimeout, scriptsName, pipelineName, candidateStep, candidateOutput,
         gitCredentials: given.gitCredentials, registryCredentials: given.registryCredentials, deployConnections: deploy,
       }));
@@ -454,23 +467,27 @@ export class Delivery extends Construct {
       secretEnv(MLFLOW_USERNAME_KEY, mlflow, MLFLOW_USERNAME_KEY),
       secretEnv(MLFLOW_PASSWORD_KEY, mlflow, MLFLOW_PASSWORD_KEY),
     ];
-    const baseEnv = [{ name: 'HOME', value: '/tmp' }, { name: 'CD4ML_ENVIRONMENT', value: env }];
+    const baseEnv = [{ name: 'HOME', value: '/tmp' }, { name: 'CD4ML_ENVIRONMENT', value: env }, { name: 'CD4ML_OUTPUT_ENVIRONMENT', value: o.outputEnvironment }];
     const container = (c: { image: string; command: string[]; args?: string[]; env?: k8s.EnvVar[]; resources: ContainerResources; mounts: k8s.VolumeMount[]; workingDir?: string }) => ({
       name: 'main', image: c.image, imagePullPolicy: 'IfNotPresent', command: c.command, args: c.args, workingDir: c.workingDir,
       env: [...baseEnv, ...(c.env ?? [])], resources: plainResources(c.resources), securityContext: restrictedContainerSecurityContext(), volumeMounts: c.mounts,
     });
-    const stepMeta = (role: string) => ({ labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/delivery-step': role, 'cd4ml.io/environment': env } });
+    const stepMeta = (role: string) => ({ labels: { 'app.kubernetes.io/part-of': 'cd4ml', [STEP_LABEL]: role, 'cd4ml.io/environment': env } });
     const outputs = (...names: string[]) => ({ parameters: names.map((n) => ({ name: n, valueFrom: { path: `/tmp/outputs/${n}` } })) });
     const small: ContainerResources = { cpu: '50m', memory: '128Mi', memoryLimit: '256Mi' };
     const python = DefaultImages.PYTHON;
     const gitEnv = o.gitCredentials ? [secretEnv('GIT_USERNAME', o.gitCredentials, GIT_USERNAME_KEY), secretEnv('GIT_PASSWORD', o.gitCredentials, GIT_PASSWORD_KEY)] : [];
     const revisionEnv = [{ name: 'CD4ML_REVISION', value: param('revision') }, { name: 'CD4ML_REPOSITORY', value: param('repository') }];
 
+    // A leaf template reads other tasks' outputs only as its own inputs, which its DAG task passes as arguments
+    // (Argo resolves `{{tasks.*}}` in the DAG, and refuses it inside a template: the real controller says so)
     const templates: Array<Record<string, unknown>> = [];
-    const steps: Array<{ name: string; template: string }> = [];
-    const add = (tpl: Record<string, unknown>) => {
-      templates.push(tpl);
-      steps.push({ name: tpl.name as string, template: tpl.name as string });
+    const steps: Array<Record<string, unknown> & { name: string }> = [];
+    const input = (n: string) => `{{inputs.parameters.${n}}}`;
+    const add = (tpl: Record<string, unknown>, args: Record<string, string> = {}) => {
+      const names = Object.keys(args);
+      templates.push(names.length ? { ...tpl, inputs: { parameters: names.map((name) => ({ name })) } } : tpl);
+      steps.push({ name: tpl.name as string, template: tpl.name as string, ...(names.length ? { arguments: { parameters: names.map((name) => ({ name, value: args[name] })) } } : {}) });
     };
 
     // 1. checkout: the exact commit of the push, never a branch head
@@ -520,11 +537,11 @@ export class Delivery extends Construct {
       name: 'render', metadata: stepMeta('source'),
       container: container({
         image: o.toolsImage, command: ['npx', '--no-install', 'cd4ml', 'ci', 'template'],
-        args: ['--dir', `${o.outputDir}/${env}/pipelines`, '--pipeline', o.pipelineName, '--revision', param('revision'), '--ref', param('ref'), '--image', `${o.image}@${out('build', 'digest')}`,
+        args: ['--dir', `${o.outputDir}/${o.outputEnvironment}/pipelines`, '--pipeline', o.pipelineName, '--revision', param('revision'), '--ref', param('ref'), '--image', `${o.image}@${input('digest')}`,
           ...replace.flatMap((r) => ['--replace', r]), '--namespace', runner.namespace, '--out', `${WORKSPACE}/template.json`],
         resources: { cpu: '100m', memory: '256Mi', memoryLimit: '512Mi' }, mounts: [workspaceMount, tmpMount], workingDir: `${WORKSPACE}/src`,
       }),
-    });
+    }, { digest: out('build', 'digest') });
     // 5. register: into the environment's namespace; never changed in place
     add({
       name: 'register', metadata: stepMeta('kube'), outputs: outputs('template'), serviceAccountName: sa.pipeline, automountServiceAccountToken: true,
@@ -535,13 +552,14 @@ export class Delivery extends Construct {
       name: 'run', metadata: stepMeta('kube'), outputs: outputs('version', 'run'), serviceAccountName: sa.pipeline, automountServiceAccountToken: true,
       container: container({
         image: python, command: ['python', `${SCRIPTS_MOUNT}/delivery.py`],
-        args: ['run', '--template', out('register', 'template'), '--namespace', runner.namespace, '--delivery', '{{workflow.name}}', '--labels', JSON.stringify({ ...runner.workflowControllerLabels, 'cd4ml.io/environment': env, 'cd4ml.io/revision': param('revision') }),
+        args: ['run', '--template', input('template'), '--namespace', runner.namespace, '--delivery', '{{workflow.name}}', '--labels', JSON.stringify({ ...runner.workflowControllerLabels, 'cd4ml.io/environment': env, 'cd4ml.io/revision': param('revision') }),
           '--step', o.candidateStep, '--candidate-output', o.candidateOutput, '--output', '/tmp/outputs/version', '--run-output', '/tmp/outputs/run', '--timeout', String(o.runTimeout)],
         resources: small, mounts: [tmpMount, scriptsMount],
       }),
-    });
+    }, { template: out('register', 'template') });
     // 7. gate: against the environment's champion
-    const version = out('run', 'version');
+    const version = input('version');
+    const candidate = { version: out('run', 'version') };
     add({
       name: 'gate', metadata: stepMeta('registry'), outputs: outputs('decision'),
       container: container({
@@ -550,7 +568,7 @@ export class Delivery extends Construct {
           '--min-improvement', String(e.gate.minImprovement ?? 0), '--output', '/tmp/outputs/decision'],
         env: mlflowEnv, resources: small, mounts: [tmpMount, scriptsMount],
       }),
-    });
+    }, candidate);
     // 8. approval (prod by default): a person resumes the delivery (`argo resume`), or stops it
     if (e.approval) add({ name: 'approve', suspend: {} });
     // 9. promote: the alias, after tagging the version with commit, image and time
@@ -558,20 +576,21 @@ export class Delivery extends Construct {
       name: 'promote', metadata: stepMeta('registry'), outputs: outputs('promotion'),
       container: container({
         image: python, command: ['python', `${SCRIPTS_MOUNT}/promote.py`],
-        args: ['promote', '--model', endpoint.model, '--version', version, '--alias', e.alias, '--commit', param('revision'), '--image', `${o.image}@${out('build', 'digest')}`, '--output', '/tmp/outputs/promotion'],
+        args: ['promote', '--model', endpoint.model, '--version', version, '--alias', e.alias, '--commit', param('revision'), '--image', `${o.image}@${input('digest')}`, '--output', '/tmp/outputs/promotion'],
         env: mlflowEnv, resources: small, mounts: [tmpMount, scriptsMount],
       }),
-    });
+    }, { ...candidate, digest: out('build', 'digest') });
     // 10. deploy: the endpoint to that exact version, smoke-tested; rolled back (endpoint and alias) on failure
     add({
-      name: 'deploy', metadata: stepMeta('deploy'), outputs: outputs('endpoint'), serviceAccountName: sa.deploy, automountServiceAccountToken: true,
+      // its output is also the workflow's (`status.outputs`), which Argo sets from a leaf's globalName'd outputs
+      name: 'deploy', metadata: stepMeta('deploy'), outputs: { parameters: [{ name: 'endpoint', globalName: 'endpoint', valueFrom: { path: '/tmp/outputs/endpoint' } }] }, serviceAccountName: sa.deploy, automountServiceAccountToken: true,
       container: container({
         image: python, command: ['python', `${SCRIPTS_MOUNT}/delivery.py`],
         args: ['deploy', '--namespace', endpoint.namespace, '--deployment', endpoint.name, '--model', endpoint.model, '--version', version, '--alias', e.alias, '--url', endpoint.url(),
           '--timeout', String(o.rolloutTimeout), '--output', '/tmp/outputs/endpoint'],
         env: mlflowEnv, resources: small, mounts: [tmpMount, scriptsMount],
       }),
-    });
+    }, candidate);
 
     const volumes: Array<Record<string, unknown>> = [
       { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
@@ -582,7 +601,9 @@ export class Delivery extends Construct {
     return new ApiObject(this, `${env}Template`, {
       apiVersion: ARGO_API_VERSION,
       kind: 'WorkflowTemplate',
-      metadata: { name, namespace: ns, labels: envLabels },
+      // the platform's Argo instance ID, when it has one: argo-server submits only templates that carry it, and labels
+      // the runs with it (server/event/dispatch/operation.go); the CI namespace's controller takes only those
+      metadata: { name, namespace: ns, labels: { ...envLabels, ...p.pipelineRunner.workflowControllerLabels } },
       spec: {
         entrypoint: 'deliver',
         arguments: {
@@ -632,9 +653,12 @@ export class Delivery extends Construct {
     const connections = new Connections(this, 'ControllerConnections', { name, namespace: ns, podSelector: selector, labels: controllerLabels });
     connections.allowToKubeApi(kubeApi ?? {});
     const executorResources = { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } };
+    const instanceId = p.pipelineRunner.workflowControllerLabels[ARGO_INSTANCE_ID_LABEL];
     new k8s.KubeConfigMap(this, 'ControllerConfig', {
       metadata: { name: 'workflow-controller-configmap', namespace: ns, labels: controllerLabels },
       data: {
+        // the platform's instance ID: the runs argo-server submits carry it, and a controller without it ignores them
+        ...(instanceId ? { instanceID: instanceId } : {}),
         executor: JSON.stringify({ image: p.workflowEngine.executorImage, imagePullPolicy: 'IfNotPresent', resources: executorResources, securityContext: restrictedContainerSecurityContext() }, null, 2),
         // runs here start from the delivery templates only: a submitted Workflow may not bring its own templates
         workflowRestrictions: JSON.stringify({ templateReferencing: 'Secure' }, null, 2),
@@ -651,6 +675,8 @@ export class Delivery extends Construct {
       { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflows/finalizers', 'workflowtasksets', 'workflowtasksets/finalizers', 'workflowartifactgctasks'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete', 'create'] },
       { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates', 'workflowtemplates/finalizers'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['list', 'watch', 'deletecollection'] },
+      // its CronWorkflow informer lists and watches them whatever the namespace holds (none here: read-only)
+      { apiGroups: [ARGO_GROUP], resources: ['cronworkflows'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
@@ -686,7 +712,7 @@ export class Delivery extends Construct {
       for (const mode of ['enforce', 'audit', 'warn']) resource.metadata.addLabel(`pod-security.kubernetes.io/${mode}`, 'baseline');
       resource.metadata.addLabel('cd4ml.io/build-namespace', 'true');
     }
-    const builderSelector = { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/delivery-step': 'build' };
+    const builderSelector = { 'app.kubernetes.io/part-of': 'cd4ml', [STEP_LABEL]: 'build' };
     // every pod of the build namespace: only the build Jobs run there (created at run time, so no rendered pod matches
     // a narrower selector)
     const connections = new Connections(this, 'BuildConnections', { name: 'kaniko', namespace, podSelector: {}, labels });
@@ -752,13 +778,13 @@ interface TemplateInputs {
   readonly p: Platform;
   readonly t: DeliveryTriggers;
   readonly labels: Record<string, string>;
-  readonly roleLabel: string;
   readonly image: string;
   readonly builder: Builder;
   readonly kaniko?: KanikoBuild;
   readonly insecure: boolean;
   readonly toolsImage: string;
   readonly outputDir: string;
+  readonly outputEnvironment: string;
   readonly testCommands: string[];
   readonly testResources: ContainerResources;
   readonly workspaceSize: string;

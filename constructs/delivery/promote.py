@@ -172,6 +172,8 @@ def main(argv=None):
     text = json.dumps(result, sort_keys=True)
     print(text)
     if args.output:
+        # an Argo output parameter's file: its directory may not exist yet
+        os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
         with open(args.output, "w") as f:
             f.write(text)
     return code

@@ -179,6 +179,13 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
       if (cache && controllerNs === undefined) out.push(`${id}: template ${t.name} caches, but no workflow controller manages ${wt.metadata.namespace}`);
       else if (cache && !configMapHas(controllerNs, cache)) out.push(`${id}: template ${t.name} caches in ConfigMap ${cache}, missing in the controller's namespace ${controllerNs}`);
       const tasks = new Map<string, Obj>((t.dag?.tasks ?? []).map((k: Obj) => [k.name, k]));
+      // a task's direct dependencies: `dependencies`, or the task names in its `depends` expression (`a && b.Succeeded`)
+      const direct = (task: Obj): string[] => [...(task.dependencies ?? []), ...String(task.depends ?? '').split(/[^\w-]+/).filter((w) => tasks.has(w))];
+      // a task may read the outputs of every task it depends on, directly or through others (Argo resolves ancestors)
+      const ancestors = (task: Obj, seen = new Set<string>()): Set<string> => {
+        for (const d of direct(task)) if (!seen.has(d)) { seen.add(d); if (tasks.has(d)) ancestors(tasks.get(d)!, seen); }
+        return seen;
+      };
       for (const task of tasks.values()) {
         const target = templates.get(task.template);
         if (!target) { out.push(`${id}: task ${task.name} runs missing template ${task.template}`); continue; }
@@ -194,7 +201,7 @@ export function danglingReferences(objects: Obj[], known: readonly KnownSecret[]
             const name = m[4] ?? m[5];
             const outputs = producer ? (templates.get(producer.template)?.outputs?.[m[3]] ?? []).map((p: Obj) => p.name) : [];
             if (!producer || !outputs.includes(name)) out.push(`${id}: task ${task.name} reads ${m[3]} ${name} of ${m[1] ?? m[2]}, which does not declare it`);
-            else if (!(task.dependencies ?? []).includes(producer.name)) out.push(`${id}: task ${task.name} reads ${producer.name} without depending on it`);
+            else if (!ancestors(task).has(producer.name)) out.push(`${id}: task ${task.name} reads ${producer.name} without depending on it`);
           }
         }
       }

@@ -1,11 +1,19 @@
 import { randomBytes } from 'crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { IConstruct } from 'constructs';
 import { Condition, ParameterType, Pipeline, Platform, SecretRef } from '../../constructs';
+import { Delivery } from '../../constructs/delivery/delivery';
 import { DELIVERY_PARAMETERS, DeliveryTriggers, WEBHOOK_CLIENTS_SECRET } from '../../constructs/delivery/triggers';
 import { EnvironmentName } from '../../lib';
 import { buildPushRequest, GIT_ZERO_SHA, githubSignature, GitHost, pushPayload, sendPushRequest, SignedPushRequest } from '../../lib/ci-trigger';
+import { main as cli } from '../../lib/cli';
+import { toYaml } from '../../lib/yaml';
+import { loadStack } from '../../stacks/app';
 import { apply, get, KubeObject, list } from './support/apply';
-import { startContainer } from './support/local-pod';
-import { sleep, stop, waitFor } from './support/processes';
+import { writeKubeconfig } from './support/control-plane';
+import { runContainer, startContainer } from './support/local-pod';
+import { run, scratch, sleep, stop, waitFor } from './support/processes';
 import { Sandbox } from './support/sandbox';
 import { createNode, runningWorkflowPods, succeedWorkflowPod } from './support/simulated-node';
 import { tools } from './support/tools';
@@ -35,6 +43,7 @@ const sha = () => randomBytes(20).toString('hex');
 
 describe('the seed pipeline on the real Argo workflow controller', () => {
   let triggers!: DeliveryTriggers;
+  let delivery!: Delivery;
   let gitlab!: DeliveryTriggers;
   // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
   const sb = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
@@ -54,12 +63,15 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     options.addStep('register', { image: 'busybox:1.37', command: ['true'], when: Condition.atLeast(evaluate.output('accuracy'), 0.9) });
     options.addStep('alert', { image: 'busybox:1.37', command: ['false'], when: Condition.equals(evaluate.output('verdict'), 'degraded') });
     options.addExitHandler('notify', { image: 'busybox:1.37', command: ['true'], inputs: { channel: 'ml-alerts' } });
-    // and the delivery triggers: GitHub's, and GitLab's in a CI namespace of its own
-    triggers = new DeliveryTriggers(scope, 'delivery', { platform: runner.node.scope as Platform });
+    // the sandbox definition's delivery (GitHub's triggers, the three environments' templates, the CI namespace's
+    // controller), and GitLab's triggers in a CI namespace of their own
+    const found = scope.node.findAll();
+    triggers = found.find((c: IConstruct): c is DeliveryTriggers => c instanceof DeliveryTriggers)!;
+    delivery = found.find((c: IConstruct): c is Delivery => c instanceof Delivery)!;
     gitlab = new DeliveryTriggers(scope, 'delivery-gitlab', { platform: runner.node.scope as Platform, gitHost: GitHost.GITLAB, namespace: 'cd4ml-ci-gitlab', repository: 'ml/churn-model' });
-  }, { workflowInstanceId: INSTANCE });
+  }, { workflowInstanceId: INSTANCE, delivery: loadStack(EnvironmentName.SANDBOX).options.delivery });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
-  const argoNs = sb.find('Deployment', 'workflow-controller').metadata.namespace!;
+  const argoNs = sb.find('Deployment', 'argo-server').metadata.namespace!;
   const template = sb.find('WorkflowTemplate', 'breast-cancer');
   let executor: { server: string; token: string };
   const seen: Obj[] = [];
@@ -85,6 +97,19 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   let server: Awaited<ReturnType<typeof startContainer>>;
   /** argo-server's URL (its web port on loopback). */
   let base: string;
+  /** A POST to argo-server (its certificate is self-signed), with a bearer token when given. */
+  const argoPost = async (path: string, body: unknown, token?: string): Promise<{ status: number; text: string }> => {
+    const { request } = await import('https');
+    return new Promise((resolve, reject) => {
+      const req = request(`${base}${path}`, { method: 'POST', rejectUnauthorized: false, timeout: 30000, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => { text += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  };
 
   beforeAll(async () => {
     await sb.start();
@@ -94,7 +119,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       if (creds.status !== 0) throw new Error(`credentials Job: ${creds.stderr}`);
       await sb.startPostgres();
       await createNode(sb.cp);
-      const deployment = sb.find('Deployment', 'workflow-controller');
+      const deployment = sb.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'workflow-controller' && o.metadata.namespace === argoNs)!;
       controllerProc = sb.track(await startContainer({
         cp: sb.cp, namespace: argoNs, pod: podTemplate(deployment).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo], extraEnv: CONTROLLER_TEST_ENV,
       }));
@@ -216,18 +241,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   describe('argo-server\'s events endpoint, as the object store\'s notification and a model monitor call it', () => {
     let triggerToken: string;
     /** POST to argo-server over TLS (its self-signed certificate: loopback only). */
-    const post = async (path: string, body: unknown, token?: string): Promise<{ status: number; text: string }> => {
-      const { request } = await import('https');
-      return new Promise((resolve, reject) => {
-        const req = request(`${base}${path}`, { method: 'POST', rejectUnauthorized: false, timeout: 30000, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => { text += c.toString(); });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
-        req.on('error', reject);
-        req.end(JSON.stringify(body));
-      });
-    };
+    const post = argoPost;
     const byTrigger = async (trigger: string) => list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, `cd4ml.io/trigger=${trigger}`);
 
     beforeAll(async () => {
@@ -293,6 +307,12 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   describe('push webhooks start the delivery through the real argo-server', () => {
     const ci = triggers.namespace;
     const secret = randomBytes(24).toString('base64url');
+    let ciController: Awaited<ReturnType<typeof startContainer>>;
+    afterAll(async () => { if (ciController) await stop(ciController); });
+    /** The pods of a run in the CI namespace, once the CI controller made them. */
+    const podsOf = async (workflow: string): Promise<Obj[]> => list<Obj>(sb.cp, 'v1', 'Pod', ci, `workflows.argoproj.io/workflow=${workflow}`);
+    /** The DAG task a pod runs (`<workflow>.<task>`, or `<workflow>.<task>(<attempt>)` for a retried one: the node name the controller annotates it with). */
+    const taskOf = (pod: Obj): string => String(pod.metadata.annotations?.['workflows.argoproj.io/node-name'] ?? '').split('.').pop()!.replace(/\(\d+\)$/, '');
 
     /** A push as GitHub sends it, built and signed by lib/ci-trigger.ts. */
     const push = (ref: string, revision: string, signWith = secret): SignedPushRequest => buildPushRequest({ host: GitHost.GITHUB, ref, revision, repository: REPOSITORY }, { server: base, namespace: ci }, signWith);
@@ -307,23 +327,32 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
         const bindings = await list<Obj>(sb.cp, WF, 'WorkflowEventBinding', ns);
         expect({ ns, bindings: bindings.length, instanceIds: [...new Set(bindings.map((b) => b.metadata.labels?.['workflows.argoproj.io/controller-instanceid']))] }).toEqual({ ns, bindings: 3, instanceIds: [INSTANCE] });
       }
-      // What the delivery (built later) brings: a stand-in WorkflowTemplate with its four parameters; the real one does
-      // not exist yet. It carries the instance ID, as argo-server submits only such templates (dispatch/operation.go).
-      // And what the operator creates by hand: the webhook clients Secret with the shared secret.
-      await apply(sb.cp, [triggers, gitlab].flatMap((t) => [
-        {
-          apiVersion: WF, kind: 'WorkflowTemplate', metadata: { name: t.templateName, namespace: t.namespace, labels: INSTANCE_LABEL },
+      // The sandbox's delivery templates are applied (the real ones); GitLab's CI namespace gets a stand-in per
+      // environment with the four parameters, carrying the instance ID, as argo-server submits only such templates
+      // (dispatch/operation.go). And what the operator creates by hand: the webhook clients Secret with the secret.
+      await apply(sb.cp, [
+        ...gitlab.rules.map((r) => ({
+          apiVersion: WF, kind: 'WorkflowTemplate', metadata: { name: `${gitlab.templateName}-${r.environment}`, namespace: gitlab.namespace, labels: INSTANCE_LABEL },
           spec: {
             entrypoint: 'deliver',
             arguments: { parameters: DELIVERY_PARAMETERS.map((name) => ({ name })) },
             templates: [{ name: 'deliver', container: { image: 'busybox:1.37', command: ['true'] } }],
           },
-        } as unknown as KubeObject,
-        {
+        } as unknown as KubeObject)),
+        ...[triggers, gitlab].map((t) => ({
           apiVersion: 'v1', kind: 'Secret', metadata: { name: WEBHOOK_CLIENTS_SECRET, namespace: t.namespace },
           stringData: { [t.serviceAccountName]: `type: ${t.gitHost}\nsecret: ${secret}\n` },
-        } as unknown as KubeObject,
-      ]));
+        } as unknown as KubeObject)),
+      ]);
+      // The CI namespace's own workflow controller, as its Deployment runs it. One change for this machine: both
+      // controllers share its network, and each serves metrics on 9090 (a port conflict panics the second), so the CI
+      // one's ConfigMap, as applied, moves its metrics to 9091; in a cluster each pod has its own address.
+      const ciConfig = `/api/v1/namespaces/${ci}/configmaps/workflow-controller-configmap`;
+      const patched = await sb.cp.api<Obj>('PATCH', ciConfig, { data: { metricsConfig: JSON.stringify({ port: 9091 }) } }, sb.cp.admin, 'application/merge-patch+json');
+      expect(patched.status).toBe(200);
+      ciController = sb.track(await startContainer({
+        cp: sb.cp, namespace: ci, pod: podTemplate(delivery.controllerDeployment.toJson() as KubeObject).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo], extraEnv: CONTROLLER_TEST_ENV, name: 'ci-controller',
+      }));
       // its gateway answers before its gRPC client connects: wait until a signed push that no rule maps (a tag that is no
       // version) is taken, which also proves the signature check and the client's token work
       await waitFor('argo-server to take a signed push', async () => ((await send(push('refs/tags/readiness', sha())).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 250 });
@@ -353,7 +382,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       const runs = await workflows();
       expect(runs.map((w) => w.metadata.name)).toEqual([`cd4ml-delivery-${environment}-${revision}`]);
       const [wf] = runs;
-      expect(wf.spec.workflowTemplateRef).toEqual({ name: 'cd4ml-delivery' });
+      expect(wf.spec.workflowTemplateRef).toEqual({ name: `cd4ml-delivery-${environment}` });
       expect(params(wf)).toEqual({ environment, revision, repository: REPOSITORY, ref });
       // argo-server labels what it submits with the instance ID and the binding; the creator is the webhook client
       expect(wf.metadata.labels).toMatchObject({ 'workflows.argoproj.io/controller-instanceid': INSTANCE, 'workflows.argoproj.io/workflow-event-binding': binding, 'cd4ml.io/trigger': 'push', 'cd4ml.io/environment': environment });
@@ -361,11 +390,19 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       expect(wf.metadata.annotations).toMatchObject({ 'cd4ml.io/revision': revision, 'cd4ml.io/ref': ref });
       // nothing reached the pipeline namespace
       expect((await pipelineRuns()).filter((name) => !pipelineRunsBefore.includes(name))).toEqual([]);
-      // The platform's controller manages the pipeline namespace only (--managed-namespace), so it leaves the run alone: a
-      // controller that manages the CI namespace is the platform's part, still to come. When it comes, this expectation
-      // turns into the delivery running.
-      await sleep(1000);
-      expect({ controller: controllerProc.exited() ? controllerProc.tail(20) : 'running', phase: (await workflows())[0].status?.phase ?? 'untouched' }).toEqual({ controller: 'running', phase: 'untouched' });
+      // and the CI namespace's controller takes the run: it holds the environment's lock, makes the workspace claim, and
+      // starts the checkout as the environment's steps account, without an API token, the executor holding its own
+      const [checkout] = await waitFor('the delivery\'s checkout pod', async () => { const p = await podsOf(wf.metadata.name); return p.length ? p : undefined; }, 60000, { proc: ciController, intervalMs: 250 });
+      expect(taskOf(checkout)).toBe('checkout');
+      expect(checkout.spec.serviceAccountName).toBe(`cd4ml-delivery-${environment}`);
+      expect(checkout.spec.automountServiceAccountToken).toBe(false);
+      expect((checkout.spec.volumes as Obj[]).find((v) => v.name === 'exec-sa-token')?.secret?.secretName).toBe(`cd4ml-delivery-${environment}-executor.service-account-token`);
+      expect((checkout.spec.volumes as Obj[]).find((v) => v.name === 'workspace')?.persistentVolumeClaim?.claimName).toBe(`${wf.metadata.name}-workspace`);
+      const main = (checkout.spec.containers as Obj[]).find((c) => c.name === 'main')!;
+      expect(main.env).toEqual(expect.arrayContaining([{ name: 'CD4ML_REVISION', value: revision }, { name: 'CD4ML_REPOSITORY', value: REPOSITORY }, { name: 'CD4ML_ENVIRONMENT', value: environment }]));
+      expect(await get(sb.cp, 'v1', 'PersistentVolumeClaim', ci, `${wf.metadata.name}-workspace`)).toBeDefined();
+      const held = await get<Obj>(sb.cp, WF, 'Workflow', ci, wf.metadata.name);
+      expect(held!.status.synchronization?.mutex?.holding?.[0]?.mutex).toEqual(expect.stringMatching(new RegExp(`Mutex/cd4ml-delivery-${environment}$`)));
     });
 
     test('an unsigned, wrongly signed or altered push is refused and creates nothing', async () => {
@@ -437,7 +474,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       const asked = async (user: string, a: Parameters<typeof can>[2]) => ({ user, ...a, allowed: await can(sb.cp, user, { namespace: ci, ...a }) });
       const granted = await Promise.all([
         asked(client, { verb: 'list', resource: 'workfloweventbindings', group }),
-        asked(client, { verb: 'get', resource: 'workflowtemplates', group, name: 'cd4ml-delivery' }),
+        asked(client, { verb: 'get', resource: 'workflowtemplates', group, name: 'cd4ml-delivery-staging' }),
         asked(client, { verb: 'create', resource: 'workflows', group }),
         asked(argoServer, { verb: 'get', resource: 'secrets', name: WEBHOOK_CLIENTS_SECRET }),
         asked(argoServer, { verb: 'get', resource: 'serviceaccounts', name: triggers.serviceAccountName }),
@@ -458,12 +495,210 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       ]);
       expect(refused.filter((a) => a.allowed)).toEqual([]);
     });
+
+    // A delivery end to end through the real controllers: the CI controller runs the staging template the push
+    // started; the simulated node plays the kubelet. The steps that talk to the API server run for real, as their pod
+    // runs them (the executor's wrapper aside): `delivery.py register` and `run` with the environment's own account,
+    // and `cd4ml ci template` on the pipelines `npm run synth` wrote. The run they start in the pipeline namespace is
+    // the platform's controller's. Checkout, test and build (Git, npm, a registry) and the MLflow steps (the MLflow
+    // suite runs gate, promote and deploy on the real MLflow) report their outputs as their executor would.
+    describe('a delivery on the real controllers', () => {
+      const pyBin = () => join(tools().python, 'bin');
+      const digest = `sha256:${'c0ffee'.repeat(10)}${'0'.repeat(4)}`;
+      /** The workspace claims of the runs: one directory per claim, shared by a run's pods. */
+      const claims: Record<string, string> = {};
+      let reviewer: string;
+
+      beforeAll(async () => {
+        // a reviewer: the approver Role the delivery renders, bound to an account of the CI namespace
+        await apply(sb.cp, [
+          { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reviewer', namespace: ci } },
+          { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'reviewer', namespace: ci }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: delivery.approverRoleName }, subjects: [{ kind: 'ServiceAccount', name: 'reviewer', namespace: ci }] },
+        ] as unknown as KubeObject[]);
+        reviewer = writeKubeconfig(scratch('reviewer'), 'reviewer', { server: sb.cp.admin.server, token: await tokenOf(ci, 'reviewer') });
+      });
+
+      /** A token of a service account (TokenRequest), as a pod's projected volume holds. */
+      async function tokenOf(namespace: string, account: string): Promise<string> {
+        const r = await sb.cp.api<Obj>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+        return r.body.status.token as string;
+      }
+
+      /** The pod as the kubelet would start its main container: the executor's wrapper (`argoexec emissary --`) dropped. */
+      function mainOnly(pod: Obj): Obj {
+        const spec = JSON.parse(JSON.stringify(pod.spec)) as Obj;
+        const main = (spec.containers as Obj[]).find((c) => c.name === 'main')!;
+        const cmd = main.command as string[];
+        if (cmd.includes('--')) main.command = cmd.slice(cmd.indexOf('--') + 1);
+        return { ...spec, initContainers: [], containers: [main] };
+      }
+
+      /** The outputs a step's main container wrote (`/tmp/outputs/<name>`, on its tmp emptyDir). */
+      const outputsIn = (volumes: string) => (name: string) => readFileSync(join(volumes, 'tmp', 'outputs', name), 'utf8');
+
+      /**
+       * Plays a delivery run's steps until `until` says stop: each new pod of the run is handled by `step` (its outputs,
+       * or a failure), then finished as its executor and the kubelet would.
+       */
+      async function drive(workflow: string, env: string, step: (task: string, pod: Obj) => Promise<{ outputs?: (name: string) => string; exitCode?: number }>, until: (wf: Obj) => boolean, timeoutMs = 240000): Promise<Obj> {
+        const executor = { server: sb.cp.admin.server, token: await tokenOf(ci, `cd4ml-delivery-${env}-executor`) };
+        const done = new Set<string>();
+        return waitFor(`delivery ${workflow}`, async () => {
+          for (const pod of (await podsOf(workflow)).filter((p) => !['Succeeded', 'Failed'].includes(p.status?.phase) && !p.metadata.deletionTimestamp)) {
+            if (done.has(pod.metadata.uid)) continue;
+            done.add(pod.metadata.uid);
+            const claim = (pod.spec.volumes as Obj[]).find((v) => v.name === 'workspace')?.persistentVolumeClaim?.claimName;
+            if (claim && !claims[claim]) claims[claim] = scratch(`claim-${claim}`);
+            const r = await step(taskOf(pod), pod);
+            await succeedWorkflowPod(sb.cp, pod, executor, r.outputs ?? ((n) => `${n}-value`), r.exitCode ?? 0);
+          }
+          const wf = await get<Obj>(sb.cp, WF, 'Workflow', ci, workflow);
+          return wf && until(wf) ? wf : undefined;
+        }, timeoutMs, { intervalMs: 250, proc: ciController });
+      }
+
+      /**
+       * What the repository's test step leaves (`npm run synth -- sandbox`): the sandbox's pipelines in
+       * dist/sandbox/pipelines, the output of the one platform that serves the three domains here.
+       */
+      function checkedOut(claim: string): void {
+        const dir = join(claims[claim], 'src', 'dist', 'sandbox', 'pipelines');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, `${pipelinesNs}.yaml`), toYaml(sb.pipelineObjects.filter((o) => o.metadata.namespace === pipelinesNs)));
+      }
+
+      /** The steps that run for real; `mlflow` gives the MLflow steps' outputs. */
+      function realSteps(env: string, revision: string, pipelineRun: { name?: string; pods: string[]; args?: Record<string, string[]> }) {
+        return async (task: string, pod: Obj): Promise<{ outputs?: (name: string) => string; exitCode?: number }> => {
+          const claim = (pod.spec.volumes as Obj[]).find((v) => v.name === 'workspace')?.persistentVolumeClaim?.claimName as string | undefined;
+          const main = (pod.spec.containers as Obj[]).find((c) => c.name === 'main')!;
+          const args = [...(main.command as string[]).slice((main.command as string[]).indexOf('--') + 1), ...((main.args ?? []) as string[])];
+          pipelineRun.args = { ...(pipelineRun.args ?? {}), [task]: args };
+          if (task === 'checkout') { checkedOut(claim!); return {}; }
+          if (task === 'build') return { outputs: () => digest };
+          if (task === 'render') {
+            // `npx --no-install cd4ml ci template ...` in the checkout, as the pod runs it
+            expect(args.slice(0, 5)).toEqual(['npx', '--no-install', 'cd4ml', 'ci', 'template']);
+            const rest = args.slice(5).map((a, i, all) => (all[i - 1] === '--dir' ? join(claims[claim!], 'src', a) : a.startsWith('/workspace/') ? join(claims[claim!], a.slice('/workspace/'.length)) : a));
+            const errors: string[] = [];
+            const code = cli(['ci', 'template', ...rest], () => undefined, (l) => errors.push(l));
+            expect({ code, errors }).toEqual({ code: 0, errors: [] });
+            return {};
+          }
+          if (task === 'register') {
+            const r = await runContainer({ cp: sb.cp, namespace: ci, pod: mainOnly(pod), container: 'main', hosts: sb.hosts(), path: [pyBin()], claims, timeoutMs: 60000 });
+            expect({ task, status: r.status, stderr: r.stderr }).toEqual({ task, status: 0, stderr: '' });
+            return { outputs: outputsIn(r.volumes) };
+          }
+          if (task === 'run') {
+            // delivery.py starts the registered template in the pipeline namespace and waits; meanwhile the node
+            // plays the platform controller's pods of that run
+            const proc = await startContainer({ cp: sb.cp, namespace: ci, pod: mainOnly(pod), container: 'main', hosts: sb.hosts(), path: [pyBin()], name: `run-${revision.slice(0, 8)}` });
+            sb.track(proc);
+            const name = await waitFor('the pipeline run delivery.py starts', async () => (await list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, `cd4ml.io/revision=${revision}`))[0]?.metadata.name as string | undefined, 60000, { proc, intervalMs: 250 });
+            pipelineRun.name = name;
+            await waitFor(`pipeline run ${name}`, async () => {
+              for (const p of await runningWorkflowPods(sb.cp, pipelinesNs)) {
+                if (p.metadata.labels['workflows.argoproj.io/workflow'] !== name) continue;
+                pipelineRun.pods.push(p.spec.containers.find((c: Obj) => c.name === 'main').image);
+                await succeedWorkflowPod(sb.cp, p, executor, (n) => (n === 'model_version' ? '7' : n === 'data_uri' ? 's3://data/prepared/x' : `${n}-value`));
+              }
+              return proc.exited() ? true : undefined;
+            }, 120000, { proc: controllerProc, intervalMs: 250 });
+            expect({ task, exit: proc.child.exitCode, log: proc.child.exitCode === 0 ? '' : proc.tail(20) }).toEqual({ task, exit: 0, log: '' });
+            const volumes = join(proc.log, '..', 'volumes');
+            return { outputs: outputsIn(volumes) };
+          }
+          if (task === 'gate') return { outputs: () => JSON.stringify({ passed: true }) };
+          if (task === 'promote') return { outputs: () => JSON.stringify({ alias: `champion-${env}`, version: '7' }) };
+          if (task === 'deploy') return { outputs: () => `http://breast-cancer-${env}.cd4ml.svc.cluster.local:8080` };
+          return {};
+        };
+      }
+
+      test('argo-server lints every delivery template as valid, and the API server stored each', async () => {
+        const token = await tokenOf(ci, 'reviewer');
+        for (const t of delivery.templates.values()) {
+          const json = t.toJson() as Obj;
+          const r = await argoPost(`/api/v1/workflow-templates/${ci}/lint`, { namespace: ci, template: json }, token);
+          expect({ template: json.metadata.name, status: r.status, body: r.status === 200 ? '' : r.text }).toEqual({ template: json.metadata.name, status: 200, body: '' });
+          expect(await get(sb.cp, WF, 'WorkflowTemplate', ci, json.metadata.name)).toBeDefined();
+        }
+      });
+
+      test('a push to main runs the staging delivery to its end: the version registered, run, gated, promoted and deployed', async () => {
+        const revision = sha();
+        const r = await send(push('refs/heads/main', revision));
+        expect(r.status).toBe(200);
+        const name = `cd4ml-delivery-staging-${revision}`;
+        // a second commit pushed meanwhile waits for the environment's lock
+        const second = sha();
+        expect((await send(push('refs/heads/main', second))).status).toBe(200);
+        const pipelineRun: { name?: string; pods: string[]; args?: Record<string, string[]> } = { pods: [] };
+        const wf = await drive(name, 'staging', realSteps('staging', revision, pipelineRun), (w) => ['Succeeded', 'Failed', 'Error'].includes(w.status?.phase));
+        const order = Object.values(wf.status.nodes as Record<string, Obj>).filter((n) => n.type === 'Pod').sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)) || 0).map((n) => `${String(n.displayName).replace(/\(\d+\)$/, '')}:${n.phase}`);
+        expect({ phase: wf.status.phase, message: wf.status.message, order }).toEqual({
+          phase: 'Succeeded', message: undefined,
+          order: ['checkout', 'test', 'build', 'render', 'register', 'run', 'gate', 'promote', 'deploy'].map((t) => `${t}:Succeeded`),
+        });
+        // the run's output is the endpoint's URL: the DAG's, and the workflow's
+        const url = 'http://breast-cancer-staging.cd4ml.svc.cluster.local:8080';
+        const dag = Object.values(wf.status.nodes as Record<string, Obj>).find((n) => n.type === 'DAG')!;
+        expect({ dag: dag.outputs?.parameters, workflow: wf.status.outputs?.parameters }).toEqual({
+          dag: [{ name: 'endpoint', value: url }], workflow: [{ name: 'endpoint', value: url }],
+        });
+        // the registered version: named and labelled after the commit, every step on the build by digest
+        const registered = await get<Obj>(sb.cp, WF, 'WorkflowTemplate', pipelinesNs, `breast-cancer-${revision.slice(0, 12)}`);
+        const image = `k3d-registry.localhost:5000/cd4ml-examples@${digest}`;
+        expect(registered!.metadata.labels).toMatchObject({ 'cd4ml.io/revision': revision, 'cd4ml.io/pipeline': 'breast-cancer', ...INSTANCE_LABEL });
+        expect(registered!.metadata.annotations).toMatchObject({ 'cd4ml.io/image': image, 'cd4ml.io/ref': 'refs/heads/main' });
+        expect(new Set((registered!.spec.templates as Obj[]).filter((t) => t.container).map((t) => t.container.image))).toEqual(new Set([image]));
+        // the platform's controller ran it, on that image (prepare-data's cache key names the build: no stale hit)
+        const run = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, pipelineRun.name!);
+        expect({ phase: run!.status.phase, template: run!.spec.workflowTemplateRef, steps: pipelineRun.pods.length }).toEqual({ phase: 'Succeeded', template: { name: registered!.metadata.name }, steps: 3 });
+        expect(new Set(pipelineRun.pods)).toEqual(new Set([image]));
+        // the version the run step read from the pipeline's train-model output went to the gate, promote and deploy
+        // steps, and the build's digest to promote
+        const argAfter = (task: string, flag: string) => pipelineRun.args![task][pipelineRun.args![task].indexOf(flag) + 1];
+        expect(['gate', 'promote', 'deploy'].map((t) => argAfter(t, '--version'))).toEqual(['7', '7', '7']);
+        expect(argAfter('promote', '--image')).toBe(image);
+        expect(argAfter('promote', '--commit')).toBe(revision);
+        expect(argAfter('deploy', '--deployment')).toBe('breast-cancer-staging');
+        // and the second commit's delivery took the lock once this one released it
+        const next = await waitFor('the second delivery to hold the lock', async () => {
+          const w = await get<Obj>(sb.cp, WF, 'Workflow', ci, `cd4ml-delivery-staging-${second}`);
+          return w?.status?.synchronization?.mutex?.holding?.length ? w : undefined;
+        }, 60000, { proc: ciController, intervalMs: 250 });
+        expect(next.status.phase).toBe('Running');
+      });
+
+      test('a release tag waits for a reviewer before it promotes; the reviewer\'s account may resume it, the webhook client may not', async () => {
+        const revision = sha();
+        expect((await send(push('refs/tags/v1.3.0', revision))).status).toBe(200);
+        const name = `cd4ml-delivery-prod-${revision}`;
+        const pipelineRun: { name?: string; pods: string[] } = { pods: [] };
+        const suspended = (w: Obj) => Object.values((w.status?.nodes ?? {}) as Record<string, Obj>).some((n) => n.displayName === 'approve' && n.phase === 'Running');
+        const wf = await drive(name, 'prod', realSteps('prod', revision, pipelineRun), suspended);
+        expect(Object.values(wf.status.nodes as Record<string, Obj>).some((n) => n.displayName === 'promote')).toBe(false);
+        // the webhook client's account cannot resume it; the reviewer's can (argo resume, against the API server)
+        // (the argo CLI acts only on runs of its instance ID: the tier's platform has one)
+        const argo = (kubeconfig: string) => run(join(tools().argo, 'argo'), ['resume', '-n', ci, name, '--kubeconfig', kubeconfig, '--instanceid', INSTANCE], { allowFail: true, timeoutMs: 30000 });
+        const client = writeKubeconfig(scratch('webhook-client'), 'client', { server: sb.cp.admin.server, token: await tokenOf(ci, triggers.serviceAccountName) });
+        const refused = argo(client);
+        expect({ status: refused.status, forbidden: /forbidden/i.test(refused.stderr) }).toEqual({ status: 1, forbidden: true });
+        const resumed = argo(reviewer);
+        expect({ status: resumed.status, error: /error|forbidden/i.test(resumed.stderr) ? resumed.stderr : '' }).toEqual({ status: 0, error: '' });
+        const done = await drive(name, 'prod', realSteps('prod', revision, pipelineRun), (w) => ['Succeeded', 'Failed', 'Error'].includes(w.status?.phase));
+        expect(done.status.phase).toBe('Succeeded');
+        expect(Object.values(done.status.nodes as Record<string, Obj>).find((n) => n.displayName === 'approve')!.phase).toBe('Succeeded');
+      });
+    });
   });
 
   test('the controller pods created carry our executor and main-container defaults', () => {
     const pod = seen[0];
     const wait = pod.spec.containers.find((c: Obj) => c.name === 'wait');
-    const config = sb.find('ConfigMap', 'workflow-controller-configmap').data as Obj;
+    const config = sb.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'workflow-controller-configmap' && o.metadata.namespace === argoNs)!.data as Obj;
     expect(wait.resources).toEqual(JSON.parse(config.executor).resources);
     expect(wait.image).toBe(JSON.parse(config.executor).image);
     expect(pod.spec.automountServiceAccountToken).toBe(false);

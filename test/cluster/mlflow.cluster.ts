@@ -6,7 +6,7 @@ import { Platform } from '../../constructs';
 import { MODEL_CONTAINER, MODEL_VERSION_ENV, ModelEndpoint } from '../../constructs/delivery/model-endpoint';
 import { EnvironmentName } from '../../lib';
 import { EXAMPLES_IMAGE } from '../../stacks/app';
-import { apply, get, KubeObject } from './support/apply';
+import { apply, get, KubeObject, list } from './support/apply';
 import { ApiAccess, writeKubeconfig } from './support/control-plane';
 import { runContainer, startContainer, tokenFor } from './support/local-pod';
 import { run, scratch, Started, stop, waitFor } from './support/processes';
@@ -70,6 +70,33 @@ out = {"serving_input": serving_input, "roc_auc": auc,
        "versions": {"1": [int(p) for p in first.predict(example)], str(version): [int(p) for p in clf.predict(example)]}}
 with open("/tmp/out.json", "w") as f:
     json.dump(out, f)
+`;
+
+/**
+ * A third version of the seed's model that loads and answers /ping but cannot predict (argv: the model's name): what a
+ * smoke test exists to catch. Logged with version 1's input example, so the deploy step sends the same rows. Prints the
+ * version.
+ */
+const REGISTER_BROKEN = `
+import json, os, sys
+import mlflow
+import pandas as pd
+
+class Broken(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise RuntimeError("this version cannot predict")
+
+name = sys.argv[1]
+local = mlflow.artifacts.download_artifacts(f"models:/{name}/1")
+with open(os.path.join(local, "serving_input_example.json")) as f:
+    split = json.load(f)["dataframe_split"]
+example = pd.DataFrame(split["data"], columns=split["columns"])
+mlflow.set_experiment("model-endpoint-tier")
+with mlflow.start_run(run_name="broken"):
+    mlflow.log_metric("roc_auc", 0.999)
+    # (MLflow tries the example on the model while logging, warns that it failed, and logs it anyway)
+    info = mlflow.pyfunc.log_model(name="model", python_model=Broken(), input_example=example, pip_requirements=["mlflow"])
+print(mlflow.register_model(info.model_uri, name).version)
 `;
 
 describe('MLflow and the seed pipeline\'s steps on real servers', () => {
@@ -751,6 +778,104 @@ describe('MLflow and the seed pipeline\'s steps on real servers', () => {
         // then it serves version 2: every prediction flipped
         const got = await predictions();
         expect(got).toEqual(trained.versions['2']);
+      });
+
+      // The delivery's deploy step (constructs/delivery/delivery.py deploy), as a pod of the granted account runs it,
+      // with the pipelines' MLflow user: it patches the version, waits for the rollout the Deployment controller makes,
+      // and sends the model's input example. This machine plays the kubelet: each new pod of the endpoint gets its
+      // container started as that pod says (the old one stopped: one address stands for the Service) and its Ready
+      // status once /ping answers; the Deployment controller does the rest.
+      describe('the delivery\'s deploy step rolls the endpoint, smoke-tests it, and rolls back a version that fails', () => {
+        const selector = Object.entries((deployment.spec as Obj).selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+        const pods = async () => (await list<Obj>(sb.cp, 'v1', 'Pod', ns, selector)).filter((p) => !p.metadata.deletionTimestamp);
+        const isReady = (p: Obj) => ((p.status?.conditions ?? []) as Obj[]).some((c) => c.type === 'Ready' && c.status === 'True');
+        /** Marks a pod Running and Ready, as the kubelet reports a container that passes its probes. */
+        const markReady = async (p: Obj) => {
+          const now = new Date().toISOString();
+          const r = await sb.cp.api<Obj>('PATCH', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/status`, {
+            status: {
+              phase: 'Running', startTime: now,
+              conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+              containerStatuses: [{ name: MODEL_CONTAINER, ready: true, started: true, restartCount: 0, image: p.spec.containers[0].image, imageID: '', state: { running: { startedAt: now } } }],
+            },
+          }, sb.cp.admin, 'application/merge-patch+json');
+          if (r.status !== 200) throw new Error(`pod ${p.metadata.name} status: ${r.status} ${JSON.stringify(r.body)}`);
+        };
+        const versionOf = (p: Obj) => (p.spec.containers[0].env as Obj[]).find((e) => e.name === MODEL_VERSION_ENV)!.value as string;
+        /** Plays the kubelet until `proc` exits: the versions it started, in order. */
+        async function kubelet(proc: Started): Promise<string[]> {
+          const started: string[] = [];
+          while (!proc.exited()) {
+            for (const p of (await pods()).filter((x) => !isReady(x))) {
+              if (endpointServer) await stop(endpointServer);
+              endpointServer = await startEndpoint({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: ENDPOINT }, spec: { template: { spec: p.spec } } } as KubeObject);
+              started.push(versionOf(p));
+              await ready(endpointServer);
+              await markReady(p);
+            }
+            await new Promise((r) => setTimeout(r, 250));
+          }
+          return started;
+        }
+        /** delivery.py deploy in a pod of the deploy account, with the pipelines' MLflow user; the kubelet played meanwhile. */
+        async function deploy(version: string): Promise<{ status: number | null; log: string; started: string[]; output: string }> {
+          const { options } = stepPod('deploy-model', {}, {
+            command: ['python', '/app/delivery/delivery.py', 'deploy', '--namespace', ns, '--deployment', ENDPOINT, '--model', SEED_MODEL, '--version', version,
+              '--url', `http://${ENDPOINT}.${ns}.svc.cluster.local:${port}`, '--timeout', '240', '--interval', '1', '--output', '/tmp/endpoint'],
+            files: [[scripts, '/app/delivery']], podName: `deploy-${version}-${Date.now()}`,
+          });
+          const proc = sb.track(await startContainer({ ...options, pod: { ...options.pod, serviceAccountName: DEPLOYER, automountServiceAccountToken: true } }));
+          const started = await kubelet(proc);
+          const out = join(dirname(proc.log), 'volumes', 'tmp', 'endpoint');
+          return { status: proc.child.exitCode, log: proc.tail(40), started, output: existsSync(out) ? readFileSync(out, 'utf8') : '' };
+        }
+        const champion = async () => (await mlflowJson(`/api/2.0/mlflow/registered-models/alias?name=${SEED_MODEL}&alias=champion`)).model_version.version as string;
+        let broken = '';
+
+        beforeAll(async () => {
+          copyFileSync(join(ROOT, 'constructs', 'delivery', 'delivery.py'), join(scripts, 'delivery.py'));
+          // the endpoint as the last test left it: version 2's pod serving, which the kubelet reports Ready
+          for (const p of await pods()) if (versionOf(p) === '2' && !isReady(p)) await markReady(p);
+          // and a version that cannot predict, registered by a step's pod as the pipelines' user
+          const r = await runContainer({ ...stepPod('train-model', {}, { command: ['python', '-c', REGISTER_BROKEN, SEED_MODEL], podName: 'step-register-broken' }).options, timeoutMs: 180000 });
+          if (r.status !== 0) throw new Error(`registering the broken version: ${r.stderr.slice(-2000)}`);
+          broken = r.stdout.trim().split('\n').pop()!;
+        }, 240000);
+
+        test('it rolls the endpoint to version 1, waits for the rollout, and the smoke test gets version 1\'s predictions', async () => {
+          const r = await deploy('1');
+          expect({ status: r.status, log: r.status === 0 ? '' : r.log }).toEqual({ status: 0, log: '' });
+          expect(r.started).toEqual(['1']);
+          expect(r.output).toBe(`http://${ENDPOINT}.${ns}.svc.cluster.local:${port}`);
+          expect(r.log).toMatch(/serves version 1: \[/);
+          const stored = await get<Obj>(sb.cp, 'apps/v1', 'Deployment', ns, ENDPOINT);
+          expect(stored!.spec.template.spec.containers[0].env.find((e: Obj) => e.name === MODEL_VERSION_ENV).value).toBe('1');
+          expect(stored!.status).toMatchObject({ replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+          expect(await predictions()).toEqual(trained.versions['1']);
+        }, 300000);
+
+        test('a promoted version whose smoke test fails is rolled back: the endpoint serves version 1 again and champion points at it', async () => {
+          // given the broken version promoted over version 1 (what the delivery's promote step does before deploying)
+          expect(Number(broken)).toBeGreaterThan(2);
+          expect(await champion()).toBe('1');
+          const promoted = await step(['promote', '--model', SEED_MODEL, '--version', broken, '--commit', 'b'.repeat(40), '--image', `registry.example/cd4ml-examples@sha256:${'2'.repeat(64)}`]);
+          expect(promoted).toMatchObject({ status: 0, result: { version: broken, previous: '1' } });
+          // when the deploy step rolls the endpoint to it
+          const r = await deploy(broken);
+          // then the version loaded and answered /ping, the smoke test failed, and the endpoint went back to version 1
+          expect({ status: r.status, started: r.started }).toEqual({ status: 1, started: [broken, '1'] });
+          expect(r.log).toMatch(new RegExp(`deploy: deploying version ${broken} failed: /invocations answered \\d{3}`));
+          expect(r.log).toMatch(/the endpoint serves version 1 again/);
+          expect(r.output).toBe('');
+          const stored = await get<Obj>(sb.cp, 'apps/v1', 'Deployment', ns, ENDPOINT);
+          expect(stored!.spec.template.spec.containers[0].env.find((e: Obj) => e.name === MODEL_VERSION_ENV).value).toBe('1');
+          expect(await predictions()).toEqual(trained.versions['1']);
+          // and the alias went back, the version tagged with why
+          expect(await champion()).toBe('1');
+          const tags = Object.fromEntries(((await mlflowJson(`/api/2.0/mlflow/model-versions/get?name=${SEED_MODEL}&version=${broken}`)).model_version.tags as Obj[]).map((t) => [t.key, t.value]));
+          expect(tags['cd4ml.rollback_reason']).toMatch(/\/invocations answered/);
+          expect(tags['cd4ml.rolled_back_at']).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+        }, 400000);
       });
     });
   });

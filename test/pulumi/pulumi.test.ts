@@ -416,3 +416,20 @@ test('the component checks the Secrets it is given against the platform before i
   expect(message).toMatch(/secrets\[3\].values = \["other"\]: are not keys of the Secret seaweedfs-admin/);
   expect(message).not.toMatch(/unused-value|rotated-value|role-value/);
 });
+
+test('pulumi up leaves the version a delivery rolled an endpoint to, and every other field of every object as rendered', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { rolledVersion } = require('../../pulumi/rolled');
+  const out = mkdtempSync(join(tmpdir(), 'cd4ml-rolled-'));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../../stacks/synth').synth(['sandbox', '--out', out]);
+  const objects = readEnvironmentOutput(out, EnvironmentName.SANDBOX) as Obj[];
+  const endpoints = objects.filter((o: Obj) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === 'model-endpoint');
+  expect(endpoints.map((o: Obj) => o.metadata.name).sort()).toEqual(['breast-cancer-dev', 'breast-cancer-prod', 'breast-cancer-staging']);
+  for (const o of endpoints) {
+    const [path] = rolledVersion(o);
+    const [, c, e] = /^spec\.template\.spec\.containers\[(\d+)\]\.env\[(\d+)\]\.value$/.exec(path)!;
+    expect(o.spec.template.spec.containers[c].env[e]).toEqual({ name: 'CD4ML_MODEL_VERSION', value: '1' });
+  }
+  expect(objects.filter((o: Obj) => !endpoints.includes(o)).map(rolledVersion).filter((x: unknown) => x !== undefined)).toEqual([]);
+});

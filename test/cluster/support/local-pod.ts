@@ -37,6 +37,11 @@ export interface LocalPodOptions {
   /** The image's WORKDIR, where the container starts unless it names its own. @default '/' */
   readonly imageWorkingDir?: string;
   /**
+   * Host directories standing for PersistentVolumeClaims, by claim name: a pod's claim volume is bound there, so pods
+   * of one workflow share what they write, as they would on the claim's volume. @default {} (a claim volume fails)
+   */
+  readonly claims?: Readonly<Record<string, string>>;
+  /**
    * The pod's directory, shared by its containers (an init container's emptyDir output is there for the main one).
    * @default - a new directory per container
    */
@@ -94,6 +99,14 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
   // volumes -> host directories
   const sources = new Map<string, string>();
   for (const v of (pod.volumes ?? []) as Obj[]) {
+    const claim = v.persistentVolumeClaim?.claimName as string | undefined;
+    if (claim !== undefined) {
+      const bound = o.claims?.[claim];
+      if (!bound) throw new Error(`volume ${v.name}: claim ${claim} has no directory standing for it (claims)`);
+      mkdirSync(bound, { recursive: true });
+      sources.set(v.name, bound);
+      continue;
+    }
     const src = join(dir, 'volumes', v.name);
     mkdirSync(src, { recursive: true });
     const files: Record<string, string> = {};
@@ -123,16 +136,17 @@ async function prepare(o: LocalPodOptions): Promise<{ argv: string[]; env: NodeJ
     writeFileSync(join(src, 'ca.crt'), readFileSync(join(cp.dir, 'certs', 'apiserver.crt')));
     writeFileSync(join(src, 'namespace'), namespace);
     mounts.push([src, '/var/run/secrets/kubernetes.io/serviceaccount']);
-    const u = new URL(cp.admin.server);
-    env.KUBERNETES_SERVICE_HOST = u.hostname;
-    env.KUBERNETES_SERVICE_PORT = u.port;
   }
+  // the kubelet gives every container the API server's address (the `kubernetes` Service), token or not
+  const api = new URL(cp.admin.server);
+  env.KUBERNETES_SERVICE_HOST = api.hostname;
+  env.KUBERNETES_SERVICE_PORT = api.port;
   for (const m of (c.volumeMounts ?? []) as Obj[]) {
     const src = sources.get(m.name);
     if (!src) throw new Error(`volumeMount ${m.name}: no such volume`);
     mounts.push([m.subPath ? join(src, m.subPath) : src, m.mountPath]);
   }
-  run('chown', ['-R', `${uid}:${gid}`, join(dir, 'volumes')], { allowFail: true });
+  run('chown', ['-R', `${uid}:${gid}`, join(dir, 'volumes'), ...Object.values(o.claims ?? {})], { allowFail: true });
   chmodSync(dir, 0o755);
 
   if (o.hosts) mounts.push([o.hosts, '/etc/hosts']);

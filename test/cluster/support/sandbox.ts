@@ -51,8 +51,12 @@ export class Sandbox {
   /** Starts the control plane and applies the platform and the pipelines, as a user would. */
   public async start(): Promise<void> {
     this.cp = await ControlPlane.start();
-    await apply(this.cp, this.platformObjects);
-    await apply(this.cp, this.pipelineObjects);
+    // every Namespace first, as every apply order has it (the GitOps layout's cluster folder, the cdk8s CLI's single
+    // file, Pulumi's dependencies): the platform copies Secrets into the delivery's CI namespace, which the pipelines'
+    // chart declares
+    await apply(this.cp, this.objects.filter((o) => o.kind === 'Namespace'));
+    await apply(this.cp, this.platformObjects.filter((o) => o.kind !== 'Namespace'));
+    await apply(this.cp, this.pipelineObjects.filter((o) => o.kind !== 'Namespace'));
   }
 
   /** The hosts file local pods see: every Service name at its loopback address. */

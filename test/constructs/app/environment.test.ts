@@ -4,7 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { parse, parseAllDocuments } from 'yaml';
 import {
-  buildEnvironment, Cd4mlValidationError, EnvironmentDefinition, EnvironmentName, gitopsFiles, Pipeline, readEnvironmentOutput, synthesizeEnvironment, writeEnvironment,
+  buildEnvironment, Cd4mlValidationError, EnvironmentDefinition, EnvironmentName, gitopsFiles, ModelEndpoint, Pipeline, readEnvironmentOutput, synthesizeEnvironment, writeEnvironment,
 } from '../../../index';
 
 /** The report a call throws (failing the test when it throws none, or throws something else). */
@@ -89,6 +89,28 @@ describe('the GitOps output', () => {
     // every folder an Application syncs holds files, and nothing outside them is left out
     const folders = new Set(files.filter((f) => f.path.startsWith('dev/') && !f.path.endsWith('kustomization.yaml')).map((f) => f.path.split('/')[1]));
     expect([...folders].sort()).toEqual(['cluster', 'pipelines', 'platform']);
+  });
+
+  test('the Application of a folder with model endpoints leaves their rolled version to the delivery; the others compare everything', () => {
+    const env = synthesizeEnvironment({
+      ...team,
+      pipelines: (scope, platform) => {
+        new ModelEndpoint(scope, 'churn-prod', { platform, model: 'churn', version: '1', image: 'ghcr.io/team/churn:1.0.0' });
+      },
+    });
+    const files = gitopsFiles(env, { argoCd: { repoURL: 'https://github.com/example-org/gitops.git' } });
+    const apps = parseAllDocuments(files.find((f) => f.path === 'argocd/dev.yaml')!.content).map((d) => d.toJSON());
+    const pipelines = apps.find((a) => a.metadata.name.endsWith('-pipelines'));
+    expect(pipelines.spec.ignoreDifferences).toEqual([{
+      group: 'apps', kind: 'Deployment', name: 'churn-prod', namespace: env.platform.trackingServer.namespace,
+      jqPathExpressions: ['.spec.template.spec.containers[] | select(.name == "model") | .env[] | select(.name == "CD4ML_MODEL_VERSION") | .value'],
+    }]);
+    // a sync keeps the ignored value too, not only the diff
+    expect(pipelines.spec.syncPolicy.syncOptions).toContain('RespectIgnoreDifferences=true');
+    for (const a of apps.filter((x) => x !== pipelines)) {
+      expect(a.spec.ignoreDifferences).toBeUndefined();
+      expect(a.spec.syncPolicy.syncOptions).not.toContain('RespectIgnoreDifferences=true');
+    }
   });
 
   test('a repository URL with a credential in it is refused without echoing it, and nothing is written', () => {

@@ -93,6 +93,7 @@ describe('Delivery', () => {
       expect(step(template(m, 'prod'), 'approve')).toEqual({ name: 'approve', suspend: {} });
       // the run's output is the endpoint's real URL
       expect(template(m, 'dev').spec.templates[0].outputs.parameters).toEqual([{ name: 'endpoint', valueFrom: { parameter: '{{tasks.deploy.outputs.parameters.endpoint}}' } }]);
+      expect(step(template(m, 'dev'), 'deploy').outputs.parameters).toEqual([{ name: 'endpoint', globalName: 'endpoint', valueFrom: { path: '/tmp/outputs/endpoint' } }]);
     });
 
     test('per environment: its own service accounts, lock and parameters; a redelivered push is refused by the run\'s name', () => {
@@ -124,8 +125,8 @@ describe('Delivery', () => {
 
     test('the test step runs the repository\'s tests and validates its synthesized output', () => {
       const c = step(template(m, 'staging'), 'test').container;
-      expect(c.command[2].split('\n').filter((l: string) => !l.startsWith('echo'))).toEqual(['npm ci', 'npm test', 'npm run synth', 'npx --no-install cd4ml validate "dist/$CD4ML_ENVIRONMENT"']);
-      expect(c.env).toEqual(expect.arrayContaining([{ name: 'CD4ML_ENVIRONMENT', value: 'staging' }]));
+      expect(c.command[2].split('\n').filter((l: string) => !l.startsWith('echo'))).toEqual(['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "dist/$CD4ML_OUTPUT_ENVIRONMENT"']);
+      expect(c.env).toEqual(expect.arrayContaining([{ name: 'CD4ML_ENVIRONMENT', value: 'staging' }, { name: 'CD4ML_OUTPUT_ENVIRONMENT', value: 'staging' }]));
     });
 
     test('crane appends the code to the pinned base and records the digest, restricted', () => {
@@ -141,17 +142,23 @@ describe('Delivery', () => {
       const t = template(m, 'dev');
       expect(step(t, 'render').container.args).toEqual([
         '--dir', 'dist/dev/pipelines', '--pipeline', 'breast-cancer', '--revision', '{{workflow.parameters.revision}}', '--ref', '{{workflow.parameters.ref}}',
-        '--image', `${IMAGE}@{{tasks.build.outputs.parameters.digest}}`, '--replace', BASE, '--replace', IMAGE, '--namespace', 'ml-pipelines', '--out', '/workspace/template.json',
+        '--image', `${IMAGE}@{{inputs.parameters.digest}}`, '--replace', BASE, '--replace', IMAGE, '--namespace', 'ml-pipelines', '--out', '/workspace/template.json',
       ]);
       expect(step(t, 'register').container.args).toEqual(['register', '--template', '/workspace/template.json', '--namespace', 'ml-pipelines', '--output', '/tmp/outputs/template']);
-      expect(step(t, 'run').container.args).toEqual(expect.arrayContaining(['--template', '{{tasks.register.outputs.parameters.template}}', '--step', 'train-model', '--candidate-output', 'model_version']));
+      expect(step(t, 'run').container.args).toEqual(expect.arrayContaining(['--template', '{{inputs.parameters.template}}', '--step', 'train-model', '--candidate-output', 'model_version']));
+      // a template reads other tasks' outputs as its inputs, which its task passes (Argo refuses {{tasks.*}} in a template)
+      const task = (name: string) => t.spec.templates[0].dag.tasks.find((x: Obj) => x.name === name);
+      expect(task('render').arguments).toEqual({ parameters: [{ name: 'digest', value: '{{tasks.build.outputs.parameters.digest}}' }] });
+      expect(task('run').arguments).toEqual({ parameters: [{ name: 'template', value: '{{tasks.register.outputs.parameters.template}}' }] });
+      expect(step(t, 'render').inputs).toEqual({ parameters: [{ name: 'digest' }] });
+      expect(JSON.stringify(t.spec.templates.slice(1))).not.toContain('{{tasks.');
     });
 
     test('gate, promote and deploy act on the exact version the run registered, with the environment\'s alias and thresholds', () => {
       const t = template(m, 'staging');
-      expect(step(t, 'gate').container.args).toEqual(['gate', '--model', 'sklearn-random-forest', '--version', '{{tasks.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--metric', 'roc_auc', '--minimum', '0.95', '--min-improvement', '0.001', '--output', '/tmp/outputs/decision']);
-      expect(step(t, 'promote').container.args).toEqual(expect.arrayContaining(['promote', '--version', '{{tasks.run.outputs.parameters.version}}', '--alias', 'champion-staging', '--commit', '{{workflow.parameters.revision}}', '--image', `${IMAGE}@{{tasks.build.outputs.parameters.digest}}`]));
-      expect(step(t, 'deploy').container.args).toEqual(expect.arrayContaining(['deploy', '--namespace', 'cd4ml', '--deployment', 'churn-staging', '--version', '{{tasks.run.outputs.parameters.version}}', '--url', 'http://churn-staging.cd4ml.svc.cluster.local:8080']));
+      expect(step(t, 'gate').container.args).toEqual(['gate', '--model', 'sklearn-random-forest', '--version', '{{inputs.parameters.version}}', '--alias', 'champion-staging', '--metric', 'roc_auc', '--minimum', '0.95', '--min-improvement', '0.001', '--output', '/tmp/outputs/decision']);
+      expect(step(t, 'promote').container.args).toEqual(expect.arrayContaining(['promote', '--version', '{{inputs.parameters.version}}', '--alias', 'champion-staging', '--commit', '{{workflow.parameters.revision}}', '--image', `${IMAGE}@{{inputs.parameters.digest}}`]));
+      expect(step(t, 'deploy').container.args).toEqual(expect.arrayContaining(['deploy', '--namespace', 'cd4ml', '--deployment', 'churn-staging', '--version', '{{inputs.parameters.version}}', '--url', 'http://churn-staging.cd4ml.svc.cluster.local:8080']));
       expect(step(template(m, 'prod'), 'gate').container.args).toEqual(expect.arrayContaining(['--alias', 'champion']));
     });
 
