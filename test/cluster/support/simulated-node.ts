@@ -52,7 +52,9 @@ export async function succeedWorkflowPod(cp: ControlPlane, pod: Obj, executor: A
   // the controller hands the resolved template to the executor in the init container's env (workflowpod.go)
   const template = JSON.parse(envOf(pod, 'init', 'ARGO_TEMPLATE') ?? envOf(pod, 'wait', 'ARGO_TEMPLATE') ?? '{}');
   const instanceId = envOf(pod, 'wait', 'ARGO_INSTANCE_ID');
-  const parameters = ((template.outputs?.parameters ?? []) as Obj[]).map((p) => ({ name: p.name, value: value(p.name) }));
+  // the template's output parameters with their values, as the executor saves them (workflow/executor/executor.go
+  // SaveParameters: a global name, when the template gives one, goes along, and the controller exports it)
+  const parameters = ((template.outputs?.parameters ?? []) as Obj[]).map((p) => ({ name: p.name, ...(p.globalName ? { globalName: p.globalName } : {}), value: value(p.name) }));
   const result = {
     apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTaskResult',
     metadata: {
