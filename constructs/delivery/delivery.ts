@@ -438,7 +438,8 @@ export class Delivery extends Construct {
     // register and run: create and read WorkflowTemplates and Workflows in the environment's pipeline namespace; no
     // update, patch or delete, so a registered version is never changed and a run never stopped by the delivery
     serviceAccount(this, `${env}PipelineAccount`, { name: sa.pipeline, namespace: ns, labels: envLabels, automountToken: true });
-    boundRole(this, `${env}Pipeline`, { name: `${name}-pipeline`, namespace: runner.namespace, labels: envLabels, subject: { name: sa.pipeline, namespace: ns }, rules: [
+    // (named after the CI namespace too: deliveries from two CI namespaces may target one pipeline namespace)
+    boundRole(this, `${env}Pipeline`, { name: `${name}-pipeline-${ns}`, namespace: runner.namespace, labels: envLabels, subject: { name: sa.pipeline, namespace: ns }, rules: [
       { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates', 'workflows'], verbs: ['create', 'get'] },
     ] });
     // deploy: roll the endpoint (a Role on that one Deployment and an admission policy on the one env value)
@@ -450,7 +451,7 @@ export class Delivery extends Construct {
     mlflow.availableIn(ns);
     if (o.kaniko) {
       serviceAccount(this, `${env}BuildAccount`, { name: sa.build, namespace: ns, labels: envLabels, automountToken: true });
-      boundRole(this, `${env}Build`, { name: `${name}-build`, namespace: o.kaniko.namespace, labels: envLabels, subject: { name: sa.build, namespace: ns }, rules: [
+      boundRole(this, `${env}Build`, { name: `${name}-build-${ns}`, namespace: o.kaniko.namespace, labels: envLabels, subject: { name: sa.build, namespace: ns }, rules: [
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] },
         { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       ] });

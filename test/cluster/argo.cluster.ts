@@ -3,8 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { IConstruct } from 'constructs';
 import { Condition, ParameterType, Pipeline, Platform, SecretRef } from '../../constructs';
-import { Delivery } from '../../constructs/delivery/delivery';
-import { DELIVERY_PARAMETERS, DeliveryTriggers, WEBHOOK_CLIENTS_SECRET } from '../../constructs/delivery/triggers';
+import { Builder, Delivery } from '../../constructs/delivery/delivery';
+import { ModelEndpoint } from '../../constructs/delivery/model-endpoint';
+import { DeliveryTriggers, WEBHOOK_CLIENTS_SECRET } from '../../constructs/delivery/triggers';
 import { EnvironmentName } from '../../lib';
 import { buildPushRequest, GIT_ZERO_SHA, githubSignature, GitHost, pushPayload, sendPushRequest, SignedPushRequest } from '../../lib/ci-trigger';
 import { main as cli } from '../../lib/cli';
@@ -45,6 +46,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
   let triggers!: DeliveryTriggers;
   let delivery!: Delivery;
   let gitlab!: DeliveryTriggers;
+  let kaniko!: Delivery;
   // beside the stack's pipelines, one whose only step is cached and retried (argo-workflows#10426)
   const sb = new Sandbox(EnvironmentName.SANDBOX, (scope, runner) => {
     new Pipeline(scope, 'cached-retry', { runner }).addStep('flaky', { image: 'busybox:1.37', command: ['true'], inputs: { n: 1 }, outputs: { answer: ParameterType.STRING }, cache: { version: '1' }, retry: { limit: 2 } });
@@ -69,6 +71,15 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     triggers = found.find((c: IConstruct): c is DeliveryTriggers => c instanceof DeliveryTriggers)!;
     delivery = found.find((c: IConstruct): c is Delivery => c instanceof Delivery)!;
     gitlab = new DeliveryTriggers(scope, 'delivery-gitlab', { platform: runner.node.scope as Platform, gitHost: GitHost.GITLAB, namespace: 'cd4ml-ci-gitlab', repository: 'ml/churn-model' });
+    // GitLab's pushes deliver the same pipeline, built with kaniko in a build namespace at Pod Security "baseline"
+    const platform = runner.node.scope as Platform;
+    kaniko = new Delivery(scope, 'delivery-kaniko', {
+      platform, triggers: gitlab, pipeline: 'breast-cancer', candidate: { step: 'train-model' }, image: 'k3d-registry.localhost:5000/churn-model', builder: Builder.kaniko(),
+      environments: Object.fromEntries(gitlab.rules.map((r) => [r.environment, {
+        endpoint: new ModelEndpoint(scope, `churn-${r.environment}`, { platform, model: 'churn', version: '1', image: 'k3d-registry.localhost:5000/churn-model:1.0.0' }),
+        gate: { metric: 'roc_auc' }, alias: `champion-${r.environment}`,
+      }])),
+    });
   }, { workflowInstanceId: INSTANCE, delivery: loadStack(EnvironmentName.SANDBOX).options.delivery });
   const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
   const argoNs = sb.find('Deployment', 'argo-server').metadata.namespace!;
@@ -327,18 +338,9 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
         const bindings = await list<Obj>(sb.cp, WF, 'WorkflowEventBinding', ns);
         expect({ ns, bindings: bindings.length, instanceIds: [...new Set(bindings.map((b) => b.metadata.labels?.['workflows.argoproj.io/controller-instanceid']))] }).toEqual({ ns, bindings: 3, instanceIds: [INSTANCE] });
       }
-      // The sandbox's delivery templates are applied (the real ones); GitLab's CI namespace gets a stand-in per
-      // environment with the four parameters, carrying the instance ID, as argo-server submits only such templates
-      // (dispatch/operation.go). And what the operator creates by hand: the webhook clients Secret with the secret.
+      // Both deliveries' templates are applied (the sandbox's, and the kaniko one of GitLab's pushes). What the
+      // operator creates by hand: the webhook clients Secret with the shared secret.
       await apply(sb.cp, [
-        ...gitlab.rules.map((r) => ({
-          apiVersion: WF, kind: 'WorkflowTemplate', metadata: { name: `${gitlab.templateName}-${r.environment}`, namespace: gitlab.namespace, labels: INSTANCE_LABEL },
-          spec: {
-            entrypoint: 'deliver',
-            arguments: { parameters: DELIVERY_PARAMETERS.map((name) => ({ name })) },
-            templates: [{ name: 'deliver', container: { image: 'busybox:1.37', command: ['true'] } }],
-          },
-        } as unknown as KubeObject)),
         ...[triggers, gitlab].map((t) => ({
           apiVersion: 'v1', kind: 'Secret', metadata: { name: WEBHOOK_CLIENTS_SECRET, namespace: t.namespace },
           stringData: { [t.serviceAccountName]: `type: ${t.gitHost}\nsecret: ${secret}\n` },
@@ -670,6 +672,53 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
           return w?.status?.synchronization?.mutex?.holding?.length ? w : undefined;
         }, 60000, { proc: ciController, intervalMs: 250 });
         expect(next.status.phase).toBe('Running');
+      });
+
+      test('kaniko builds only where Pod Security "baseline" admits it: the build step\'s Job runs in the build namespace, its pod refused in the CI namespace', async () => {
+        // the kaniko delivery's build step, as its pod runs it (`delivery.py build` with the build account's token)
+        const buildNs = kaniko.buildNamespace!;
+        const tmpl = kaniko.templates.get(EnvironmentName.DEV)!.toJson() as Obj;
+        const build = (tmpl.spec.templates as Obj[]).find((t) => t.name === 'build')!;
+        const revision = sha();
+        const ref = 'refs/heads/feature/kaniko';
+        const subst = (a: string) => a.replace('{{workflow.parameters.revision}}', revision).replace('{{workflow.parameters.repository}}', 'https://gitlab.com/ml/churn-model.git').replace('{{workflow.parameters.ref}}', ref);
+        const pod = {
+          serviceAccountName: build.serviceAccountName, automountServiceAccountToken: true, securityContext: tmpl.spec.securityContext,
+          volumes: (tmpl.spec.volumes as Obj[]).filter((v) => ['tmp', 'scripts', 'build-job'].includes(v.name)),
+          containers: [{ ...build.container, args: (build.container.args as string[]).map(subst) }],
+        };
+        const proc = sb.track(await startContainer({ cp: sb.cp, namespace: gitlab.namespace, pod, container: 'main', hosts: sb.hosts(), path: [pyBin()], name: 'kaniko-build' }));
+        // the Job it creates, and the pod the real Job controller makes of it, admitted in the baseline namespace
+        const [job] = await waitFor('the build Job', async () => { const j = await list<Obj>(sb.cp, 'batch/v1', 'Job', buildNs); return j.length ? j : undefined; }, 60000, { proc, intervalMs: 250 });
+        expect(job.metadata.name).toMatch(new RegExp(`^build-${revision.slice(0, 12)}-[0-9a-f]{6}$`));
+        const [builder] = await waitFor('the build pod', async () => { const p = await list<Obj>(sb.cp, 'v1', 'Pod', buildNs, `batch.kubernetes.io/job-name=${job.metadata.name}`); return p.length ? p : undefined; }, 60000, { proc, intervalMs: 250 });
+        const k = builder.spec.containers[0];
+        expect(Object.fromEntries((k.env as Obj[]).filter((e) => e.name.startsWith('CD4ML_')).map((e) => [e.name, e.value]))).toEqual({
+          CD4ML_REVISION: revision, CD4ML_REF: ref, CD4ML_REPOSITORY_HOST_PATH: 'gitlab.com/ml/churn-model.git', CD4ML_DESTINATION: `k3d-registry.localhost:5000/churn-model:${revision}`,
+        });
+        expect(k.args).toEqual(expect.arrayContaining(['--context=git://$(CD4ML_REPOSITORY_HOST_PATH)#$(CD4ML_REF)#$(CD4ML_REVISION)', '--digest-file=/dev/termination-log']));
+        expect(builder.spec.automountServiceAccountToken).toBe(false);
+        // the kubelet finishes it as kaniko does: the digest in the container's termination message
+        const digestOut = `sha256:${'d1'.repeat(32)}`;
+        const now = new Date().toISOString();
+        const done = await sb.cp.api<Obj>('PATCH', `/api/v1/namespaces/${buildNs}/pods/${builder.metadata.name}/status`, {
+          status: { phase: 'Succeeded', containerStatuses: [{ name: 'kaniko', ready: false, restartCount: 0, image: k.image, imageID: '', started: false, state: { terminated: { exitCode: 0, reason: 'Completed', message: digestOut, startedAt: now, finishedAt: now } } }] },
+        }, sb.cp.admin, 'application/merge-patch+json');
+        expect(done.status).toBe(200);
+        await waitFor('delivery.py build to finish', () => (proc.exited() ? true : undefined), 120000, { proc, intervalMs: 250 });
+        expect({ exit: proc.child.exitCode, log: proc.tail(10) }).toEqual({ exit: 0, log: expect.stringContaining(`pushed k3d-registry.localhost:5000/churn-model:${revision}@${digestOut}`) });
+        expect(readFileSync(join(proc.log, '..', 'volumes', 'tmp', 'outputs', 'digest'), 'utf8')).toBe(digestOut);
+        // the same pod in the CI namespace, which enforces "restricted", is refused by the API server's admission
+        const spec = { ...builder.spec };
+        delete spec.nodeName;
+        const refused = await sb.cp.api<Obj>('POST', `/api/v1/namespaces/${gitlab.namespace}/pods?dryRun=All`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'kaniko-in-ci' }, spec });
+        expect({ status: refused.status, message: refused.body.message }).toEqual({ status: 403, message: expect.stringMatching(/violates PodSecurity "restricted:[^"]*": .*runAsNonRoot/) });
+        // and the build account may do nothing else there
+        const builderAccount = `system:serviceaccount:${gitlab.namespace}:${build.serviceAccountName}`;
+        expect(await can(sb.cp, builderAccount, { verb: 'create', resource: 'jobs', group: 'batch', namespace: buildNs })).toBe(true);
+        for (const a of [{ verb: 'delete', resource: 'jobs', group: 'batch', namespace: buildNs }, { verb: 'create', resource: 'pods', namespace: buildNs }, { verb: 'get', resource: 'secrets', namespace: buildNs }, { verb: 'create', resource: 'jobs', group: 'batch', namespace: gitlab.namespace }]) {
+          expect({ ...a, allowed: await can(sb.cp, builderAccount, a) }).toEqual({ ...a, allowed: false });
+        }
       });
 
       test('a release tag waits for a reviewer before it promotes; the reviewer\'s account may resume it, the webhook client may not', async () => {

@@ -169,8 +169,8 @@ describe('Delivery', () => {
     });
 
     test('the pipeline account may create and read templates and runs in the pipeline namespace: no update, patch or delete', () => {
-      expect(m.find('Role', 'cd4ml-delivery-dev-pipeline', 'ml-pipelines').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtemplates', 'workflows'], verbs: ['create', 'get'] }]);
-      expect(m.find('RoleBinding', 'cd4ml-delivery-dev-pipeline', 'ml-pipelines').subjects).toEqual([{ kind: 'ServiceAccount', name: 'cd4ml-delivery-dev-pipeline', namespace: 'cd4ml-ci' }]);
+      expect(m.find('Role', 'cd4ml-delivery-dev-pipeline-cd4ml-ci', 'ml-pipelines').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtemplates', 'workflows'], verbs: ['create', 'get'] }]);
+      expect(m.find('RoleBinding', 'cd4ml-delivery-dev-pipeline-cd4ml-ci', 'ml-pipelines').subjects).toEqual([{ kind: 'ServiceAccount', name: 'cd4ml-delivery-dev-pipeline', namespace: 'cd4ml-ci' }]);
     });
 
     test('a workflow controller of its own manages the CI namespace, and takes only workflows that reference a template', () => {
@@ -218,7 +218,7 @@ describe('Delivery', () => {
       const s = step(template(m, 'dev'), 'build');
       expect(s.serviceAccountName).toBe('cd4ml-delivery-dev-build');
       expect(s.container.args.slice(0, 3)).toEqual(['build', '--namespace', 'cd4ml-build']);
-      expect(m.find('Role', 'cd4ml-delivery-dev-build', 'cd4ml-build').rules).toEqual([
+      expect(m.find('Role', 'cd4ml-delivery-dev-build-cd4ml-ci', 'cd4ml-build').rules).toEqual([
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] },
         { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       ]);
@@ -235,6 +235,19 @@ describe('Delivery', () => {
         ...['cd4ml-ci', 'cd4ml-build'].flatMap((namespace) => [{ namespace, name: 'git-credentials', keys: ['username', 'password'] }, { namespace, name: 'registry', keys: ['.dockerconfigjson'] }]),
       ])).toEqual([]);
     });
+  });
+
+  test('two deliveries from two CI namespaces may deliver into one pipeline namespace', () => {
+    const m = synth((chart) => {
+      const platform = new Platform(chart, 'platform', {});
+      const pipeline = breastCancerPipeline(chart, { runner: platform.pipelineRunner, image: BASE });
+      for (const [ci, host] of [['ci-github', 'github'], ['ci-gitlab', 'gitlab']] as const) {
+        const triggers = new DeliveryTriggers(chart, `triggers-${ci}`, { platform, namespace: ci, gitHost: host as DeliveryTriggersProps['gitHost'], refs: [{ ref: 'refs/heads/main', environment: EnvironmentName.STAGING }] });
+        const endpoint = new ModelEndpoint(chart, `churn-${ci}`, { platform, model: 'sklearn-random-forest', version: '1', image: BASE });
+        new Delivery(chart, `delivery-${ci}`, { platform, triggers, pipeline, candidate: { step: 'train-model' }, image: IMAGE, builder: Builder.kaniko({ namespace: `build-${ci}` }), environments: { staging: { endpoint, gate: { metric: 'roc_auc' }, alias: `champion-${ci}` } } });
+      }
+    });
+    expect(m.all('Role').filter((r) => r.metadata.namespace === 'ml-pipelines' && r.metadata.name.startsWith('cd4ml-delivery-')).map((r) => r.metadata.name).sort()).toEqual(['cd4ml-delivery-staging-pipeline-ci-github', 'cd4ml-delivery-staging-pipeline-ci-gitlab']);
   });
 
   describe('refuses, in one report naming the field, the value and a fix', () => {
