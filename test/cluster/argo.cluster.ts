@@ -361,8 +361,19 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       expect(await workflows()).toEqual([]);
     });
 
-    // every test starts from CI namespaces without runs (the templates, Secrets and bindings stay)
+    // every test starts from CI namespaces without runs (the templates, Secrets and bindings stay). A run the CI
+    // namespace's controller took is stopped first, as `argo terminate` does, so it ends and hands back its
+    // environment's lock at once; the controller releases a deleted holder's lock only at its periodic check
     beforeEach(async () => {
+      const running = (await list<Obj>(sb.cp, WF, 'Workflow', ci)).filter((w) => w.status?.phase === 'Running' || w.status?.phase === 'Pending');
+      for (const w of running) {
+        const r = await sb.cp.api<Obj>('PATCH', `/apis/${WF}/namespaces/${ci}/workflows/${w.metadata.name}`, { spec: { shutdown: 'Terminate' } }, sb.cp.admin, 'application/merge-patch+json');
+        if (r.status !== 200) throw new Error(`terminating ${w.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
+      }
+      await waitFor('the terminated runs to end', async () => {
+        const left = (await list<Obj>(sb.cp, WF, 'Workflow', ci)).filter((w) => running.some((r) => r.metadata.name === w.metadata.name) && !['Failed', 'Error', 'Succeeded'].includes(w.status?.phase));
+        return left.length === 0 ? true : undefined;
+      }, 30000, { intervalMs: 250 });
       for (const ns of [ci, gitlab.namespace]) {
         const r = await sb.cp.api<Obj>('DELETE', `/apis/${WF}/namespaces/${ns}/workflows`);
         if (r.status >= 300) throw new Error(`deleting the Workflows of ${ns}: ${r.status} ${JSON.stringify(r.body)}`);
