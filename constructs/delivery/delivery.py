@@ -101,7 +101,9 @@ def build(args):
         return 1
     with open(args.manifest) as f:
         job = json.load(f)
-    name = f"build-{args.revision[:12]}-{hashlib.sha256(args.destination.encode()).hexdigest()[:6]}"
+    # one Job per delivery run (a retried step finds its own; a new delivery of the commit, after a failed build, makes
+    # a new one: the build account may not delete the old)
+    name = f"build-{args.revision[:12]}-{hashlib.sha256((args.delivery + ' ' + args.destination).encode()).hexdigest()[:6]}"
     job["metadata"]["name"] = name
     job["metadata"]["namespace"] = args.namespace
     values = {"CD4ML_REVISION": args.revision, "CD4ML_REF": args.ref, "CD4ML_REPOSITORY_HOST_PATH": url.netloc + url.path,
@@ -199,7 +201,8 @@ def run(args):
         "metadata": {
             "name": name,
             "namespace": args.namespace,
-            "labels": {**json.loads(args.labels), "cd4ml.io/delivery": args.delivery[:63].rstrip("-")},
+            # label values hold at most 63 characters (a SHA-256 commit has 64)
+            "labels": {k: str(v)[:63] for k, v in {**json.loads(args.labels), "cd4ml.io/delivery": args.delivery[:63].rstrip("-")}.items()},
         },
         "spec": {"workflowTemplateRef": {"name": args.template}},
     }
@@ -264,7 +267,11 @@ def wait_rollout(path, timeout, interval):
     deadline = time.monotonic() + timeout
     while True:
         d = kube("GET", path)
-        for c in (d.get("status") or {}).get("conditions") or []:
+        status = d.get("status") or {}
+        # a condition speaks of the spec the controller saw: only once it saw this one (a rollback follows a rollout
+        # whose deadline passed, and its condition stays until the controller looks again)
+        observed = status.get("observedGeneration", 0) >= d["metadata"]["generation"]
+        for c in status.get("conditions") or [] if observed else []:
             if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded":
                 raise TimeoutError(f"the rollout exceeded its progress deadline: {c.get('message', '')}")
         if rolled_out(d):
@@ -324,7 +331,8 @@ def deploy(args):
             body = input_example(args.model, args.version)
         predictions = smoke_test(args.url, body, 30)
         log(f"deploy: {args.url} serves version {args.version}: {json.dumps(predictions)[:200]}")
-    except (KubeError, TimeoutError, ValueError, promote.MlflowError) as e:
+    # (OSError: the network's own failures, urllib's URLError among them, are as much a failed deploy as a bad answer)
+    except (KubeError, TimeoutError, ValueError, promote.MlflowError, OSError) as e:
         reason = f"deploying version {args.version} failed: {e}"
         log(f"deploy: {reason}; rolling back")
         code = 1
@@ -333,7 +341,7 @@ def deploy(args):
                 set_version(path, previous)
                 wait_rollout(path, args.timeout, args.interval)
                 log(f"deploy: the endpoint serves version {previous} again")
-        except (KubeError, TimeoutError) as back:
+        except (KubeError, TimeoutError, OSError) as back:
             log(f"deploy: rolling the endpoint back to version {previous} failed too: {back}")
             code = 2
         rolled = promote.main(["rollback", "--model", args.model, "--version", args.version, "--alias", args.alias, "--reason", reason])
@@ -367,6 +375,7 @@ def main(argv=None):
     b.add_argument("--repository", required=True)
     b.add_argument("--ref", default="")
     b.add_argument("--destination", required=True)
+    b.add_argument("--delivery", default="", help="the delivery run's name")
     b.add_argument("--output")
     b.add_argument("--timeout", type=float, default=3600)
     b.add_argument("--interval", type=float, default=5)
@@ -392,7 +401,7 @@ def main(argv=None):
     except KubeError as e:
         log(f"delivery.py {args.command}: the API server answered {e}")
         return 1
-    except (TimeoutError, ValueError) as e:
+    except (TimeoutError, ValueError, OSError) as e:
         log(f"delivery.py {args.command}: {e}")
         return 1
 

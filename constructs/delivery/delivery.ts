@@ -1,4 +1,3 @@
-import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s, ServiceAccount } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -60,7 +59,8 @@ export interface CraneBuilderProps {
 export interface KanikoBuilderProps {
   /**
    * The build namespace: labelled Pod Security "baseline" (kaniko needs root with the default capabilities), default-deny
-   * networking with egress to the Git host and the registry only, and nothing else runs there.
+   * networking with egress only to the delivery's `egress` peers on its `egressPorts` (by default any address on 443:
+   * the Git host and the registry), and nothing else runs there. Not the CI namespace or one of the platform's.
    * @default 'cd4ml-build'
    */
   readonly namespace?: string;
@@ -185,7 +185,7 @@ export interface DeliveryProps {
    * The test step's commands, run one after another with `sh -ec` in the checkout; `$CD4ML_ENVIRONMENT` is the
    * environment delivered to, `$CD4ML_OUTPUT_ENVIRONMENT` the one whose output holds the cluster's pipelines. They must
    * leave the synthesized output in `<outputDir>/<outputEnvironment>`.
-   * @default ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "dist/$CD4ML_OUTPUT_ENVIRONMENT"']
+   * @default ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "<outputDir>/$CD4ML_OUTPUT_ENVIRONMENT"']
    */
   readonly testCommands?: string[];
   /** Requests and limits of the test step. @default 1 CPU / 2Gi, limit 4Gi */
@@ -293,6 +293,15 @@ export class Delivery extends Construct {
     const triggers = given.triggers;
     if (!(triggers instanceof DeliveryTriggers)) problems.add({ path, field: 'triggers', value: describeType(triggers), message: 'is not a DeliveryTriggers', fix: 'pass the DeliveryTriggers that submit the delivery: { triggers }' });
 
+    // the required props a JavaScript caller may leave out (null is reported by checkNoNulls above)
+    const examples: Record<string, string> = {
+      pipeline: 'the Pipeline, or its WorkflowTemplate\'s name, e.g. "breast-cancer"', candidate: '{ step: "train-model", output: "model_version" }',
+      environments: '{ staging: { endpoint, gate: { metric: "roc_auc" } } }',
+    };
+    for (const [field, example] of Object.entries(examples)) {
+      if ((given as Record<string, unknown>)[field] === undefined) problems.add({ path, field, value: undefined, message: 'is missing', fix: `give ${example}` });
+    }
+
     // the pipeline and its candidate step
     const pipelineName = checkPipeline(problems, path, given.pipeline, given.candidate);
     const candidateStep = isPlainObject(given.candidate) && typeof given.candidate.step === 'string' ? given.candidate.step : '';
@@ -321,9 +330,12 @@ export class Delivery extends Construct {
     problems.addIf(checkImage(toolsImage, { path, field: 'toolsImage' }));
     const outputDir = given.outputDir ?? 'dist';
     if (typeof outputDir !== 'string' || !REPO_DIR.test(outputDir) || outputDir === '.') problems.add({ path, field: 'outputDir', value: outputDir, message: 'is not a directory of the repository', fix: 'give a relative path, e.g. "dist"' });
-    const testCommands = given.testCommands ?? ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', 'npx --no-install cd4ml validate "dist/$CD4ML_OUTPUT_ENVIRONMENT"'];
+    const testCommands = given.testCommands ?? ['npm ci', 'npm test', 'npm run synth -- "$CD4ML_OUTPUT_ENVIRONMENT"', `npx --no-install cd4ml validate "${typeof outputDir === 'string' ? outputDir : 'dist'}/$CD4ML_OUTPUT_ENVIRONMENT"`];
     const outputEnvironment = given.outputEnvironment;
     if (outputEnvironment !== undefined) problems.addIf(checkDnsLabel(outputEnvironment, { path, field: 'outputEnvironment' }));
+    if (Array.isArray(testCommands) && testCommands.some((c) => typeof c === 'string' && c.includes('{{'))) {
+      problems.add({ path, field: 'testCommands', value: testCommands.find((c) => c.includes('{{')), message: 'holds "{{", which Argo would read as one of its expressions', fix: 'read the environment from $CD4ML_ENVIRONMENT and the commit from git, e.g. "git rev-parse HEAD"' });
+    }
     if (!Array.isArray(testCommands) || testCommands.length === 0 || testCommands.some((c) => typeof c !== 'string' || c.trim() === '' || c.includes('\n'))) {
       problems.add({ path, field: 'testCommands', value: Array.isArray(testCommands) ? testCommands.map(describeType) : describeType(testCommands), message: 'is not a non-empty list of one-line commands', fix: 'give the commands, e.g. ["npm ci", "npm test"]' });
     }
@@ -335,6 +347,11 @@ export class Delivery extends Construct {
     const timeout = durationSeconds(problems, path, 'timeout', given.timeout ?? '6h');
     const runTimeout = durationSeconds(problems, path, 'runTimeout', given.runTimeout ?? '2h');
     const rolloutTimeout = durationSeconds(problems, path, 'rolloutTimeout', given.rolloutTimeout ?? '10m');
+    // kaniko's namespace admits root pods and its policy selects every pod there: never one that holds anything else
+    if (builder instanceof Builder && builder.kind === BuilderKind.KANIKO && typeof builder.props.namespace === 'string') {
+      const taken = [...(triggers instanceof DeliveryTriggers ? [triggers.namespace] : []), ...(platform instanceof Platform ? platform.namespaces : [])];
+      if (taken.includes(builder.props.namespace)) problems.add({ path, field: 'builder.namespace', value: builder.props.namespace, message: 'is the CI namespace or one of the platform\'s, where kaniko\'s root pods and open policy would reach what else runs there', fix: 'give the build a namespace of its own, e.g. "cd4ml-build"' });
+    }
     problems.throwIfAny(this);
 
     // --- checked: build on the values that passed ------------------------------------------------------------
@@ -349,10 +366,11 @@ export class Delivery extends Construct {
     const tracking = p.trackingServer;
     const insecure = given.insecureRegistry ?? false;
 
-    // the scripts every Python step runs, as one ConfigMap named after their content (a change is a new name, so a
-    // running delivery keeps the scripts it started with)
+    // the scripts every Python step runs, as one ConfigMap of a fixed name: a GitOps tool prunes an object the output
+    // no longer holds, so a name that changed with the scripts would pull them from under a delivery waiting for its
+    // approval; an update reaches the pods a delivery starts after it
     const scripts = { 'delivery.py': readScript(__dirname, 'delivery.py'), 'promote.py': readScript(__dirname, 'promote.py') };
-    const scriptsName = `${t.templateName}-scripts-${createHash('sha256').update(JSON.stringify(scripts)).digest('hex').slice(0, 8)}`;
+    const scriptsName = `${t.templateName}-scripts`;
     new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsName, namespace: this.namespace, labels }, data: scripts });
 
     // --- the CI namespace's own workflow controller ------------------------------------------------------------
@@ -382,7 +400,7 @@ export class Delivery extends Construct {
     });
 
     // the build namespace, for kaniko
-    const kaniko = b.kind === BuilderKind.KANIKO ? this.buildNamespaceFor(b, labels, given.egress, egressPorts, given.registryCredentials, given.gitCredentials) : undefined;
+    const kaniko = b.kind === BuilderKind.KANIKO ? this.buildNamespaceFor(t.templateName, b, labels, given.egress, egressPorts, given.registryCredentials, given.gitCredentials, insecure) : undefined;
     this.buildNamespace = kaniko?.namespace;
 
     const templates = new Map<EnvironmentName, ApiObject>();
@@ -527,7 +545,7 @@ export class Delivery extends Construct {
         container: container({
           image: python, command: ['python', `${SCRIPTS_MOUNT}/delivery.py`],
           args: ['build', '--namespace', k.namespace, '--manifest', `${BUILD_JOB_MOUNT}/build-job.json`, '--revision', param('revision'), '--repository', param('repository'), '--ref', param('ref'),
-            '--destination', destination, '--output', '/tmp/outputs/digest', '--timeout', '3600'],
+            '--destination', destination, '--delivery', '{{workflow.name}}', '--output', '/tmp/outputs/digest', '--timeout', '3600'],
           resources: small, mounts: [tmpMount, scriptsMount, { name: 'build-job', mountPath: BUILD_JOB_MOUNT, readOnly: true }],
         }),
       });
@@ -701,7 +719,7 @@ export class Delivery extends Construct {
   }
 
   /** The build namespace (Pod Security "baseline"), its network, and the Job manifest the build step creates there. */
-  private buildNamespaceFor(b: Builder, labels: Record<string, string>, egress: NetworkPeer[] | undefined, ports: number[], registry: ISecret | undefined, git: ISecret | undefined): KanikoBuild {
+  private buildNamespaceFor(templateName: string, b: Builder, labels: Record<string, string>, egress: NetworkPeer[] | undefined, ports: number[], registry: ISecret | undefined, git: ISecret | undefined, insecure: boolean): KanikoBuild {
     const k = b.props as KanikoBuilderProps;
     const namespace = k.namespace ?? 'cd4ml-build';
     let resource: ApiObject | undefined;
@@ -744,6 +762,8 @@ export class Delivery extends Construct {
                 // kaniko's Git context, git://<host/path>#<ref>#<commit>: it clones over HTTPS with GIT_USERNAME/GIT_PASSWORD
                 '--context=git://$(CD4ML_REPOSITORY_HOST_PATH)#$(CD4ML_REF)#$(CD4ML_REVISION)', `--context-sub-path=${k.context ?? 'examples'}`, `--dockerfile=${k.dockerfile ?? 'Dockerfile'}`,
                 '--destination=$(CD4ML_DESTINATION)', '--digest-file=/dev/termination-log', '--single-snapshot',
+                // a plain-HTTP registry (the sandbox's): push there, and pull a base from it
+                ...(insecure ? ['--insecure', '--insecure-pull'] : []),
               ],
               env: [
                 { name: 'CD4ML_REVISION', value: '' }, { name: 'CD4ML_REF', value: '' }, { name: 'CD4ML_REPOSITORY_HOST_PATH', value: '' }, { name: 'CD4ML_DESTINATION', value: '' },
@@ -759,7 +779,8 @@ export class Delivery extends Construct {
         },
       },
     };
-    const manifestConfigMap = `${this.node.id.toLowerCase().replace(/[^a-z0-9-]/g, '-')}-build-job-${createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 8)}`;
+    // (a fixed name, as the scripts': see there)
+    const manifestConfigMap = `${templateName}-build-job`;
     new k8s.KubeConfigMap(this, 'BuildJob', { metadata: { name: manifestConfigMap, namespace: this.namespace, labels }, data: { 'build-job.json': JSON.stringify(job, null, 2) } });
     return { namespace, resource, manifestConfigMap };
   }
@@ -812,11 +833,13 @@ const CHECKOUT_SCRIPT = [
   `rm -rf ${WORKSPACE}/src && mkdir -p ${WORKSPACE}/src && cd ${WORKSPACE}/src`,
   'git init -q',
   // a credential helper that answers from the env (the Secret's values never reach argv or a file)
-  'if [ -n "${GIT_PASSWORD:-}" ]; then git config credential.helper \'!f() { echo "username=${GIT_USERNAME}"; echo "password=${GIT_PASSWORD}"; }; f\'; fi',
+  // (for the repository's host only: a redirect elsewhere is asked nothing)
+  'host=$(printf %s "$CD4ML_REPOSITORY" | sed -E "s#^https://([^/]+)/.*#\\1#")',
+  'if [ -n "${GIT_PASSWORD:-}" ]; then git config "credential.https://$host.helper" \'!f() { echo "username=${GIT_USERNAME}"; echo "password=${GIT_PASSWORD}"; }; f\'; fi',
   'git fetch -q --depth 1 "$CD4ML_REPOSITORY" "$CD4ML_REVISION"',
   'git -c advice.detachedHead=false checkout -q --detach FETCH_HEAD',
   'test "$(git rev-parse HEAD)" = "$CD4ML_REVISION"',
-  'git config --unset credential.helper || true',
+  'git config --unset "credential.https://$host.helper" || true',
   'echo "checked out $CD4ML_REVISION"',
 ].join('\n');
 
@@ -825,12 +848,16 @@ const CHECKOUT_SCRIPT = [
  * pinned base with `crane append`, pushed under the commit's tag; the digest is the step's output.
  */
 const CRANE_SCRIPT = [
+  'mkdir -p /tmp/outputs',
+  // a commit's code never changes: when its tag exists (a delivery of the same commit to another environment, or a
+  // run again), that image is the build, and the pipeline's registered version stays the same
+  'if crane digest $CD4ML_INSECURE "$CD4ML_DESTINATION" > /tmp/outputs/digest 2>/dev/null; then echo "$CD4ML_DESTINATION exists: $(cat /tmp/outputs/digest)"; exit 0; fi',
   `test -d "${WORKSPACE}/src/$CD4ML_CONTEXT" || { echo "no directory $CD4ML_CONTEXT in the repository" >&2; exit 1; }`,
   'rm -rf /tmp/layer && mkdir -p "/tmp/layer$CD4ML_PATH"',
   `cp -R "${WORKSPACE}/src/$CD4ML_CONTEXT/." "/tmp/layer$CD4ML_PATH/"`,
   'tar -C /tmp/layer -cf /tmp/layer.tar .',
   'crane append $CD4ML_INSECURE --base "$CD4ML_BASE" --new_layer /tmp/layer.tar --new_tag "$CD4ML_DESTINATION"',
-  'mkdir -p /tmp/outputs && crane digest $CD4ML_INSECURE "$CD4ML_DESTINATION" > /tmp/outputs/digest',
+  'crane digest $CD4ML_INSECURE "$CD4ML_DESTINATION" > /tmp/outputs/digest',
   'echo "pushed $CD4ML_DESTINATION@$(cat /tmp/outputs/digest)"',
 ].join('\n');
 
@@ -870,7 +897,7 @@ function checkPipeline(problems: Problems, path: string, pipeline: unknown, cand
     return name;
   }
   const step: unknown = candidate.step;
-  const output: unknown = candidate.output ?? 'model_version';
+  const output: unknown = candidate.output === undefined ? 'model_version' : candidate.output;
   if (typeof step !== 'string' || !STEP_NAME.test(step)) problems.add({ path, field: 'candidate.step', value: step, message: 'is not a step name', fix: 'give the step that registers the model, e.g. "train-model"' });
   if (typeof output !== 'string' || !OUTPUT_NAME.test(output)) problems.add({ path, field: 'candidate.output', value: output, message: 'is not an output name', fix: 'give the output holding the version, e.g. "model_version"' });
   if (pipeline instanceof Pipeline && typeof step === 'string' && typeof output === 'string') {
@@ -913,7 +940,7 @@ type CheckedEnvironment = Required<Pick<DeliveryEnvironment, 'endpoint' | 'gate'
 
 function checkEnvironments(problems: Problems, path: string, value: unknown, triggers: DeliveryTriggers | undefined, platform: Platform | undefined): Map<EnvironmentName, CheckedEnvironment> {
   const out = new Map<EnvironmentName, CheckedEnvironment>();
-  if (value === undefined) return out;
+  if (value === undefined) return out; // (reported as missing by the constructor)
   if (!isPlainObject(value)) {
     problems.add({ path, field: 'environments', value: describeType(value), message: 'is not an object of environments', fix: 'give { dev: { endpoint, gate: { metric: "roc_auc" } }, ... }' });
     return out;
@@ -939,6 +966,11 @@ function checkEnvironments(problems: Problems, path: string, value: unknown, tri
     for (const k of Object.keys(e)) if (!known.includes(k)) problems.add({ path, field: site(k), value: describeType(e[k]), message: 'is not a setting of a delivery environment', fix: `use ${known.join(', ')}` });
     const endpoint = e.endpoint;
     let ok = true;
+    for (const k of ['alias', 'approval', 'runner']) {
+      if (e[k] !== null) continue;
+      problems.add({ path, field: site(k), value: null, message: 'is null', fix: 'leave it out for the default, or give a value' });
+      ok = false;
+    }
     if (!(endpoint instanceof ModelEndpoint)) {
       problems.add({ path, field: site('endpoint'), value: describeType(endpoint), message: 'is not a ModelEndpoint', fix: 'declare the environment\'s endpoint: new ModelEndpoint(scope, "churn", { platform, model, version, image })' });
       ok = false;

@@ -49,7 +49,9 @@ export interface ModelEndpointProps {
   /**
    * The exact registered version to serve, a string of digits (`"3"`): never an alias (`champion`), a stage or
    * `latest`, which would change what is served without a rollout. It lives in {@link MODEL_VERSION_ENV} only: a
-   * deploy step rolls the endpoint by patching that one value ({@link ModelEndpoint.grantRollout}).
+   * deploy step rolls the endpoint by patching that one value ({@link ModelEndpoint.grantRollout}). It is the version
+   * the endpoint starts with: Pulumi (`ignoreChanges`) and cd4ml's Argo CD Applications (`ignoreDifferences`) leave
+   * the served version to the delivery afterwards, so a later change here takes effect only on a new endpoint.
    */
   readonly version: string;
   /**
