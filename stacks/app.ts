@@ -1,9 +1,9 @@
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
-  ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Builder, Delivery, DeliveryTriggers, GitHost, ModelEndpoint, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, EnvironmentDefinition, EnvironmentName, fail,
-  IngressTls, K3dClusterOptions, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline, PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput,
-  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment, DEFAULT_REF_RULES,
+  ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Builder, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, DEFAULT_REF_RULES, Delivery,
+  DeliveryTriggers, EnvironmentDefinition, EnvironmentName, fail, GitHost, IngressTls, K3dClusterOptions, ModelEndpoint, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline,
+  PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment,
 } from '../index';
 import { DeliveryConfig, EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
 import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';

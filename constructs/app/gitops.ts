@@ -142,28 +142,28 @@ function argoCdApplications(env: string, owner: string, files: readonly string[]
   return FOLDERS.filter(([folder]) => files.some((f) => f.startsWith(`${folder}/`))).map(([folder, wave]) => {
     const ignored = rolledFields([...groups.entries()].filter(([f]) => f.startsWith(`${folder}/`)).flatMap(([, objects]) => objects));
     return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: {
-      // named after the platform's namespace too: two platforms of one environment in one Argo CD stay apart
-      name: `${owner}-${env}-${folder}`,
-      namespace: argoCd.namespace ?? 'argocd',
-      annotations: { 'argocd.argoproj.io/sync-wave': String(wave) },
-      labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/environment': env },
-    },
-    spec: {
-      project: argoCd.project ?? 'default',
-      source: { repoURL: argoCd.repoURL, targetRevision: argoCd.targetRevision ?? 'HEAD', path: base === '' ? `${env}/${folder}` : `${base}/${env}/${folder}` },
-      destination: { server: argoCd.destinationServer ?? 'https://kubernetes.default.svc' },
-      syncPolicy: {
-        // prune removes what left the output, except objects that say Prune=false (the stores, their namespace, the
-        // CRDs: cd4ml sets it on them); server-side apply because CRDs outgrow the last-applied annotation
-        automated: { prune: true, selfHeal: true },
-        // (a sync keeps what ignoreDifferences names: the version a delivery rolled an endpoint to)
-        syncOptions: ['ServerSideApply=true', ...(folder === 'cluster' ? [] : ['CreateNamespace=false']), ...(ignored.length ? ['RespectIgnoreDifferences=true'] : [])],
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: {
+        // named after the platform's namespace too: two platforms of one environment in one Argo CD stay apart
+        name: `${owner}-${env}-${folder}`,
+        namespace: argoCd.namespace ?? 'argocd',
+        annotations: { 'argocd.argoproj.io/sync-wave': String(wave) },
+        labels: { 'app.kubernetes.io/part-of': 'cd4ml', 'cd4ml.io/environment': env },
       },
-      ...(ignored.length ? { ignoreDifferences: ignored } : {}),
-    },
+      spec: {
+        project: argoCd.project ?? 'default',
+        source: { repoURL: argoCd.repoURL, targetRevision: argoCd.targetRevision ?? 'HEAD', path: base === '' ? `${env}/${folder}` : `${base}/${env}/${folder}` },
+        destination: { server: argoCd.destinationServer ?? 'https://kubernetes.default.svc' },
+        syncPolicy: {
+          // prune removes what left the output, except objects that say Prune=false (the stores, their namespace, the
+          // CRDs: cd4ml sets it on them); server-side apply because CRDs outgrow the last-applied annotation
+          automated: { prune: true, selfHeal: true },
+          // (a sync keeps what ignoreDifferences names: the version a delivery rolled an endpoint to)
+          syncOptions: ['ServerSideApply=true', ...(folder === 'cluster' ? [] : ['CreateNamespace=false']), ...(ignored.length ? ['RespectIgnoreDifferences=true'] : [])],
+        },
+        ...(ignored.length ? { ignoreDifferences: ignored } : {}),
+      },
     };
   });
 }
