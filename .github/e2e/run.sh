@@ -13,6 +13,21 @@ pf_pids=()
 cleanup() { for p in "${pf_pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 port_forward() { kubectl -n "$1" port-forward "svc/$2" "$3" >/dev/null 2>&1 & pf_pids+=($!); sleep 3; }
+# wait_workflow NAMESPACE NAME MINUTES: polls the phase, so a failed run stops the script at once instead of a wait for
+# Succeeded; prints the run's end on failure
+wait_workflow() {
+  local phase="" i
+  for ((i = 0; i < $3 * 12; i++)); do
+    phase=$(kubectl -n "$1" get workflow "$2" -o jsonpath='{.status.phase}' 2>/dev/null || true)
+    case "$phase" in Succeeded|Failed|Error) break ;; esac
+    sleep 5
+  done
+  if [ "$phase" != Succeeded ]; then
+    echo "workflow $1/$2: ${phase:-no phase after $3 minutes}" >&2
+    kubectl -n "$1" get workflow "$2" -o yaml | tail -80
+    exit 1
+  fi
+}
 
 step "cluster"
 npm ci --no-audit --no-fund
@@ -81,18 +96,7 @@ spec:
 YAML
 )
 echo "submitted $wf"
-# poll the phase, so a failed run stops the script at once instead of a 30-minute wait for Succeeded
-phase=""
-for _ in $(seq 1 360); do
-  phase=$(kubectl -n ml-pipelines get workflow "$wf" -o jsonpath='{.status.phase}')
-  case "$phase" in Succeeded|Failed|Error) break ;; esac
-  sleep 5
-done
-if [ "$phase" != Succeeded ]; then
-  echo "workflow $wf: ${phase:-no phase after 30 minutes}" >&2
-  kubectl -n ml-pipelines get workflow "$wf" -o yaml | tail -60
-  exit 1
-fi
+wait_workflow ml-pipelines "$wf" 30
 curl -sf "http://localhost:5050/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion" | grep -q '"version"'
 echo "sklearn-random-forest@champion is deployed"
 
@@ -110,17 +114,7 @@ revision=$(git rev-parse HEAD)
 ARGO_SERVER=localhost:2746 ARGO_SECURE=true ARGO_INSECURE_SKIP_VERIFY=true npx cd4ml ci trigger \
   --ref refs/heads/main --revision "$revision" --repository "https://github.com/${GITHUB_REPOSITORY:-example-org/cd4ml}.git"
 delivery="cd4ml-delivery-staging-$revision"
-phase=""
-for _ in $(seq 1 480); do
-  phase=$(kubectl -n cd4ml-ci get workflow "$delivery" -o jsonpath='{.status.phase}' 2>/dev/null || true)
-  case "$phase" in Succeeded|Failed|Error) break ;; esac
-  sleep 5
-done
-if [ "$phase" != Succeeded ]; then
-  echo "delivery $delivery: ${phase:-no phase after 40 minutes}" >&2
-  kubectl -n cd4ml-ci get workflow "$delivery" -o yaml | tail -80
-  exit 1
-fi
+wait_workflow cd4ml-ci "$delivery" 40
 endpoint=$(kubectl -n cd4ml-ci get workflow "$delivery" -o jsonpath='{.status.outputs.parameters[0].value}')
 test "$endpoint" = "http://breast-cancer-staging.cd4ml.svc.cluster.local:8080"
 version=$(kubectl -n cd4ml get deployment breast-cancer-staging -o jsonpath='{.spec.template.spec.containers[0].env[0].value}')

@@ -79,6 +79,19 @@ def log(message):
     print(message, flush=True)
 
 
+def create_or_adopt(step, path, obj, what):
+    """Creates the object, or finds it there from an earlier attempt of the same step (its name is derived from the run):
+    a retried step waits for what the first attempt started instead of starting another."""
+    name = obj["metadata"]["name"]
+    try:
+        kube("POST", path, obj)
+        log(f"{step}: started {what} {obj['metadata']['namespace']}/{name}")
+    except KubeError as e:
+        if e.status != 409:
+            raise
+        log(f"{step}: {what} {obj['metadata']['namespace']}/{name} exists (a retried step): waiting for it")
+
+
 def deadline_passed(deadline, what):
     if time.monotonic() > deadline:
         raise TimeoutError(what)
@@ -113,13 +126,7 @@ def build(args):
         if e["name"] in values:
             e["value"] = values[e["name"]]
     path = f"/apis/batch/v1/namespaces/{args.namespace}/jobs"
-    try:
-        kube("POST", path, job)
-        log(f"build: started Job {args.namespace}/{name}")
-    except KubeError as e:
-        if e.status != 409:
-            raise
-        log(f"build: Job {args.namespace}/{name} exists (a retried step): waiting for it")
+    create_or_adopt("build", path, job, "Job")
     deadline = time.monotonic() + args.timeout
     while True:
         status = kube("GET", f"{path}/{name}").get("status") or {}
@@ -206,13 +213,7 @@ def run(args):
         },
         "spec": {"workflowTemplateRef": {"name": args.template}},
     }
-    try:
-        kube("POST", path, workflow)
-        log(f"run: started Workflow {args.namespace}/{name} from {args.template}")
-    except KubeError as e:
-        if e.status != 409:
-            raise
-        log(f"run: Workflow {args.namespace}/{name} exists (a retried step): waiting for it")
+    create_or_adopt("run", path, workflow, "Workflow")
     deadline = time.monotonic() + args.timeout
     phase = ""
     while True:
