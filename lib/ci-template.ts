@@ -56,9 +56,14 @@ export function versionedTemplate(req: VersionedTemplateRequest): Obj {
     }
   }
   if (found.length === 0) throw new Error(`no WorkflowTemplate "${req.pipeline}" in ${req.dir}. Fix: name the pipeline the environment's output holds (cd4ml graph ${req.dir} lists them)`);
-  if (found.length > 1) throw new Error(`${found.length} WorkflowTemplates named "${req.pipeline}" in ${req.dir}. Fix: synthesize into a clean directory`);
+  // The template synthesized for the environment's namespace: it names that runner's Secrets, cache and controller
+  // instance ID. (A platform with pipeline domains holds one per domain, each in its own namespace.)
+  const namespaceOf = (o: Obj) => String((o.metadata as Obj).namespace ?? '');
+  const inNamespace = found.filter((o) => namespaceOf(o) === req.namespace);
+  if (inNamespace.length === 0) throw new Error(`no WorkflowTemplate "${req.pipeline}" in namespace ${req.namespace} in ${req.dir} (there is one in ${[...new Set(found.map(namespaceOf))].join(', ')}). Fix: declare the pipeline on the environment's runner too, so its template names that namespace's Secrets and controller`);
+  if (inNamespace.length > 1) throw new Error(`${inNamespace.length} WorkflowTemplates named "${req.pipeline}" in namespace ${req.namespace} in ${req.dir}. Fix: synthesize into a clean directory`);
   if (req.pipeline.length > MAX_DELIVERED_PIPELINE_NAME) throw new Error(`pipeline name "${req.pipeline}" is longer than ${MAX_DELIVERED_PIPELINE_NAME} characters. Fix: shorten it (versions are named <pipeline>-<commit>)`);
-  const template = JSON.parse(JSON.stringify(found[0])) as Obj;
+  const template = JSON.parse(JSON.stringify(inNamespace[0])) as Obj;
   const meta = template.metadata as Obj;
   const name = `${req.pipeline}-${req.revision.slice(0, 12)}`;
   const labels = { ...((meta.labels as Record<string, string>) ?? {}), 'cd4ml.io/pipeline': req.pipeline, 'cd4ml.io/revision': req.revision.slice(0, 63) };

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import {
   ACKNOWLEDGE_ENV, ArgoAuthMode, ArgoCdApplications, buildEnvironment, Builder, Cd4mlValidationError, checkDataSafeUpgrade, checkEnvironmentName, DatabaseChoice, DEFAULT_REF_RULES, Delivery,
   DeliveryTriggers, EnvironmentDefinition, EnvironmentName, fail, GitHost, IngressTls, K3dClusterOptions, ModelEndpoint, NetworkPeer, ObjectStoreChoice, PG_PASSWORD_KEY, PG_USERNAME_KEY, Pipeline,
-  PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment,
+  PipelinesChart, Platform, PlatformChart, PlatformProps, PostgresSslMode, readEnvironmentOutput, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, SecretRef, synthesizeEnvironment, isPlainObject,
 } from '../index';
 import { DeliveryConfig, EXTERNAL_S3_USERS, parseStackConfig, readDefinition, StackConfig } from './config';
 import { breastCancerGpuSweepPipeline, breastCancerPipeline, ExamplePipelineProps } from './pipelines';
@@ -43,6 +43,12 @@ export function examplePipelines(names: readonly string[] | undefined, image: st
       fail({ path: scope.node.path, field: 'pipelines', value: unknown, message: 'names pipelines this stack does not have', fix: `choose from ${Object.keys(EXAMPLE_PIPELINES).join(', ')}` }, scope);
     }
     const declared = new Map(chosen.map((n) => [n, EXAMPLE_PIPELINES[n](scope, { runner, image })]));
+    // each pipeline domain runs the delivered pipeline, declared on its own runner (its Secrets, cache and controller)
+    // without schedules or event triggers: a domain's runs come from its deliveries
+    const delivered = delivery?.pipeline ?? 'breast-cancer';
+    if (delivery && declared.has(delivered)) {
+      for (const d of platform.domains.values()) EXAMPLE_PIPELINES[delivered](scope, { runner: d.runner, image, id: `${delivered}-domain-${d.name}`, triggers: false });
+    }
     if (delivery) exampleDelivery(scope, platform, declared, image, delivery, environment);
   };
 }
@@ -127,6 +133,8 @@ export function planStack(cfg: StackConfig): StackPlan {
     namespace: `${prefix}cd4ml`,
     workflowNamespace: `${prefix}argo`,
     pipelineNamespace: `${prefix}ml-pipelines`,
+    // a domain's namespace takes the prefix too, unless the definition names it
+    pipelineDomains: !isPlainObject(cfg.pipelineDomains) ? cfg.pipelineDomains : Object.fromEntries(Object.entries(cfg.pipelineDomains as NonNullable<StackConfig['pipelineDomains']>).map(([name, d]) => [name, d !== null && typeof d === 'object' && d.namespace === undefined && prefix ? { ...d, namespace: `${prefix}ml-${name}` } : d])),
     storageClassName: cfg.storageClassName,
     objectStoreStorage: cfg.objectStoreStorage,
     databaseStorage: cfg.databaseStorage,

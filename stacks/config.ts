@@ -68,6 +68,8 @@ export interface StackConfig {
   readonly gpu?: GpuScheduling;
   /** The pipeline namespace's quota over the preset's. */
   readonly pipelineQuota?: PlatformProps['pipelineQuota'];
+  /** Pipeline domains beside the pipeline namespace (the Platform checks their settings). */
+  readonly pipelineDomains?: PlatformProps['pipelineDomains'];
   /** Resources of a step that sets none, over the preset's. */
   readonly stepDefaults?: PlatformProps['stepDefaults'];
   /** Per-component settings over the preset. */
@@ -142,6 +144,7 @@ export const SETTINGS = {
   gpu: 'GPU node pool: { nodeSelector, tolerations, maxPerStep, resourceName, productLabel }',
   pipelineQuota: 'the pipeline namespace\'s quota over the preset\'s: { cpu, memory, memoryLimit, gpus, pods }',
   stepDefaults: 'resources of a step that sets none, over the preset\'s: { cpu, memory, memoryLimit, cpuLimit }',
+  pipelineDomains: 'pipeline domains beside the pipeline namespace, by name: { dev: {}, ... }, each { namespace, quota, stepDefaults, trackingUser } (a namespace, runner and workflow controller of its own; delivery environments of the same name run there)',
   argoCrds: 'false when the cluster has Argo\'s CRDs already (another stack renders them, or an Argo with full CRDs); default true',
   workflowInstanceId: 'Argo instance ID: the controller handles only workflows labelled with it (another Argo in the cluster leaves them alone)',
   components: 'per-component settings: { objectStore, database, trackingServer, workflowController, workflowServer }, each { resources, replicas, nodeSelector, tolerations, affinity, priorityClassName, podAnnotations, podLabels, extraArgs, extraEnv, service: { type, annotations } }',
@@ -189,7 +192,7 @@ export interface DefinitionSource {
 }
 
 /** The settings whose values are objects, lists or booleans. */
-const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd', 'k3d', 'delivery'];
+const STRUCTURED = ['objectStore', 'database', 'buckets', 'credentials', 'gpu', 'pipelineQuota', 'pipelineDomains', 'stepDefaults', 'images', 'pipelines', 'trackingServerHosts', 'ingress', 'components', 'argoCrds', 'argoCd', 'k3d', 'delivery'];
 
 /** The settings Pulumi's stack config holds: which definition, and the secrets (never in the definition). */
 const PULUMI_SETTINGS = ['environment', ...SECRET_SETTINGS];
@@ -417,6 +420,7 @@ export function parseStackConfig(stack: string, all: Readonly<Record<string, str
     pipelines: json<string[]>('pipelines'),
     gpu: json<GpuScheduling>('gpu'),
     pipelineQuota: json<PlatformProps['pipelineQuota']>('pipelineQuota'),
+    pipelineDomains: json<PlatformProps['pipelineDomains']>('pipelineDomains'),
     stepDefaults: json<PlatformProps['stepDefaults']>('stepDefaults'),
     components: json<PlatformProps['components']>('components'),
     argoCrds: json<boolean>('argoCrds'),

@@ -7,6 +7,10 @@ export interface ExamplePipelineProps {
   readonly runner: PipelineRunner;
   /** The examples image (built from `examples/Dockerfile`), pinned. */
   readonly image: string;
+  /** The construct id (the pipeline keeps its name). @default - the pipeline's name */
+  readonly id?: string;
+  /** Its schedule and event triggers. `false` in a pipeline domain, whose runs come from its deliveries. @default true */
+  readonly triggers?: boolean;
 }
 
 /** The seed's prepare_data step, shared by both pipelines: cached for a day (so, per Argo, without retries). */
@@ -26,7 +30,8 @@ function prepareData(pipeline: Pipeline, image: string, testSize: PipelineParame
  * min_auc, nightly on a schedule, and on new data or a degraded model through events.
  */
 export function breastCancerPipeline(scope: Construct, props: ExamplePipelineProps): Pipeline {
-  const pipeline = new Pipeline(scope, 'breast-cancer', {
+  const pipeline = new Pipeline(scope, props.id ?? 'breast-cancer', {
+    name: 'breast-cancer',
     runner: props.runner,
     description: 'Random forest on the breast-cancer data set: prepare, train and register, deploy (the training seed pipeline)',
     experiment: 'breast-cancer',
@@ -52,6 +57,7 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
     retry: { limit: 3, on: RetryOn.ALWAYS, backoff: '10s' },
   });
 
+  if (props.triggers === false) return pipeline;
   pipeline.addSchedule('nightly', { cron: '0 3 * * *', timezone: 'Europe/Berlin' });
   // New training data: a MinIO bucket notification (payload: EventName, Key = "<bucket>/<object>") for uploads under
   // data/incoming/, or any uploader posting the same. prepare_data writes under data/prepared/, so runs never trigger runs.
@@ -67,7 +73,8 @@ export function breastCancerPipeline(scope: Construct, props: ExamplePipelinePro
  * scheduled (requests, node selector, tolerations, quota); the example's random forest itself runs on the CPU.
  */
 export function breastCancerGpuSweepPipeline(scope: Construct, props: ExamplePipelineProps): Pipeline {
-  const pipeline = new Pipeline(scope, 'breast-cancer-gpu-sweep', {
+  const pipeline = new Pipeline(scope, props.id ?? 'breast-cancer-gpu-sweep', {
+    name: 'breast-cancer-gpu-sweep',
     runner: props.runner,
     description: 'Hyperparameter sweep on GPU nodes: one candidate per n_estimators value, the best one registered and deployed',
     experiment: 'breast-cancer',

@@ -56,19 +56,21 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform and its pipelines', (env) => {
     // then
     expect(report.errors).toEqual([]);
     expect(report.strictErrors).toEqual([]);
-    // every object, plus the controller ConfigMap's workflow and container defaults checked as what they are
-    expect(report.derived).toBe(2);
-    expect(report.validated).toBe(m.objects.length + 2);
+    // every object, plus each controller ConfigMap's workflow and container defaults checked as what they are (the
+    // sandbox has a controller per pipeline domain too: dev, staging and prod)
+    const derived = 2 * (env === EnvironmentName.SANDBOX ? 4 : 1);
+    expect(report.derived).toBe(derived);
+    expect(report.validated).toBe(m.objects.length + derived);
     // (prod's stores are external: no StatefulSet, and only the credentials generator's setup Job)
     const external = env === EnvironmentName.PROD;
-    // the sandbox also delivers: a CI namespace with its controller, three delivery templates and their bindings, and
-    // a model endpoint per environment
+    // the sandbox also delivers: three pipeline domains (a namespace, a controller and the seed pipeline each), a CI
+    // namespace with its controller, three delivery templates and their bindings, and a model endpoint per environment
     const sandbox = env === EnvironmentName.SANDBOX;
     expect(report.kinds).toMatchObject({
-      CustomResourceDefinition: 8, Deployment: sandbox ? 3 + 1 + 3 : 3, Job: external ? 1 : 3, Namespace: sandbox ? 4 : 3, CronWorkflow: 1, WorkflowEventBinding: sandbox ? 2 + 3 : 2,
+      CustomResourceDefinition: 8, Deployment: sandbox ? 3 + 3 + 1 + 3 : 3, Job: external ? 1 : 3, Namespace: sandbox ? 4 + 3 : 3, CronWorkflow: 1, WorkflowEventBinding: sandbox ? 2 + 3 : 2,
     });
     expect(report.kinds.StatefulSet).toBe(external ? undefined : 2);
-    expect(report.kinds.WorkflowTemplate).toBe(sandbox ? 1 + 3 : 2);
+    expect(report.kinds.WorkflowTemplate).toBe(sandbox ? 1 + 3 + 3 : 2);
   });
 
   test('no reference dangles (prod\'s external stores\' credentials are the Secrets the team creates, or Pulumi from config)', () => {

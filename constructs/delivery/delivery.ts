@@ -316,7 +316,7 @@ export class Delivery extends Construct {
     else checkBuilder(problems, path, builder);
 
     // the environments, against the triggers' rules
-    const envs = checkEnvironments(problems, path, given.environments, triggers instanceof DeliveryTriggers ? triggers : undefined, platform instanceof Platform ? platform : undefined);
+    const envs = checkEnvironments(problems, path, given.environments, triggers instanceof DeliveryTriggers ? triggers : undefined, platform instanceof Platform ? platform : undefined, given.pipeline);
 
     // the rest
     if (given.gitCredentials !== undefined) checkSecret(problems, path, 'gitCredentials', given.gitCredentials, [GIT_USERNAME_KEY, GIT_PASSWORD_KEY], "SecretRef.fromSecretName('git-credentials', ['username', 'password'])");
@@ -938,7 +938,7 @@ function checkBuilder(problems: Problems, path: string, b: Builder): void {
 
 type CheckedEnvironment = Required<Pick<DeliveryEnvironment, 'endpoint' | 'gate' | 'alias' | 'approval'>> & { runner: PipelineRunner };
 
-function checkEnvironments(problems: Problems, path: string, value: unknown, triggers: DeliveryTriggers | undefined, platform: Platform | undefined): Map<EnvironmentName, CheckedEnvironment> {
+function checkEnvironments(problems: Problems, path: string, value: unknown, triggers: DeliveryTriggers | undefined, platform: Platform | undefined, pipeline: unknown): Map<EnvironmentName, CheckedEnvironment> {
   const out = new Map<EnvironmentName, CheckedEnvironment>();
   if (value === undefined) return out; // (reported as missing by the constructor)
   if (!isPlainObject(value)) {
@@ -990,8 +990,14 @@ function checkEnvironments(problems: Problems, path: string, value: unknown, tri
     if (typeof alias !== 'string' || !ALIAS.test(alias) || /^v\d+$/i.test(alias) || alias.toLowerCase() === 'latest') problems.add({ path, field: site('alias'), value: alias, message: 'is not an alias MLflow accepts (letters, digits, "_" and "-"; not "latest" or v<number>)', fix: `give e.g. "champion" or "champion-${env}"` });
     const approval = e.approval ?? env === EnvironmentName.PROD;
     if (typeof approval !== 'boolean') problems.add({ path, field: site('approval'), value: approval, message: 'is not true or false', fix: 'give true to wait for a person\'s approval before promoting' });
-    const runner = e.runner ?? platform?.pipelineRunner;
-    if (e.runner !== undefined && !(e.runner instanceof PipelineRunner)) problems.add({ path, field: site('runner'), value: describeType(e.runner), message: 'is not a PipelineRunner', fix: 'leave it out to use the platform\'s, or pass the environment\'s PipelineRunner' });
+    // the environment's pipeline domain on the platform, when it has one: its namespace, runner and controller
+    const runner = e.runner ?? platform?.domain(env)?.runner ?? platform?.pipelineRunner;
+    if (e.runner !== undefined && !(e.runner instanceof PipelineRunner)) problems.add({ path, field: site('runner'), value: describeType(e.runner), message: 'is not a PipelineRunner', fix: 'leave it out to use the platform\'s domain of that name or its pipeline runner, or pass the environment\'s PipelineRunner' });
+    // the render step reads the pipeline's WorkflowTemplate of the environment's namespace, with that runner's Secrets,
+    // cache and controller labels
+    else if (runner instanceof PipelineRunner && pipeline instanceof Pipeline && !runner.hasPipeline(pipeline.name)) {
+      problems.add({ path, field: site('runner'), value: runner.namespace, message: `has no pipeline "${pipeline.name}": the delivery registers the WorkflowTemplate synthesized for the environment's namespace`, fix: `declare the pipeline on the environment's runner too: new Pipeline(scope, '${pipeline.name}-${env}', { name: '${pipeline.name}', runner, ... })` });
+    }
     if (ok && platform && (endpoint as ModelEndpoint).namespace !== platform.trackingServer.namespace) problems.add({ path, field: site('endpoint'), value: (endpoint as ModelEndpoint).node.path, message: 'belongs to another platform than the delivery\'s', fix: 'declare the endpoint on the delivery\'s platform' });
     if (ok && typeof alias === 'string') {
       const ep = endpoint as ModelEndpoint;

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import {
   checkDnsLabel, checkDnsSubdomain, checkNamespace, checkNoNulls, checkPropsObject, checkRefRules, DEFAULT_REF_RULES, describeType, GIT_ZERO_SHA, GitHost, isPlainObject, isRefGlob, Problems,
   refCovers, refPrefix, RefRule, snapshot,
@@ -141,7 +141,7 @@ export class DeliveryTriggers extends Construct {
       crds = target.argoCrds;
     } else if (target instanceof WorkflowEngine) {
       engine = target;
-      runner = runnerOf(target);
+      runner = target.runner;
     } else {
       problems.add({ path, field: 'platform', value: describeType(target), message: 'is not a Platform or a WorkflowEngine', fix: 'pass the platform whose argo-server receives the webhooks: { platform }' });
     }
@@ -405,11 +405,6 @@ function bindingName(template: string, ref: string, taken: Set<string>): string 
   if (name.length > 63 || taken.has(name)) name = `${name.slice(0, 56).replace(/-+$/, '')}-${createHash('sha256').update(ref).digest('hex').slice(0, 6)}`;
   taken.add(name);
   return name;
-}
-
-/** The pipeline runner a WorkflowEngine manages (it records the engine's namespace), for the instance ID its objects carry. */
-function runnerOf(engine: WorkflowEngine): PipelineRunner | undefined {
-  return engine.node.root.node.findAll().find((c: IConstruct): c is PipelineRunner => c instanceof PipelineRunner && c.workflowControllerNamespace === engine.namespace);
 }
 
 /** The service account argo-server runs as, as its Deployment renders it. */

@@ -19,7 +19,7 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import {
   checkStepOptions, Condition, endpointConflict, endpointPolicySpec, ExternalEndpoint, optionVolumes, StepOptionProps,
 } from './step-options';
-import { PodGcStrategy } from '../platform/workflow-engine';
+import { PodGcStrategy } from '../platform/workflow-controller';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENTRYPOINT = 'dag';
@@ -315,6 +315,7 @@ export class Pipeline extends Construct {
     const nameRefused = problems.list.some((p) => p.field === 'name');
     this.name = nameRefused ? suggestName(given.name ?? id).slice(0, 50).replace(/-+$/, '') : (this.props.name ?? id);
     this.experiment = this.props.experiment ?? this.name;
+    this.runner.addPipeline(this.name);
 
     this.template = new ApiObject(this, 'Template', {
       apiVersion: ARGO_API_VERSION,
@@ -412,7 +413,7 @@ export class Pipeline extends Construct {
       if (controllerNamespace === undefined) {
         fail({ path, field: 'cache', value: props.cache, message: 'needs the workflow controller\'s namespace, where Argo keeps caches, and no WorkflowEngine manages this runner yet', fix: 'declare the WorkflowEngine (or the Platform) before the pipeline, or drop cache' }, this);
       }
-      this.cacheConfigMap = `${this.name}-cache`;
+      this.cacheConfigMap = this.runner.cacheConfigMapName(this.name);
       new ApiObject(this, 'Cache', {
         apiVersion: 'v1',
         kind: 'ConfigMap',

@@ -9,4 +9,5 @@ export * from './pipeline-runner';
 export * from './platform';
 export * from './seaweedfs';
 export * from './tracking-server';
+export * from './workflow-controller';
 export * from './workflow-engine';

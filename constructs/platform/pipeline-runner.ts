@@ -83,6 +83,16 @@ export interface PipelineRunnerProps {
   readonly serviceAccountName?: string;
   /** Name of the service account the Argo executor containers run as. @default 'pipeline-executor' */
   readonly executorServiceAccountName?: string;
+  /** The object store user the steps' S3 key belongs to (one per runner). @default 'pipelines' */
+  readonly storageUser?: string;
+  /** The MLflow user granted to the steps (one per runner). Excludes {@link trackingCredentials}. @default 'pipelines' */
+  readonly trackingUser?: string;
+  /**
+   * An MLflow user granted elsewhere (another runner's `trackingCredentials`), shared by this runner's steps: its Secret
+   * is copied into this namespace. Excludes {@link trackingUser}.
+   * @default - a user of the runner's own ({@link trackingUser})
+   */
+  readonly trackingCredentials?: ISecret;
 }
 
 /**
@@ -125,8 +135,10 @@ export class PipelineRunner extends Construct implements IConnectable {
   /** Name of the service account whose token may send events to trigger pipelines. */
   public readonly triggerServiceAccountName = 'pipeline-trigger';
   private readonly cacheMaps = new Set<string>();
+  private readonly pipelines = new Set<string>();
   private controllerInstanceId?: string;
   private controllerNamespace?: string;
+  private controllerName?: string;
   private triggerTokenSecret?: string;
 
   public constructor(scope: Construct, id: string, props: PipelineRunnerProps) {
@@ -151,6 +163,13 @@ export class PipelineRunner extends Construct implements IConnectable {
     if (!(props.trackingServer instanceof TrackingServer)) problems.add({ path, field: 'trackingServer', value: describeType(props.trackingServer), message: 'is not a TrackingServer', fix: 'pass the TrackingServer steps log to' });
     problems.addIf(checkDnsLabel(this.serviceAccountName, { path, field: 'serviceAccountName' }));
     problems.addIf(checkDnsLabel(this.executorServiceAccountName, { path, field: 'executorServiceAccountName' }));
+    if (props.storageUser !== undefined) problems.addIf(checkDnsLabel(props.storageUser, { path, field: 'storageUser' }));
+    if (props.trackingUser !== undefined) problems.addIf(checkDnsLabel(props.trackingUser, { path, field: 'trackingUser' }));
+    if (props.trackingUser !== undefined && props.trackingCredentials !== undefined) problems.add({ path, field: 'trackingCredentials', value: props.trackingCredentials?.secretName, message: `is given together with trackingUser "${props.trackingUser}"`, fix: 'give one: trackingUser for a user of the runner\'s own, or trackingCredentials to share one granted elsewhere' });
+    const shared = props.trackingCredentials as Partial<ISecret> | undefined;
+    if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
+      problems.add({ path, field: 'trackingCredentials', value: describeType(shared), message: 'is not a Secret of an MLflow user', fix: 'pass another runner\'s trackingCredentials, or leave it out for a user of the runner\'s own' });
+    }
     if (this.serviceAccountName === this.executorServiceAccountName) {
       problems.add({ path, field: 'executorServiceAccountName', value: this.executorServiceAccountName, message: 'equals serviceAccountName', fix: 'give the executor its own service account so step containers get no API token' });
     }
@@ -192,8 +211,14 @@ export class PipelineRunner extends Construct implements IConnectable {
     this.connections = new Connections(this, 'Connections', { name: 'pipelines', namespace: this.namespace, podSelector: {}, labels });
     this.connections.allowToKubeApi(props.kubeApi);
     // the pipelines' own MLflow user (the tracking server refuses anonymous requests)
-    this.trackingCredentials = props.trackingServer.grantUser(this, 'pipelines');
-    this.s3Credentials = props.objectStore.grantReadWrite(this, 'pipelines', [...new Set(Object.values(this.buckets))]);
+    if (props.trackingCredentials) {
+      this.trackingCredentials = props.trackingCredentials;
+      this.trackingCredentials.availableIn(this.namespace);
+      this.connections.allowTo(props.trackingServer, props.trackingServer.endpoint.port);
+    } else {
+      this.trackingCredentials = props.trackingServer.grantUser(this, props.trackingUser ?? 'pipelines');
+    }
+    this.s3Credentials = props.objectStore.grantReadWrite(this, props.storageUser ?? 'pipelines', [...new Set(Object.values(this.buckets))]);
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
     serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });
@@ -279,13 +304,27 @@ export class PipelineRunner extends Construct implements IConnectable {
     return this.controllerNamespace;
   }
 
-  /** Called by the `WorkflowEngine` that manages this runner's namespace; refuses a second one. */
-  public attachWorkflowController(namespace: string, by: string, instanceId?: string): void {
-    if (this.controllerNamespace !== undefined && this.controllerNamespace !== namespace) {
-      fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller in ${this.controllerNamespace}`, fix: 'give each pipeline runner one WorkflowEngine' }, this);
+  /**
+   * Called by the workflow controller that manages this runner's namespace (the `WorkflowEngine`'s, or a pipeline
+   * domain's); refuses a second one.
+   */
+  public attachWorkflowController(namespace: string, by: string, instanceId?: string, controllerName = 'workflow-controller'): void {
+    if (this.controllerNamespace !== undefined) {
+      fail({ path: by, field: 'runner', value: this.node.path, message: `is already managed by the workflow controller ${this.controllerName} in ${this.controllerNamespace}`, fix: 'give each pipeline runner one workflow controller' }, this);
     }
     this.controllerNamespace = namespace;
     this.controllerInstanceId = instanceId;
+    this.controllerName = controllerName;
+  }
+
+  /**
+   * The name of a pipeline's memoization cache ConfigMap, in the controller's namespace: `<pipeline>-cache` for the
+   * platform's controller, `<pipeline>-cache-<domain>` for a pipeline domain's (`workflow-controller-<domain>`), so the
+   * same pipeline in two domains never shares a cache.
+   */
+  public cacheConfigMapName(pipeline: string): string {
+    const suffix = this.controllerName === undefined || this.controllerName === 'workflow-controller' ? '' : `-${this.controllerName.replace(/^workflow-controller-/, '')}`;
+    return `${pipeline}-cache${suffix}`;
   }
 
   /**
@@ -294,6 +333,16 @@ export class PipelineRunner extends Construct implements IConnectable {
    */
   public get workflowControllerLabels(): Record<string, string> {
     return this.controllerInstanceId === undefined ? {} : { [ARGO_INSTANCE_ID_LABEL]: this.controllerInstanceId };
+  }
+
+  /** Records a pipeline declared on this runner (by its WorkflowTemplate's name). */
+  public addPipeline(name: string): void {
+    this.pipelines.add(name);
+  }
+
+  /** Whether a pipeline of that name is declared on this runner. */
+  public hasPipeline(name: string): boolean {
+    return this.pipelines.has(name);
   }
 
   /** The memoization cache ConfigMaps of the pipelines (a copy). */

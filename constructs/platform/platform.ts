@@ -6,7 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import {
   checkBucketName, checkDnsSubdomain, checkEnvironmentName, checkExtendedResourceName, checkHostPattern, checkImage, checkLabels, checkNamespace,
   checkTolerations, describeType, EnvironmentName, environmentPreset, EnvironmentPreset, fail, Problems, checkNoNulls, isPlainObject, withoutFields, checkCount, Quantity, QuantityKind, snapshot,
-  checkLabelKey, checkLabelValue, checkResources, ContainerResources, PipelineQuota,
+  checkLabelKey, checkLabelValue, checkResources, ContainerResources, PipelineQuota, checkDnsLabel, suggestName,
 } from '../../lib';
 import { ArgoCrds } from './argo-crds';
 import { GPU_REFUSED } from './refused';
@@ -22,6 +22,7 @@ import { GpuScheduling, PipelineRunner } from './pipeline-runner';
 import { SeaweedObjectStore } from './seaweedfs';
 import { TrackingServer } from './tracking-server';
 import { ArgoAuthMode, WorkflowEngine } from './workflow-engine';
+import { WorkflowController } from './workflow-controller';
 
 /** Which S3 server runs in the cluster. */
 export enum InClusterObjectStore {
@@ -137,6 +138,43 @@ export interface PlatformComponents {
   readonly workflowServer?: ComponentSettings;
 }
 
+/**
+ * One pipeline domain: an environment (dev, staging, prod) that runs pipelines on the platform in a namespace of its
+ * own, as the seed's Flyte domains did on one cluster. Each domain gets its own pipeline runner (service accounts,
+ * quota, LimitRange, NetworkPolicies, step defaults, S3 user) and its own workflow controller managing exactly its
+ * namespace; the object store, MLflow and argo-server stay the platform's.
+ */
+export interface PipelineDomainSettings {
+  /** The domain's pipeline namespace. @default 'ml-<domain>' */
+  readonly namespace?: string;
+  /** Its quota, over the platform's pipeline quota: any of `cpu`, `memory`, `memoryLimit`, `gpus`, `pods`. @default - the platform's pipeline quota */
+  readonly quota?: Partial<PipelineQuota>;
+  /** Resources of a step that sets none, over the platform's step defaults. @default - the platform's step defaults */
+  readonly stepDefaults?: Partial<ContainerResources>;
+  /**
+   * An MLflow user of the domain's own, by name. MLflow grants a user's rights per experiment and registered model, and
+   * only READ on what another user created: domains that train one registered model and tell their versions apart by
+   * alias (`champion-dev`, `champion-prod`), as the sandbox's delivery does, share the platform pipelines' user. Give a
+   * name when the domain logs to experiments and models of its own.
+   * @default - the platform pipelines' MLflow user (`pipelines`), its Secret copied into the domain's namespace
+   */
+  readonly trackingUser?: string;
+}
+
+/** A pipeline domain as the platform built it. */
+export interface PipelineDomain {
+  /** The domain's name (a key of `pipelineDomains`). */
+  readonly name: string;
+  /** Its pipeline runner, in its namespace: declare the domain's pipelines on it. */
+  readonly runner: PipelineRunner;
+  /** Its workflow controller (`workflow-controller-<domain>`, in the workflow namespace), managing exactly its namespace. */
+  readonly controller: WorkflowController;
+}
+
+/** Longest domain name: it names the domain's controller (`workflow-controller-<domain>`) and Argo instance ID. */
+const MAX_DOMAIN_NAME = 30;
+const DOMAIN_FIELDS = ['namespace', 'quota', 'stepDefaults', 'trackingUser'];
+
 /** Props of {@link Platform}. */
 export interface PlatformProps {
   /** The environment whose preset sizes everything. @default EnvironmentName.SANDBOX */
@@ -241,6 +279,14 @@ export interface PlatformProps {
    * @default - see {@link KubeApiAccess} (172.16.0.0/12, a k3d sandbox's Docker network, on ports 443 and 6443)
    */
   readonly kubeApi?: KubeApiAccess;
+  /**
+   * Pipeline domains beside the platform's own pipeline namespace, by name (a DNS label, e.g. `dev`): each runs
+   * pipelines in a namespace of its own, with its own runner and workflow controller (see {@link PipelineDomainSettings}).
+   * A controller's Argo instance ID is `<workflowInstanceId or "cd4ml">-<domain>`: it names the controller's
+   * leader-election Lease, which controllers in one namespace may not share.
+   * @default {} (pipelines run in `pipelineNamespace` only)
+   */
+  readonly pipelineDomains?: Readonly<Record<string, PipelineDomainSettings>>;
 }
 
 /**
@@ -272,10 +318,12 @@ export class Platform extends Construct {
   public readonly argoCrds?: ArgoCrds;
   /** The generator of in-cluster credentials (MLflow's users always; the stores' when they are in the cluster). */
   public readonly credentials: CredentialsGenerator;
-  /** The platform's namespaces, in order: platform, workflows, pipelines. */
+  /** The platform's namespaces, in order: platform, workflows, pipelines, then each pipeline domain's. */
   public readonly namespaces: readonly string[];
   /** How the platform's workloads reach the Kubernetes API (what was given; undefined means {@link KubeApiAccess}'s defaults). */
   public readonly kubeApi?: KubeApiAccess;
+  /** The pipeline domains, by name (empty without `pipelineDomains`). */
+  public readonly domains: ReadonlyMap<string, PipelineDomain>;
 
   public constructor(scope: Construct, id: string, props: PlatformProps = {}) {
     super(scope, id);
@@ -303,7 +351,6 @@ export class Platform extends Construct {
     this.kubeApi = props.kubeApi;
     const comp = props.components ?? {};
     const resourcesOf = (name: keyof PlatformComponents, preset: ContainerResources): ContainerResources => ({ ...preset, ...(comp[name]?.resources ?? {}) });
-    this.namespaces = [namespace, workflowNamespace, pipelineNamespace];
     const p = this.preset;
     const images = props.images ?? {};
     // the stores' volumes live here: GitOps never prunes it
@@ -416,18 +463,75 @@ export class Platform extends Construct {
     });
     if (ingress) this.exposeUis(ingress);
 
+    this.domains = this.buildDomains(props, archiveDb, resourcesOf('workflowController', p.workflowController.resources), podOf(comp.workflowController));
+    const domainRunners = [...this.domains.values()].map((d) => d.runner);
+    this.namespaces = [namespace, workflowNamespace, pipelineNamespace, ...domainRunners.map((r) => r.namespace)];
+
     // Namespaces and CRDs before everything that lives in them or uses them.
     const namespaceObjects = new Map<string, ApiObject>([
       [namespace, platformNs.resource],
       [workflowNamespace, workflowNs.resource],
       [pipelineNamespace, this.pipelineRunner.namespaceResource.resource],
+      ...domainRunners.map((r): [string, ApiObject] => [r.namespace, r.namespaceResource.resource]),
     ]);
     for (const obj of apiObjectsOf(this)) {
       const ns = obj.metadata.namespace;
       const nsObject = ns === undefined ? undefined : namespaceObjects.get(ns);
       if (nsObject && nsObject !== obj) obj.node.addDependency(nsObject);
     }
-    for (const obj of apiObjectsOf(this.workflowEngine)) for (const crd of this.argoCrds?.resources ?? []) obj.node.addDependency(crd);
+    for (const obj of [this.workflowEngine, ...[...this.domains.values()].map((d) => d.controller)].flatMap(apiObjectsOf)) for (const crd of this.argoCrds?.resources ?? []) obj.node.addDependency(crd);
+  }
+
+  /** The domain of that name, if the platform has one. */
+  public domain(name: string): PipelineDomain | undefined {
+    return this.domains.get(name);
+  }
+
+  /**
+   * Each pipeline domain: a runner in its namespace (own S3 user, the pipelines' MLflow user unless it names its own)
+   * and a controller beside the platform's, managing that namespace. The controllers share the archive's database:
+   * Argo applies each schema change in a transaction that moves the version row first (util/sqldb/migrate.go
+   * applyChange), so controllers starting together apply each change once, and the archive tells their runs apart by
+   * namespace and instance ID.
+   */
+  private buildDomains(props: PlatformProps, archive: IPostgresDatabase, controllerResources: ContainerResources, controllerPod: PodSettings | undefined): ReadonlyMap<string, PipelineDomain> {
+    const out = new Map<string, PipelineDomain>();
+    const engine = this.workflowEngine;
+    const main = this.pipelineRunner;
+    for (const [name, d] of Object.entries(props.pipelineDomains ?? {})) {
+      const id = `Domain-${name}`;
+      const runner = new PipelineRunner(this, id, {
+        namespace: d.namespace ?? `ml-${name}`,
+        objectStore: this.objectStore,
+        buckets: main.buckets,
+        trackingServer: this.trackingServer,
+        quota: { ...main.quota, ...(d.quota ?? {}) },
+        stepDefaults: { ...main.stepDefaults, ...(d.stepDefaults ?? {}) },
+        gpu: props.gpu,
+        kubeApi: props.kubeApi,
+        storageUser: `pipelines-${name}`,
+        ...(d.trackingUser !== undefined ? { trackingUser: d.trackingUser } : { trackingCredentials: main.trackingCredentials }),
+      });
+      const controller = new WorkflowController(this, `${id}-Controller`, {
+        namespace: engine.namespace,
+        runner,
+        artifactBucket: this.workflowArtifacts,
+        archive,
+        name: `workflow-controller-${name}`,
+        configMapName: `workflow-controller-configmap-${name}`,
+        artifactUser: `workflows-${name}`,
+        image: engine.controllerImage,
+        executorImage: engine.executorImage,
+        resources: controllerResources,
+        executorResources: engine.executorResources,
+        workflowDefaults: engine.workflowDefaults,
+        kubeApi: props.kubeApi,
+        instanceId: `${props.workflowInstanceId ?? 'cd4ml'}-${name}`,
+        pod: controllerPod,
+      });
+      out.set(name, { name, runner, controller });
+    }
+    return out;
   }
 
   /** Renders the retaining StorageClass when asked (or by the sandbox's default); returns its name. */
@@ -493,6 +597,7 @@ function checkPlatformProps(path: string, props: PlatformProps): Problems {
   if (new Set([namespace, workflowNamespace, pipelineNamespace]).size < 3) {
     problems.add({ path, field: 'namespace, workflowNamespace, pipelineNamespace', value: [namespace, workflowNamespace, pipelineNamespace], message: 'are not all different', fix: 'give each its own namespace: their NetworkPolicies and secrets differ' });
   }
+  checkDomains(problems, path, props, [namespace, workflowNamespace, pipelineNamespace]);
   if (props.storageClassName !== undefined) problems.addIf(checkDnsSubdomain(props.storageClassName, { path, field: 'storageClassName' }));
   if (!isPlainObject(props.images ?? {})) problems.add({ path, field: 'images', value: props.images, message: `is ${describeType(props.images)}, not a map of component images`, fix: `give an object with any of ${IMAGE_KEYS.join(', ')}` });
   else for (const [name, image] of Object.entries(props.images ?? {})) {
@@ -653,6 +758,60 @@ function checkSizing(problems: Problems, path: string, props: PlatformProps): vo
 }
 
 const NAMESPACE_FIELDS = ['namespace', 'workflowNamespace', 'pipelineNamespace'];
+
+/** The pipeline domains: names that fit what they name, known settings, namespaces of their own, quantities and users that pass. */
+function checkDomains(problems: Problems, path: string, props: PlatformProps, platformNamespaces: readonly string[]): void {
+  const domains: unknown = props.pipelineDomains;
+  if (domains === undefined) return;
+  if (!isPlainObject(domains)) {
+    problems.add({ path, field: 'pipelineDomains', value: describeType(domains), message: `is ${describeType(domains)}, not pipeline domains by name`, fix: 'give an object of domains by name, e.g. { dev: {}, staging: {}, prod: {} }' });
+    return;
+  }
+  const taken = new Map<string, string>(platformNamespaces.map((n) => [n, 'a namespace of the platform']));
+  const users = new Map<string, string>([['pipelines', 'the platform pipelines\' MLflow user'], ['admin', 'MLflow\'s admin']]);
+  const instanceBase = props.workflowInstanceId ?? 'cd4ml';
+  for (const [name, d] of Object.entries(domains)) {
+    const field = `pipelineDomains.${name}`;
+    if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > MAX_DOMAIN_NAME) {
+      problems.add({ path, field, value: name, message: `is not a domain name (a DNS label of at most ${MAX_DOMAIN_NAME} characters, starting with a letter)`, fix: `name it like "${suggestName(name).replace(/^[^a-z]+/, '').slice(0, MAX_DOMAIN_NAME).replace(/-+$/, '') || 'dev'}"` });
+      continue;
+    }
+    if (`${instanceBase}-${name}`.length > 63) problems.add({ path, field, value: name, message: `makes the Argo instance ID "${instanceBase}-${name}" longer than 63 characters`, fix: 'give a shorter domain name, or a shorter workflowInstanceId' });
+    if (!isPlainObject(d)) {
+      problems.add({ path, field, value: describeType(d), message: `is ${describeType(d)}, not a domain's settings`, fix: 'give an object (empty for the defaults), e.g. { namespace: "ml-dev" }' });
+      continue;
+    }
+    for (const k of Object.keys(d)) if (!DOMAIN_FIELDS.includes(k)) problems.add({ path, field: `${field}.${k}`, value: describeType(d[k]), message: 'is not a setting of a pipeline domain', fix: `use ${DOMAIN_FIELDS.join(', ')}` });
+    const ns = d.namespace === undefined ? `ml-${name}` : d.namespace;
+    const nsProblem = checkNamespace(ns, { path, field: `${field}.namespace` }, `ml-${name}`);
+    if (nsProblem) problems.add(nsProblem);
+    else if (taken.has(ns as string)) problems.add({ path, field: `${field}.namespace`, value: ns, message: `is already ${taken.get(ns as string)}`, fix: `give the domain a namespace of its own, e.g. "ml-${name}"` });
+    else taken.set(ns as string, `the namespace of domain "${name}"`);
+    if (d.quota !== undefined) {
+      if (!isPlainObject(d.quota)) problems.add({ path, field: `${field}.quota`, value: describeType(d.quota), message: `is ${describeType(d.quota)}, not a quota`, fix: 'give any of cpu, memory, memoryLimit, gpus, pods, e.g. { cpu: "8" }' });
+      else for (const [k, v] of Object.entries(d.quota)) {
+        const kind = (QUOTA_FIELDS as Record<string, QuantityKind | 'count'>)[k];
+        if (kind === undefined) problems.add({ path, field: `${field}.quota.${k}`, value: v, message: 'is not a field of a quota', fix: `use ${Object.keys(QUOTA_FIELDS).join(', ')}` });
+        else if (kind === 'count') problems.addIf(checkCount(v as number, k === 'pods' ? 1 : 0, { path, field: `${field}.quota.${k}` }));
+        else problems.addIf(Quantity.check(v, kind, { path, field: `${field}.quota.${k}` }));
+      }
+    }
+    if (d.stepDefaults !== undefined) {
+      if (!isPlainObject(d.stepDefaults)) problems.add({ path, field: `${field}.stepDefaults`, value: describeType(d.stepDefaults), message: `is ${describeType(d.stepDefaults)}, not step defaults`, fix: 'give any of cpu, memory, memoryLimit, cpuLimit, e.g. { memory: "1Gi" }' });
+      else for (const [k, v] of Object.entries(d.stepDefaults)) {
+        const kind = (STEP_DEFAULT_FIELDS as Record<string, QuantityKind>)[k];
+        if (kind === undefined) problems.add({ path, field: `${field}.stepDefaults.${k}`, value: v, message: 'is not a field of step defaults', fix: `use ${Object.keys(STEP_DEFAULT_FIELDS).join(', ')}` });
+        else problems.addIf(Quantity.check(v, kind, { path, field: `${field}.stepDefaults.${k}` }));
+      }
+    }
+    if (d.trackingUser !== undefined) {
+      const userProblem = checkDnsLabel(d.trackingUser as string, { path, field: `${field}.trackingUser` });
+      if (userProblem) problems.add(userProblem);
+      else if (users.has(d.trackingUser as string)) problems.add({ path, field: `${field}.trackingUser`, value: d.trackingUser, message: `is ${users.get(d.trackingUser as string)}`, fix: `give the domain a user of its own, e.g. "pipelines-${name}", or leave trackingUser out to share the pipelines' user` });
+      else users.set(d.trackingUser as string, `the MLflow user of domain "${name}"`);
+    }
+  }
+}
 
 const BUCKET_ROLES = ['trackingArtifacts', 'workflowArtifacts', 'data', 'databaseBackups'] as const;
 const DEFAULT_BUCKETS: Record<(typeof BUCKET_ROLES)[number], string> = { trackingArtifacts: 'mlflow-artifacts', workflowArtifacts: 'argo-artifacts', data: 'data', databaseBackups: 'db-backups' };

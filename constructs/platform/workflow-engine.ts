@@ -6,15 +6,15 @@ import {
   checkCount, checkImage, checkNamespace, checkResources, checkUid, ContainerResources, Endpoint, EnvironmentName, environmentPreset, Problems, Scheme, checkNoNulls, snapshot, checkLabelValue,
 } from '../../lib';
 import { ARGO_GROUP } from './argo-crds';
-import { lazy } from '../k8s/lazy';
-import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, postgresCaFiles } from './database';
+import { IPostgresDatabase, postgresCaFiles } from './database';
 import { DefaultImages } from '../k8s/images';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { checkPeers, Connections, IConnectable, KubeApiAccess, NetworkPeer } from '../k8s/network';
 import { ISecret } from '../k8s/secret';
-import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
+import { Bucket } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
-import { emptyDirVolume, hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
+import { emptyDirVolume, hardenedContainer, httpProbe } from '../k8s/pod-security';
+import { ARGO_UID, CONTROLLER_CONFIGMAP, WorkflowController, WorkflowDefaults } from './workflow-controller';
 import { boundRole, clusterIpService, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
 /**
@@ -26,36 +26,6 @@ export enum ArgoAuthMode {
   CLIENT = 'client',
   /** Every call runs as argo-server's service account, unauthenticated: only for a throwaway sandbox. */
   SERVER = 'server',
-}
-
-/**
- * When Argo deletes a workflow's pods.
- * @see https://argo-workflows.readthedocs.io/en/latest/fields/#podgc
- */
-export enum PodGcStrategy {
-  /** Each pod when it completes. */
-  ON_POD_COMPLETION = 'OnPodCompletion',
-  /** Each pod when it succeeds; failed pods stay. */
-  ON_POD_SUCCESS = 'OnPodSuccess',
-  /** All pods when the workflow completes. */
-  ON_WORKFLOW_COMPLETION = 'OnWorkflowCompletion',
-  /** All pods when the workflow succeeds. */
-  ON_WORKFLOW_SUCCESS = 'OnWorkflowSuccess',
-}
-
-/** Defaults applied to every workflow in the managed namespace. */
-export interface WorkflowDefaults {
-  /** Deadline of a whole workflow, in seconds. @default 86400 (one day) */
-  readonly activeDeadlineSeconds?: number;
-  /** Seconds a finished workflow object is kept before it is deleted (its record stays in the archive). @default 604800 (seven days) */
-  readonly ttlSecondsAfterCompletion?: number;
-  /**
-   * When to delete a workflow's pods (logs are archived to the artifact repository first).
-   * @default PodGcStrategy.ON_POD_SUCCESS (failed pods stay for debugging until the workflow is deleted)
-   */
-  readonly podGcStrategy?: PodGcStrategy;
-  /** uid/gid workflow pods run as. @default 1000 */
-  readonly runAsUser?: number;
 }
 
 /** Props of {@link WorkflowEngine}. */
@@ -102,10 +72,6 @@ export interface WorkflowEngineProps {
   readonly serverPod?: PodSettings;
 }
 
-const ARGO_UID = 8737;
-const CONFIGMAP = 'workflow-controller-configmap';
-/** The Secret of CA certificates the controller mounts into agent pods, when it exists (workflow/common/common.go `CACertificatesVolumeMountName`). */
-const AGENT_CA_SECRET = 'argo-workflows-agent-ca-certificates';
 
 /**
  * Argo Workflows, namespace-scoped: the workflow-controller and argo-server run in their own namespace and
@@ -127,8 +93,22 @@ export class WorkflowEngine extends Construct {
   public readonly authMode: ArgoAuthMode;
   /** Name of the service account people use for tokens in `client` auth mode (`kubectl create token`). */
   public readonly userServiceAccountName = 'argo-user';
-  /** The controller's network flows. */
-  public readonly controller: IConnectable;
+  /** The platform's workflow controller (it manages {@link runner}'s namespace); its network flows. */
+  public readonly controller: WorkflowController;
+  /** The pipeline runner the controller and argo-server manage. */
+  public readonly runner: PipelineRunner;
+  /** Argo's instance ID, when it has one. */
+  public readonly instanceId?: string;
+  /** How the controller and argo-server reach the Kubernetes API, as given. */
+  public readonly kubeApi?: KubeApiAccess;
+  /** The workflow archive's database, when there is one. */
+  public readonly archive?: IPostgresDatabase;
+  /** The default artifact repository's bucket. */
+  public readonly artifactBucket: Bucket;
+  /** Resources of the executor containers of every workflow pod. */
+  public readonly executorResources: ContainerResources;
+  /** The defaults every workflow gets. */
+  public readonly workflowDefaults: WorkflowDefaults;
   /** The server's network flows. */
   public readonly server: IConnectable;
   /** The Argo executor image every workflow pod's init and wait containers run. */
@@ -187,144 +167,47 @@ export class WorkflowEngine extends Construct {
     checkPodSettings(problems, path, 'controllerPod', props.controllerPod);
     checkPodSettings(problems, path, 'serverPod', props.serverPod);
     problems.throwIfAny(this);
-    runner.attachWorkflowController(this.namespace, path, props.instanceId);
+    this.runner = runner;
     this.executorImage = props.executorImage ?? DefaultImages.ARGO_EXECUTOR;
     this.controllerImage = props.controllerImage ?? DefaultImages.ARGO_CONTROLLER;
-    // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
-    // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).
-    this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, 'workflows', [props.artifactBucket]);
+    this.instanceId = props.instanceId;
+    this.kubeApi = props.kubeApi;
+    this.archive = props.archive;
+    this.artifactBucket = props.artifactBucket;
+    this.executorResources = executorResources;
+    this.workflowDefaults = defaults;
+    const ctl = new WorkflowController(this, 'WorkflowController', {
+      namespace: this.namespace,
+      runner,
+      artifactBucket: props.artifactBucket,
+      archive: props.archive,
+      image: this.controllerImage,
+      executorImage: this.executorImage,
+      resources: controllerResources,
+      executorResources,
+      workflowDefaults: defaults,
+      kubeApi: props.kubeApi,
+      instanceId: props.instanceId,
+      pod: props.controllerPod,
+    });
+    this.controller = ctl;
+    this.controllerDeployment = ctl.deployment;
+    this.artifactCredentials = ctl.artifactCredentials;
 
-    const controllerName = 'workflow-controller';
     const serverName = 'argo-server';
-    const controllerLabels = componentLabels('argo-workflows', controllerName, 'workflow-controller');
     const serverLabels = componentLabels('argo-workflows', serverName, 'argo-server');
-    const controllerSelector = selectorLabels('argo-workflows', controllerName);
     const serverSelector = selectorLabels('argo-workflows', serverName);
     const serverPorts = [{ name: 'web', port: 2746 }];
     this.serverEndpoint = Endpoint.ofService(serverName, this.namespace, 2746, Scheme.HTTPS);
 
-    const controllerConnections = new Connections(this, 'ControllerConnections', { name: controllerName, namespace: this.namespace, podSelector: controllerSelector, labels: controllerLabels });
     const serverConnections = new Connections(this, 'ServerConnections', { name: serverName, namespace: this.namespace, podSelector: serverSelector, labels: serverLabels });
-    this.controller = { connections: controllerConnections };
     this.server = { connections: serverConnections };
-    controllerConnections.allowToKubeApi(props.kubeApi);
     serverConnections.allowToKubeApi(props.kubeApi);
     runner.objectStore.connectFrom(this.server);
     for (const peer of props.ingressFrom ?? []) serverConnections.allowIngress(peer, 2746);
-    if (props.archive) {
-      props.archive.grantConnect(this.controller);
-      props.archive.grantConnect(this.server);
-    }
-
-    // --- the controller's configuration -------------------------------------------------------------------
-    const store = runner.objectStore;
-    const config: Record<string, unknown> = {
-      ...(props.instanceId !== undefined ? { instanceID: props.instanceId } : {}),
-      executor: {
-        image: props.executorImage ?? DefaultImages.ARGO_EXECUTOR,
-        imagePullPolicy: 'IfNotPresent',
-        resources: plainResources(executorResources),
-        securityContext: restrictedContainerSecurityContext(),
-      },
-      // Merged into every step's main container: the runner's defaults (tracking URI, S3 endpoint, credentials by
-      // reference, MLflow telemetry off), a writable /tmp as HOME under the read-only root, default resources,
-      // restricted context. Argo merges these under the template's container, env by name (workflow/controller/
-      // workflowpod.go, strategic merge patch).
-      mainContainer: {
-        imagePullPolicy: 'IfNotPresent',
-        env: [...runner.stepEnv(), ...runner.telemetryEnv(), { name: 'HOME', value: '/tmp' }],
-        resources: plainResources(runner.stepDefaults),
-        securityContext: restrictedContainerSecurityContext(),
-        volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-      },
-      artifactRepository: {
-        archiveLogs: true,
-        s3: {
-          endpoint: store.endpoint.hostPort,
-          bucket: props.artifactBucket.name,
-          region: store.region,
-          insecure: store.endpoint.scheme === Scheme.HTTP,
-          keyFormat: '{{workflow.namespace}}/{{workflow.name}}/{{pod.name}}',
-          accessKeySecret: { name: this.artifactCredentials.secretName, key: S3_ACCESS_KEY_ID },
-          secretKeySecret: { name: this.artifactCredentials.secretName, key: S3_SECRET_ACCESS_KEY },
-        },
-      },
-      workflowDefaults: {
-        spec: {
-          serviceAccountName: runner.serviceAccountName,
-          automountServiceAccountToken: false,
-          executor: { serviceAccountName: runner.executorServiceAccountName },
-          securityContext: restrictedPodSecurityContext({ uid: defaults.runAsUser ?? 1000 }),
-          activeDeadlineSeconds: defaults.activeDeadlineSeconds ?? 86400,
-          ttlStrategy: { secondsAfterCompletion: defaults.ttlSecondsAfterCompletion ?? 604800 },
-          podGC: { strategy: defaults.podGcStrategy ?? PodGcStrategy.ON_POD_SUCCESS },
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } }],
-        },
-      },
-    };
-    if (props.archive) {
-      config.persistence = {
-        archive: true,
-        postgresql: {
-          host: props.archive.endpoint.host,
-          port: props.archive.endpoint.port,
-          database: props.archive.databaseName,
-          tableName: 'argo_workflows',
-          userNameSecret: { name: props.archive.credentials.secretName, key: PG_USERNAME_KEY },
-          passwordSecret: { name: props.archive.credentials.secretName, key: PG_PASSWORD_KEY },
-          // Always explicit: with `ssl: false` Argo passes no sslmode and its pgx driver falls back to `prefer`
-          // (unverified, downgradable). `ssl: true` makes it pass sslMode as given (util/sqldb/sqldb.go, v4.0.5).
-          ssl: true,
-          sslMode: props.archive.sslMode,
-        },
-      };
-    }
-    new k8s.KubeConfigMap(this, 'ControllerConfig', {
-      metadata: { name: CONFIGMAP, namespace: this.namespace, labels: controllerLabels },
-      // Each top-level key holds a YAML document; JSON is YAML. Once events may submit pipelines, workflows must
-      // reference a template and may not override it, so an event token cannot run arbitrary pods.
-      data: lazy(() => Object.fromEntries(Object.entries({
-        ...config,
-        ...(runner.eventTriggersEnabled ? { workflowRestrictions: { templateReferencing: 'Secure' } } : {}),
-      }).map(([k, v]) => [k, JSON.stringify(v, null, 2)]))),
-    });
+    if (props.archive) props.archive.grantConnect(this.server);
 
     // --- RBAC: Roles only, in the two namespaces -------------------------------------------------------------
-    serviceAccount(this, 'ControllerServiceAccount', { name: controllerName, namespace: this.namespace, labels: controllerLabels, automountToken: true });
-    boundRole(this, 'ControllerOwn', { name: controllerName, namespace: this.namespace, labels: controllerLabels, rules: [
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-      ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
-    ] });
-    // Upstream's namespace-install controller Role (manifests/namespace-install/workflow-controller-rbac), in the managed namespace.
-    boundRole(this, 'ControllerManaged', { name: controllerName, namespace: managed, labels: controllerLabels, subject: { name: controllerName, namespace: this.namespace }, rules: [
-      { apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
-      { apiGroups: [''], resources: ['persistentvolumeclaims', 'persistentvolumeclaims/finalizers'], verbs: ['create', 'update', 'delete', 'get'] },
-      { apiGroups: [ARGO_GROUP], resources: ['workflows', 'workflows/finalizers', 'workflowtasksets', 'workflowtasksets/finalizers', 'workflowartifactgctasks'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete', 'create'] },
-      { apiGroups: [ARGO_GROUP], resources: ['workflowtemplates', 'workflowtemplates/finalizers'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: [ARGO_GROUP], resources: ['workflowtaskresults'], verbs: ['list', 'watch', 'deletecollection'] },
-      { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list'] },
-      // Upstream grants `get` on every Secret here, but the controller reads none in a workflow's namespace: artifact
-      // and executor-token Secrets are mounted into pods by name and read by the executor from files. Its one GET is
-      // the CA bundle of HTTP and plugin (agent) templates (argo-workflows v4.0.5 workflow/controller/agent.go
-      // `secretExists`), the name upstream's cluster role limits it to.
-      { apiGroups: [''], resources: ['secrets'], resourceNames: [AGENT_CA_SECRET], verbs: ['get'] },
-      { apiGroups: [ARGO_GROUP], resources: ['cronworkflows', 'cronworkflows/finalizers'], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
-      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-      { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['create', 'get', 'delete'] },
-    ] });
-    // Memoization: the controller keeps caches in its own namespace (workflow/controller/controller.go
-    // NewCacheFactory); the pipelines render them there, and the controller may update those and no other.
-    boundRole(this, 'ControllerCache', {
-      name: `${controllerName}-cache`,
-      namespace: this.namespace,
-      labels: controllerLabels,
-      rules: lazy(() => (runner.cacheConfigMaps.length === 0 ? [] : [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [...runner.cacheConfigMaps], verbs: ['get', 'update', 'patch'] }])),
-      subject: { name: controllerName, namespace: this.namespace },
-    });
-
     serviceAccount(this, 'ServerServiceAccount', { name: serverName, namespace: this.namespace, labels: serverLabels, automountToken: true });
     // argo-server opens the archive with its own identity and exits when it cannot read the archive Secret
     // (server/apiserver/argoserver.go), whatever the auth mode.
@@ -359,34 +242,6 @@ export class WorkflowEngine extends Construct {
     const archiveCa = props.archive ? postgresCaFiles(props.archive) : { volumes: [], mounts: [] };
     const archiveCaEnv = archiveCa.path ? [{ name: 'PGSSLROOTCERT', value: archiveCa.path }] : [];
 
-    // --- the controller ------------------------------------------------------------------------------------
-    this.controllerDeployment = deployment(this, 'Controller', {
-      pod: props.controllerPod,
-      name: controllerName,
-      namespace: this.namespace,
-      labels: controllerLabels,
-      selector: controllerSelector,
-      replicas: 1,
-      serviceAccountName: controllerName,
-      automountToken: true,
-      uid: ARGO_UID,
-      containers: [
-        hardenedContainer({
-          name: 'workflow-controller',
-          image: props.controllerImage ?? DefaultImages.ARGO_CONTROLLER,
-          resources: controllerResources,
-          command: ['workflow-controller'],
-          args: ['--configmap', CONFIGMAP, '--namespaced', '--managed-namespace', managed, '--loglevel', 'info'],
-          env: [{ name: 'LEADER_ELECTION_IDENTITY', valueFrom: { fieldRef: { fieldPath: 'metadata.name', apiVersion: 'v1' } } }, ...archiveCaEnv],
-          volumeMounts: archiveCa.mounts.length ? archiveCa.mounts : undefined,
-          ports: containerPorts([{ name: 'metrics', port: 9090 }, { name: 'healthz', port: 6060 }]),
-          readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('metrics') }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 3 },
-          livenessProbe: httpProbe('/healthz', 'healthz', { initialDelaySeconds: 90, periodSeconds: 60, timeoutSeconds: 30 }),
-        }),
-      ],
-      volumes: archiveCa.volumes.length ? archiveCa.volumes : undefined,
-    });
-
     // --- the server ----------------------------------------------------------------------------------------
     clusterIpService(this, 'ServerService', { name: serverName, namespace: this.namespace, labels: serverLabels, selector: serverSelector, ports: serverPorts, service: props.serverPod?.service });
     this.serverDeployment = deployment(this, 'Server', {
@@ -404,7 +259,7 @@ export class WorkflowEngine extends Construct {
           name: 'argo-server',
           image: props.serverImage ?? DefaultImages.ARGO_SERVER,
           resources: serverResources,
-          args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONFIGMAP],
+          args: ['server', '--namespaced', '--managed-namespace', managed, '--auth-mode', this.authMode, '--configmap', CONTROLLER_CONFIGMAP],
           env: archiveCaEnv.length ? archiveCaEnv : undefined,
           ports: containerPorts(serverPorts),
           volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...archiveCa.mounts],
@@ -429,12 +284,4 @@ function userRules(artifactCredentials: ISecret): k8s.PolicyRule[] {
     { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['secrets'], resourceNames: [artifactCredentials.secretName], verbs: ['get'] },
   ];
-}
-
-/** Requests and limits as plain JSON (for the controller ConfigMap, which is not an L1 object). */
-function plainResources(r: ContainerResources): Record<string, Record<string, string>> {
-  return {
-    requests: { cpu: r.cpu, memory: r.memory },
-    limits: { memory: r.memoryLimit, ...(r.cpuLimit !== undefined ? { cpu: r.cpuLimit } : {}) },
-  };
 }

@@ -64,10 +64,12 @@ describe('validateDirectory', () => {
     expect(report.findings).toEqual([]);
     expect(report.counts).toEqual({ 'schema': 0, 'strict-schema': 0, 'reference': 0, 'security': 0 });
     expect(report).toMatchObject({ files: 3, objects: objects.length + 1, notSchemaChecked: { Application: 1 } });
-    // every cd4ml object against its schema and for unknown fields; the controller's embedded defaults too
-    expect(report.schema).toMatchObject({ checked: objects.length, embedded: 2 });
-    // (the sandbox's delivery adds the CI namespace's controller, three model endpoints and three delivery templates)
-    expect(report.schema.byKind).toMatchObject({ Deployment: 3 + 4, StatefulSet: 2, CustomResourceDefinition: 8, WorkflowTemplate: 1 + 3, Workflow: 1, Pod: 1 });
+    // every cd4ml object against its schema and for unknown fields; the controllers' embedded defaults too (the
+    // platform's and the three pipeline domains', two documents each)
+    expect(report.schema).toMatchObject({ checked: objects.length, embedded: 8 });
+    // (the sandbox's three pipeline domains add a controller and the seed pipeline each; its delivery adds the CI
+    // namespace's controller, three model endpoints and three delivery templates)
+    expect(report.schema.byKind).toMatchObject({ Deployment: 3 + 3 + 4, StatefulSet: 2, CustomResourceDefinition: 8, WorkflowTemplate: 1 + 3 + 3, Workflow: 1 + 3, Pod: 1 + 3 });
     expect(report.strict).toEqual({ checked: objects.length });
     expect(formatSummary(report)).toBe(`cd4ml validate: ${objects.length + 1} objects in 3 files, 0 findings (schema ${objects.length}, strict ${objects.length}, references, security); not schema-checked: Application x1`);
   });

@@ -44,8 +44,8 @@ describe('npm run synth: each environment in its GitOps folder', () => {
     expect(Object.keys(files).sort()).toEqual([
       'k3d/cd4ml.yaml',
       'sandbox/cluster/cluster-resources.yaml', 'sandbox/cluster/crds.yaml', 'sandbox/cluster/namespaces.yaml', 'sandbox/kustomization.yaml',
-      'sandbox/pipelines/argo.yaml', 'sandbox/pipelines/cd4ml-ci.yaml', 'sandbox/pipelines/cd4ml.yaml', 'sandbox/pipelines/ml-pipelines.yaml',
-      'sandbox/platform/argo.yaml', 'sandbox/platform/cd4ml-ci.yaml', 'sandbox/platform/cd4ml.yaml', 'sandbox/platform/ml-pipelines.yaml',
+      // the three pipeline domains' namespaces (ml-dev, ml-staging, ml-prod) beside the platform's pipeline namespace
+      ...['pipelines', 'platform'].flatMap((part) => ['argo', 'cd4ml-ci', 'cd4ml', 'ml-dev', 'ml-pipelines', 'ml-prod', 'ml-staging'].map((ns) => `sandbox/${part}/${ns}.yaml`)),
     ]);
     const kustomization = parse(files['sandbox/kustomization.yaml']);
     expect(kustomization).toMatchObject({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization' });
@@ -59,7 +59,7 @@ describe('npm run synth: each environment in its GitOps folder', () => {
     }
     // the CI namespace of the delivery (its templates, controller and triggers are the pipelines' folder's, with the
     // model endpoints; the platform's folder holds what its credentials generator copies there)
-    expect(docs(files['sandbox/cluster/namespaces.yaml']).map((o) => o.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines', 'cd4ml-ci']);
+    expect(docs(files['sandbox/cluster/namespaces.yaml']).map((o) => o.metadata.name)).toEqual(['cd4ml', 'argo', 'ml-pipelines', 'ml-dev', 'ml-staging', 'ml-prod', 'cd4ml-ci']);
     expect(docs(files['sandbox/pipelines/cd4ml-ci.yaml']).filter((d) => d.kind === 'WorkflowTemplate').map((d) => d.metadata.name)).toEqual(['cd4ml-delivery-dev', 'cd4ml-delivery-staging', 'cd4ml-delivery-prod']);
     expect(docs(files['sandbox/cluster/crds.yaml'])).toHaveLength(8);
     expect(docs(files['sandbox/pipelines/ml-pipelines.yaml']).map((d) => `${d.kind}/${d.metadata.name}`)).toEqual(expect.arrayContaining(['WorkflowTemplate/breast-cancer', 'CronWorkflow/breast-cancer-nightly']));
