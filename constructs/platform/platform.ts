@@ -776,7 +776,7 @@ function checkDomains(problems: Problems, path: string, props: PlatformProps, pl
       problems.add({ path, field, value: name, message: `is not a domain name (a DNS label of at most ${MAX_DOMAIN_NAME} characters, starting with a letter)`, fix: `name it like "${suggestName(name).replace(/^[^a-z]+/, '').slice(0, MAX_DOMAIN_NAME).replace(/-+$/, '') || 'dev'}"` });
       continue;
     }
-    if (`${instanceBase}-${name}`.length > 63) problems.add({ path, field, value: name, message: `makes the Argo instance ID "${instanceBase}-${name}" longer than 63 characters`, fix: 'give a shorter domain name, or a shorter workflowInstanceId' });
+    if (`${instanceBase}-${name}`.length > 63) problems.add({ path, field, value: name, message: `makes the Argo instance ID "${instanceBase}-${name}" longer than 63 characters`, fix: 'give a shorter domain name, e.g. "dev", or a shorter workflowInstanceId' });
     if (!isPlainObject(d)) {
       problems.add({ path, field, value: describeType(d), message: `is ${describeType(d)}, not a domain's settings`, fix: 'give an object (empty for the defaults), e.g. { namespace: "ml-dev" }' });
       continue;

@@ -63,6 +63,26 @@ describe('versionedTemplate (cd4ml ci template, the delivery\'s render step)', (
     expect(() => versionedTemplate({ ...request, dir: join(dir, 'missing') })).toThrow(/is not a directory. Fix: synthesize the environment first/);
   });
 
+  test('with pipeline domains, takes the template synthesized for the environment\'s namespace, and none of another', () => {
+    // given the seed pipeline in the platform's namespace and in a domain's, as the sandbox's output holds it
+    const m = synth((chart) => {
+      const platform = new Platform(chart, 'platform', { pipelineDomains: { staging: {} } });
+      breastCancerPipeline(chart, { runner: platform.pipelineRunner, image: BASE });
+      breastCancerPipeline(chart, { runner: platform.domain('staging')!.runner, image: BASE, id: 'breast-cancer-staging', triggers: false });
+    });
+    const domainsDir = join(mkdtempSync(join(tmpdir(), 'cd4ml-ci-template-')), 'pipelines');
+    mkdirSync(domainsDir);
+    for (const ns of ['ml-pipelines', 'ml-staging']) writeFileSync(join(domainsDir, `${ns}.yaml`), toYaml(m.objects.filter((o) => o.metadata?.namespace === ns && o.kind === 'WorkflowTemplate')));
+    // when
+    const t = versionedTemplate({ ...request, dir: domainsDir, namespace: 'ml-staging' }) as Obj;
+    // then the domain's: its controller's instance ID, its S3 user's Secret, its own cache
+    expect(t.metadata.labels['workflows.argoproj.io/controller-instanceid']).toBe('cd4ml-staging');
+    expect(JSON.stringify(t.spec)).toContain('seaweedfs-pipelines-staging');
+    expect(t.spec.templates.find((x: Obj) => x.memoize).memoize.cache.configMap.name).toBe('breast-cancer-cache-staging');
+    // and a namespace without one is refused, never given another namespace's template
+    expect(() => versionedTemplate({ ...request, dir: domainsDir, namespace: 'ml-dev' })).toThrow('no WorkflowTemplate "breast-cancer" in namespace ml-dev');
+  });
+
   test('imageRepository drops the tag and the digest, not a registry port', () => {
     expect(imageRepository('registry:5000/team/app:1.0')).toBe('registry:5000/team/app');
     expect(imageRepository('registry:5000/team/app@sha256:abc')).toBe('registry:5000/team/app');
