@@ -80,8 +80,14 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
         gate: { metric: 'roc_auc' }, alias: `champion-${r.environment}`,
       }])),
     });
-  }, { workflowInstanceId: INSTANCE, delivery: loadStack(EnvironmentName.SANDBOX).options.delivery });
-  const pipelinesNs = sb.find('LimitRange', 'pipelines').metadata.namespace!;
+  }, { workflowInstanceId: INSTANCE, ...(({ delivery, pipelineDomains }) => ({ delivery, pipelineDomains }))(loadStack(EnvironmentName.SANDBOX).options) });
+  // the sandbox definition's pipeline domains (dev, staging, prod): each delivery runs in its own
+  const domains = ['dev', 'staging', 'prod'];
+  const domainNamespaceOf = (env: string): string => podTemplate(sb.find('Deployment', `workflow-controller-${env}`)).spec.containers[0].args[4] as string;
+  const domainNamespaces = domains.map(domainNamespaceOf);
+  /** The domains' workflow controllers the delivery tests start (staging and prod, where runs go to the end). */
+  const domainControllers: Record<string, Awaited<ReturnType<typeof startContainer>>> = {};
+  const pipelinesNs = sb.objects.find((o) => o.kind === 'LimitRange' && o.metadata.name === 'pipelines' && !domainNamespaces.includes(o.metadata.namespace!))!.metadata.namespace!;
   const argoNs = sb.find('Deployment', 'argo-server').metadata.namespace!;
   const template = sb.find('WorkflowTemplate', 'breast-cancer');
   let executor: { server: string; token: string };
@@ -156,6 +162,18 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     await waitFor('the controller to serve /healthz', async () => ((await fetch('http://127.0.0.1:6060/healthz').catch(() => undefined))?.ok ? true : undefined), 90000, { proc: controllerProc, intervalMs: 250 });
     // the archive migrated its tables into the argo database with the argo role
     await waitFor('the archive tables', () => (sb.postgres!.sql(`SELECT count(*) FROM pg_tables WHERE tablename = 'argo_archived_workflows'`, 'argo') === '1' ? true : undefined), 60000, { proc: controllerProc });
+  });
+
+  test('each pipeline domain\'s controller may run pods and read templates in its own namespace only (the real authorizer)', async () => {
+    const account = (name: string) => `system:serviceaccount:${argoNs}:${podTemplate(sb.find('Deployment', name)).spec.serviceAccountName}`;
+    const rights = async (controller: string) => Object.fromEntries(await Promise.all([pipelinesNs, ...domainNamespaces].map(async (ns) => [ns, [
+      await can(sb.cp, account(controller), { verb: 'create', resource: 'pods', namespace: ns }),
+      await can(sb.cp, account(controller), { verb: 'list', resource: 'workflowtemplates', group: 'argoproj.io', namespace: ns }),
+      await can(sb.cp, account(controller), { verb: 'update', resource: 'workflows', group: 'argoproj.io', namespace: ns }),
+    ].every(Boolean)] as const)));
+    const only = (ns: string) => Object.fromEntries([pipelinesNs, ...domainNamespaces].map((n) => [n, n === ns]));
+    expect(await rights('workflow-controller')).toEqual(only(pipelinesNs));
+    for (const env of domains) expect({ env, rights: await rights(`workflow-controller-${env}`) }).toEqual({ env, rights: only(domainNamespaceOf(env)) });
   });
 
   test('a workflow from the seed template runs its DAG to the end: every pod admitted, with declared resources and existing mounts', async () => {
@@ -319,7 +337,7 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
     const ci = triggers.namespace;
     const secret = randomBytes(24).toString('base64url');
     let ciController: Awaited<ReturnType<typeof startContainer>>;
-    afterAll(async () => { if (ciController) await stop(ciController); });
+    afterAll(async () => { await Promise.all([ciController, ...Object.values(domainControllers)].filter((p) => p !== undefined).map((p) => stop(p))); });
     /** The pods of a run in the CI namespace, once the CI controller made them. */
     const podsOf = async (workflow: string): Promise<Obj[]> => list<Obj>(sb.cp, 'v1', 'Pod', ci, `workflows.argoproj.io/workflow=${workflow}`);
     /** The DAG task a pod runs (`<workflow>.<task>`, or `<workflow>.<task>(<attempt>)` for a retried one: the node name the controller annotates it with). */
@@ -355,6 +373,16 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
       ciController = sb.track(await startContainer({
         cp: sb.cp, namespace: ci, pod: podTemplate(delivery.controllerDeployment.toJson() as KubeObject).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo], extraEnv: CONTROLLER_TEST_ENV, name: 'ci-controller',
       }));
+      // The staging and prod domains' own controllers, as their Deployments run them beside the platform's (metrics moved
+      // for this machine likewise): each manages its domain's namespace only, with its own Lease (its instance ID)
+      for (const [i, env] of ['staging', 'prod'].entries()) {
+        const config = `/api/v1/namespaces/${argoNs}/configmaps/workflow-controller-configmap-${env}`;
+        const moved = await sb.cp.api<Obj>('PATCH', config, { data: { metricsConfig: JSON.stringify({ port: 9092 + i }) } }, sb.cp.admin, 'application/merge-patch+json');
+        expect(moved.status).toBe(200);
+        domainControllers[env] = sb.track(await startContainer({
+          cp: sb.cp, namespace: argoNs, pod: podTemplate(sb.find('Deployment', `workflow-controller-${env}`)).spec, container: 'workflow-controller', hosts: sb.hosts(), path: [tools().argo], extraEnv: CONTROLLER_TEST_ENV, name: `controller-${env}`,
+        }));
+      }
       // its gateway answers before its gRPC client connects: wait until a signed push that no rule maps (a tag that is no
       // version) is taken, which also proves the signature check and the client's token work
       await waitFor('argo-server to take a signed push', async () => ((await send(push('refs/tags/readiness', sha())).catch(() => undefined))?.status === 200 ? true : undefined), 120000, { proc: server, intervalMs: 250 });
@@ -572,12 +600,12 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
 
       /**
        * What the repository's test step leaves (`npm run synth -- sandbox`): the sandbox's pipelines in
-       * dist/sandbox/pipelines, the output of the one platform that serves the three domains here.
+       * dist/sandbox/pipelines, one file per namespace: the platform's and each domain's, one platform serving the three.
        */
       function checkedOut(claim: string): void {
         const dir = join(claims[claim], 'src', 'dist', 'sandbox', 'pipelines');
         mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, `${pipelinesNs}.yaml`), toYaml(sb.pipelineObjects.filter((o) => o.metadata.namespace === pipelinesNs)));
+        for (const ns of [pipelinesNs, ...domainNamespaces]) writeFileSync(join(dir, `${ns}.yaml`), toYaml(sb.pipelineObjects.filter((o) => o.metadata.namespace === ns)));
       }
 
       /** The steps that run for real; `mlflow` gives the MLflow steps' outputs. */
@@ -608,16 +636,18 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
             // plays the platform controller's pods of that run
             const proc = await startContainer({ cp: sb.cp, namespace: ci, pod: mainOnly(pod), container: 'main', hosts: sb.hosts(), path: [pyBin()], name: `run-${revision.slice(0, 8)}` });
             sb.track(proc);
-            const name = await waitFor('the pipeline run delivery.py starts', async () => (await list<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, `cd4ml.io/revision=${revision}`))[0]?.metadata.name as string | undefined, 60000, { proc, intervalMs: 250 });
+            const domainNs = domainNamespaceOf(env);
+            const name = await waitFor('the pipeline run delivery.py starts', async () => (await list<Obj>(sb.cp, WF, 'Workflow', domainNs, `cd4ml.io/revision=${revision}`))[0]?.metadata.name as string | undefined, 60000, { proc, intervalMs: 250 });
             pipelineRun.name = name;
+            const domainExecutor = { server: sb.cp.admin.server, token: await serviceAccountToken(sb.cp, domainNs, 'pipeline-executor.service-account-token') };
             await waitFor(`pipeline run ${name}`, async () => {
-              for (const p of await runningWorkflowPods(sb.cp, pipelinesNs)) {
+              for (const p of await runningWorkflowPods(sb.cp, domainNs)) {
                 if (p.metadata.labels['workflows.argoproj.io/workflow'] !== name) continue;
                 pipelineRun.pods.push(p.spec.containers.find((c: Obj) => c.name === 'main').image);
-                await succeedWorkflowPod(sb.cp, p, executor, (n) => (n === 'model_version' ? '7' : n === 'data_uri' ? 's3://data/prepared/x' : `${n}-value`));
+                await succeedWorkflowPod(sb.cp, p, domainExecutor, (n) => (n === 'model_version' ? '7' : n === 'data_uri' ? 's3://data/prepared/x' : `${n}-value`));
               }
               return proc.exited() ? true : undefined;
-            }, 120000, { proc: controllerProc, intervalMs: 250 });
+            }, 120000, { proc: domainControllers[env], intervalMs: 250 });
             expect({ task, exit: proc.child.exitCode, log: proc.child.exitCode === 0 ? '' : proc.tail(20) }).toEqual({ task, exit: 0, log: '' });
             const volumes = join(proc.log, '..', 'volumes');
             return { outputs: outputsIn(volumes) };
@@ -660,14 +690,20 @@ describe('the seed pipeline on the real Argo workflow controller', () => {
         expect({ dag: dag.outputs?.parameters, workflow: wf.status.outputs?.parameters }).toEqual({
           dag: [{ name: 'endpoint', value: url }], workflow: [{ name: 'endpoint', value: url }],
         });
-        // the registered version: named and labelled after the commit, every step on the build by digest
-        const registered = await get<Obj>(sb.cp, WF, 'WorkflowTemplate', pipelinesNs, `breast-cancer-${revision.slice(0, 12)}`);
+        // the registered version, in the staging domain: named and labelled after the commit (and for the domain's
+        // controller), every step on the build by digest; nothing reached the platform's pipeline namespace
+        const registered = await get<Obj>(sb.cp, WF, 'WorkflowTemplate', 'ml-staging', `breast-cancer-${revision.slice(0, 12)}`);
         const image = `k3d-registry.localhost:5000/cd4ml-examples@${digest}`;
-        expect(registered!.metadata.labels).toMatchObject({ 'cd4ml.io/revision': revision, 'cd4ml.io/pipeline': 'breast-cancer', ...INSTANCE_LABEL });
+        expect(registered!.metadata.labels).toMatchObject({ 'cd4ml.io/revision': revision, 'cd4ml.io/pipeline': 'breast-cancer', 'workflows.argoproj.io/controller-instanceid': `${INSTANCE}-staging` });
+        expect(await get<Obj>(sb.cp, WF, 'WorkflowTemplate', pipelinesNs, `breast-cancer-${revision.slice(0, 12)}`)).toBeUndefined();
         expect(registered!.metadata.annotations).toMatchObject({ 'cd4ml.io/image': image, 'cd4ml.io/ref': 'refs/heads/main' });
         expect(new Set((registered!.spec.templates as Obj[]).filter((t) => t.container).map((t) => t.container.image))).toEqual(new Set([image]));
-        // the platform's controller ran it, on that image (prepare-data's cache key names the build: no stale hit)
-        const run = await get<Obj>(sb.cp, WF, 'Workflow', pipelinesNs, pipelineRun.name!);
+        // the staging domain's controller ran it, on that image (prepare-data's cache key names the build: no stale
+        // hit), with the domain's accounts, and cached prepare-data in the domain's own cache
+        const run = await get<Obj>(sb.cp, WF, 'Workflow', 'ml-staging', pipelineRun.name!);
+        expect(run!.metadata.labels['workflows.argoproj.io/controller-instanceid']).toBe(`${INSTANCE}-staging`);
+        const cache = await get<Obj>(sb.cp, 'v1', 'ConfigMap', argoNs, 'breast-cancer-cache-staging');
+        expect(Object.keys(cache?.data ?? {})).toEqual([expect.stringMatching(/^prepare-data-v1-/)]);
         expect({ phase: run!.status.phase, template: run!.spec.workflowTemplateRef, steps: pipelineRun.pods.length }).toEqual({ phase: 'Succeeded', template: { name: registered!.metadata.name }, steps: 3 });
         expect(new Set(pipelineRun.pods)).toEqual(new Set([image]));
         // the version the run step read from the pipeline's train-model output went to the gate, promote and deploy

@@ -23,8 +23,8 @@ const ARGO = 'argoproj.io';
  * The Kubernetes calls each component's upstream code makes, which its service account must be allowed, and calls
  * it must not be able to make. Sources: argo-workflows v4.0.5 (module source), files as cited.
  */
-function rbacExpectations(ns: { platform: string; argo: string; pipelines: string }, archiveSecret: string, cacheMaps: string[]) {
-  const controller = sa(ns.argo, 'workflow-controller');
+function rbacExpectations(ns: { platform: string; argo: string; pipelines: string; others: string[] }, archiveSecret: string, cacheMaps: string[], own = { controller: 'workflow-controller', configMap: 'workflow-controller-configmap', server: true }) {
+  const controller = sa(ns.argo, own.controller);
   const server = sa(ns.argo, 'argo-server');
   const executor = sa(ns.pipelines, 'pipeline-executor');
   const runner = sa(ns.pipelines, 'pipeline-runner');
@@ -65,7 +65,8 @@ function rbacExpectations(ns: { platform: string; argo: string; pipelines: strin
   const denied: Array<[string, Call]> = [
     [controller, { verb: 'create', resource: 'pods', namespace: 'kube-system', why: 'pods outside the managed namespace' }],
     [controller, { verb: 'list', resource: 'secrets', namespace: ns.pipelines, why: 'listing Secrets' }],
-    [controller, { verb: 'update', resource: 'configmaps', namespace: ns.argo, name: 'workflow-controller-configmap', why: 'rewriting its own config' }],
+    [controller, { verb: 'update', resource: 'configmaps', namespace: ns.argo, name: own.configMap, why: 'rewriting its own config' }],
+    ...ns.others.map((other): [string, Call] => [controller, { verb: 'create', resource: 'pods', namespace: other, why: 'pods in another pipeline namespace (another domain\'s)' }]),
     [controller, { verb: 'create', resource: 'clusterroles', group: 'rbac.authorization.k8s.io', why: 'cluster RBAC' }],
     [server, { verb: 'create', resource: 'workflows', group: ARGO, namespace: ns.pipelines, why: 'client mode: calls carry the caller\'s token' }],
     [server, { verb: 'get', resource: 'secrets', namespace: ns.pipelines, name: 'pipeline-trigger-token', why: 'the trigger token' }],
@@ -76,7 +77,9 @@ function rbacExpectations(ns: { platform: string; argo: string; pipelines: strin
     [runner, { verb: 'list', resource: 'pods', namespace: ns.pipelines, why: 'step code has no API rights' }],
     [runner, { verb: 'get', resource: 'secrets', namespace: ns.pipelines, name: 'pipeline-executor.service-account-token', why: 'the executor token' }],
   ];
-  return { allowed, denied };
+  // argo-server serves the platform's pipeline namespace only
+  const isServer = ([user]: [string, Call]) => user === server;
+  return { allowed: own.server ? allowed : allowed.filter((c) => !isServer(c)), denied: own.server ? denied : denied.filter((c) => !isServer(c)) };
 }
 
 describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) => {
@@ -165,10 +168,26 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) =
 
   test('each component may make the calls its upstream code makes, and not others (the real authorizer)', async () => {
     const argoNs = nsOf('workflow-controller');
-    const pipelinesNs = all.find((o) => o.kind === 'LimitRange')!.metadata.namespace!;
     const persistence = JSON.parse(String((all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'workflow-controller-configmap')!.data as Obj).persistence));
-    const cacheMaps = all.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.['workflows.argoproj.io/configmap-type'] === 'Cache').map((o) => o.metadata.name);
-    const { allowed, denied } = rbacExpectations({ platform: nsOf('mlflow'), argo: argoNs, pipelines: pipelinesNs }, persistence.postgresql.passwordSecret.name, cacheMaps);
+    // every workflow controller (the platform's, and each pipeline domain's) with the namespace it manages, and the
+    // caches its namespace's pipelines memoize into
+    const controllers = all.filter((o) => o.kind === 'Deployment' && o.metadata.namespace === argoNs && o.metadata.name.startsWith('workflow-controller')).map((d) => {
+      const args = (d.spec as Obj).template.spec.containers[0].args as string[];
+      return { controller: d.metadata.name, configMap: args[args.indexOf('--configmap') + 1], managed: args[args.indexOf('--managed-namespace') + 1] };
+    });
+    const pipelineNamespaces = controllers.map((c) => c.managed);
+    const cachesOf = (ns: string) => [...new Set(all.filter((o) => o.kind === 'WorkflowTemplate' && o.metadata.namespace === ns)
+      .flatMap((t) => ((t.spec as Obj).templates as Obj[]).map((x) => x.memoize?.cache?.configMap?.name).filter((n): n is string => typeof n === 'string')))];
+    const allowed: ReturnType<typeof rbacExpectations>['allowed'] = [];
+    const denied: ReturnType<typeof rbacExpectations>['denied'] = [];
+    for (const c of controllers) {
+      const e = rbacExpectations({ platform: nsOf('mlflow'), argo: argoNs, pipelines: c.managed, others: pipelineNamespaces.filter((n) => n !== c.managed) }, persistence.postgresql.passwordSecret.name, cachesOf(c.managed), { ...c, server: c.controller === 'workflow-controller' });
+      allowed.push(...e.allowed);
+      denied.push(...e.denied);
+      // and no other domain's cache
+      for (const name of pipelineNamespaces.filter((n) => n !== c.managed).flatMap(cachesOf)) denied.push([sa(argoNs, c.controller), { verb: 'update', resource: 'configmaps', namespace: argoNs, name, why: 'another domain\'s cache' }]);
+    }
+    expect(controllers.length).toBe(env === EnvironmentName.SANDBOX ? 4 : 1);
     const wrong: string[] = [];
     for (const [user, call] of allowed) if (!(await can(cp, user, call))) wrong.push(`denied but needed: ${user} ${call.verb} ${call.resource}${call.subresource ? `/${call.subresource}` : ''} ${call.name ?? ''} in ${call.namespace ?? 'cluster'} (${call.why})`);
     for (const [user, call] of denied) if (await can(cp, user, call)) wrong.push(`allowed but must not be: ${user} ${call.verb} ${call.resource} ${call.name ?? ''} in ${call.namespace ?? 'cluster'} (${call.why})`);
