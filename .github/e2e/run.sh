@@ -51,6 +51,8 @@ step "the platform comes up"
 kubectl -n cd4ml wait --for=condition=complete job -l app.kubernetes.io/part-of=cd4ml --timeout=10m
 for r in statefulset/seaweedfs statefulset/postgres deployment/mlflow; do kubectl -n cd4ml rollout status "$r" --timeout=10m; done
 for r in deployment/workflow-controller deployment/argo-server; do kubectl -n argo rollout status "$r" --timeout=10m; done
+# each pipeline domain's own controller (dev, staging and prod share the cluster, each in its namespace)
+for d in dev staging prod; do kubectl -n argo rollout status "deployment/workflow-controller-$d" --timeout=10m; done
 
 step "MLflow answers and logs a run"
 port_forward cd4ml mlflow 5050:5000
@@ -121,6 +123,10 @@ version=$(kubectl -n cd4ml get deployment breast-cancer-staging -o jsonpath='{.s
 curl -sf "http://localhost:5050/api/2.0/mlflow/registered-models/alias?name=sklearn-random-forest&alias=champion-staging" | grep -q "\"version\": *\"$version\""
 port_forward cd4ml breast-cancer-staging 8080:8080
 curl -sf http://localhost:8080/ping
+# the version ran in the staging domain, by its controller, and nothing of it in the other domains
+kubectl -n ml-staging get workflowtemplate "breast-cancer-${revision:0:12}"
+kubectl -n ml-staging get workflows -l "cd4ml.io/revision=$revision" -o jsonpath='{.items[0].status.phase}' | grep -qx Succeeded
+test -z "$(kubectl -n ml-dev get workflows -l "cd4ml.io/revision=$revision" -o name)"
 echo "$delivery served version $version at $endpoint"
 
 step "pulumi destroy keeps the protected stores"
