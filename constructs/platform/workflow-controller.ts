@@ -288,8 +288,10 @@ function checkControllerProps(path: string, props: WorkflowControllerProps): Pro
   for (const field of ['name', 'configMapName', 'artifactUser'] as const) if (props[field] !== undefined) problems.addIf(checkDnsLabel(props[field], { path, field }));
   problems.addIf(checkImage(props.image, { path, field: 'image' }));
   problems.addIf(checkImage(props.executorImage, { path, field: 'executorImage' }));
-  if (props.resources !== undefined) checkResources(problems, props.resources, path, 'resources');
-  if (props.executorResources !== undefined) checkResources(problems, props.executorResources, path, 'executorResources');
+  for (const field of ['resources', 'executorResources'] as const) {
+    if (props[field] === undefined || props[field] === null || typeof props[field] !== 'object') problems.add({ path, field, value: describeType(props[field]), message: 'is not requests and limits', fix: 'give { cpu, memory, memoryLimit }, e.g. { cpu: "100m", memory: "128Mi", memoryLimit: "512Mi" }' });
+    else checkResources(problems, props[field], path, field);
+  }
   if (props.instanceId !== undefined) problems.addIf(checkLabelValue(props.instanceId, { path, field: 'instanceId' }, 'ml-platform'));
   checkPodSettings(problems, path, 'pod', props.pod);
   return problems;

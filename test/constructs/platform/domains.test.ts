@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { Platform, PlatformProps } from '../../../constructs';
+import { Platform, PlatformProps, WorkflowController, WorkflowControllerProps } from '../../../constructs';
 import { Builder, Delivery } from '../../../constructs/delivery/delivery';
 import { ModelEndpoint } from '../../../constructs/delivery/model-endpoint';
 import { DeliveryTriggers } from '../../../constructs/delivery/triggers';
@@ -145,6 +145,16 @@ describe('pipeline domains', () => {
       expect(p.map((x) => x.field)).toEqual([`pipelineDomains.${'d'.repeat(25)}`]);
     });
   });
+});
+
+test('a WorkflowController built from JavaScript with missing or wrong props reports them, never a TypeError', () => {
+  const problems = problemsOf(() => {
+    const c = chart();
+    const p = new Platform(c, 'platform', {});
+    return new WorkflowController(c, 'controller', { namespace: p.pipelineRunner.namespace, runner: 'ml-dev', image: 'argo:latest' } as unknown as WorkflowControllerProps);
+  });
+  expect(problems.map((x) => x.field)).toEqual(expect.arrayContaining(['runner', 'artifactBucket', 'image', 'executorImage', 'resources', 'executorResources']));
+  expect(problems.every((x) => x.path === 'test/controller')).toBe(true);
 });
 
 describe('the delivery runs each environment in its domain', () => {
