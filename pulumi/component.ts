@@ -65,7 +65,7 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
   public readonly s3Endpoint: pulumi.Output<string>;
   /** argo-server's in-cluster URL. */
   public readonly argoServerUrl: pulumi.Output<string>;
-  /** The platform, workflow and pipeline namespaces. */
+  /** The platform, workflow and pipeline namespaces, then each pipeline domain's ({@link Platform.namespaces}). */
   public readonly namespaces: pulumi.Output<string[]>;
   /** `kubectl port-forward` commands for each UI. */
   public readonly portForward: pulumi.Output<Record<string, string>>;
@@ -142,16 +142,24 @@ export class Cd4mlPlatform extends pulumi.ComponentResource {
       return [...(ns && namespaceResources.has(ns) ? [namespaceResources.get(ns)!] : []), ...(ns ? secretsByNamespace.get(ns) ?? [] : []), ...(isArgo(o) ? crds : [])];
     };
     for (const o of platformObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, before(o));
-    const controller = [...resources.entries()].find(([id]) => id === `${workflowNamespace}/Deployment/workflow-controller`)?.[1];
-    // Pipelines wait for the workflow controller (and, through before(), for their namespace and the CRDs).
-    for (const o of pipelineObjects) if (o.kind !== 'Namespace' && o.kind !== 'CustomResourceDefinition') add(o, [...before(o), ...(controller ? [controller] : [])]);
+    // Pipelines wait for the workflow controller that manages their namespace: a pipeline domain's own, else the
+    // platform's (and, through before(), for their namespace and the CRDs). A destroy then removes a domain's
+    // workflows before its controller.
+    const controllerOf = (name: string) => resources.get(`${workflowNamespace}/Deployment/${name}`);
+    const platformController = controllerOf('workflow-controller');
+    const domainControllers = new Map([...platform.domains.values()].map((d) => [d.runner.namespace, controllerOf(d.controller.name)]));
+    for (const o of pipelineObjects) {
+      if (o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition') continue;
+      const controller = (o.metadata.namespace !== undefined ? domainControllers.get(o.metadata.namespace) : undefined) ?? platformController;
+      add(o, [...before(o), ...(controller ? [controller] : [])]);
+    }
     this.resources = resources;
 
-    const [ns, wfNs, pipeNs] = platform.namespaces;
+    const [ns, wfNs] = platform.namespaces;
     this.trackingUri = pulumi.output(platform.trackingServer.endpoint.url());
     this.s3Endpoint = pulumi.output(platform.objectStore.endpoint.url());
     this.argoServerUrl = pulumi.output(platform.workflowEngine.serverEndpoint.url());
-    this.namespaces = pulumi.output([ns, wfNs, pipeNs]);
+    this.namespaces = pulumi.output([...platform.namespaces]);
     const portForward: Record<string, string> = {
       mlflow: `kubectl -n ${ns} port-forward svc/${platform.trackingServer.name} 5050:${platform.trackingServer.endpoint.port}`,
       argo: `kubectl -n ${wfNs} port-forward svc/argo-server 2746:${platform.workflowEngine.serverEndpoint.port}`,

@@ -134,7 +134,7 @@ export function planStack(cfg: StackConfig): StackPlan {
     workflowNamespace: `${prefix}argo`,
     pipelineNamespace: `${prefix}ml-pipelines`,
     // a domain's namespace takes the prefix too, unless the definition names it
-    pipelineDomains: !isPlainObject(cfg.pipelineDomains) ? cfg.pipelineDomains : Object.fromEntries(Object.entries(cfg.pipelineDomains as NonNullable<StackConfig['pipelineDomains']>).map(([name, d]) => [name, d !== null && typeof d === 'object' && d.namespace === undefined && prefix ? { ...d, namespace: `${prefix}ml-${name}` } : d])),
+    pipelineDomains: !isPlainObject(cfg.pipelineDomains) ? cfg.pipelineDomains : Object.fromEntries(Object.entries(cfg.pipelineDomains as NonNullable<StackConfig['pipelineDomains']>).map(([name, d]) => [name, isPlainObject(d) && d.namespace === undefined && prefix ? { ...d, namespace: `${prefix}ml-${name}` } : d])),
     storageClassName: cfg.storageClassName,
     objectStoreStorage: cfg.objectStoreStorage,
     databaseStorage: cfg.databaseStorage,

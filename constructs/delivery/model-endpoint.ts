@@ -293,8 +293,9 @@ export class ModelEndpoint extends Construct implements IConnectable {
     problems.addIf(checkDnsSubdomain(subject.name, { path, field: `${field}.name` }));
     if (subject.namespace === undefined) problems.add({ path, field: `${field}.namespace`, value: undefined, message: 'is missing: the RoleBinding must name the account\'s namespace', fix: 'give the service account a namespace, e.g. { metadata: { namespace: "ml-pipelines" } }' });
     else problems.addIf(checkDnsLabel(subject.namespace, { path, field: `${field}.namespace` }));
-    const runner = this.platform.pipelineRunner;
-    if (subject.namespace === runner.namespace && [runner.serviceAccountName, runner.executorServiceAccountName].includes(subject.name)) {
+    // the platform's runner and each pipeline domain's: their step and executor accounts run every step there
+    const runners = [this.platform.pipelineRunner, ...[...this.platform.domains.values()].map((d) => d.runner)];
+    if (runners.some((runner) => subject.namespace === runner.namespace && [runner.serviceAccountName, runner.executorServiceAccountName].includes(subject.name))) {
       problems.add({
         path, field, value: `${subject.namespace}/${subject.name}`,
         message: 'is a service account every pipeline step runs as or holds the token of, so every step could roll the endpoint',

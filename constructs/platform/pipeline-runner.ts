@@ -83,8 +83,15 @@ export interface PipelineRunnerProps {
   readonly serviceAccountName?: string;
   /** Name of the service account the Argo executor containers run as. @default 'pipeline-executor' */
   readonly executorServiceAccountName?: string;
-  /** The object store user the steps' S3 key belongs to (one per runner). @default 'pipelines' */
+  /** The object store user the steps' S3 key belongs to (one per runner). Excludes {@link s3Credentials}. @default 'pipelines' */
   readonly storageUser?: string;
+  /**
+   * S3 credentials granted elsewhere (another runner's `s3Credentials`), shared by this runner's steps: required in
+   * this namespace too, and the store's network flow opened. For an external store, whose keys the team issues.
+   * Excludes {@link storageUser}.
+   * @default - a user of the runner's own ({@link storageUser})
+   */
+  readonly s3Credentials?: ISecret;
   /** The MLflow user granted to the steps (one per runner). Excludes {@link trackingCredentials}. @default 'pipelines' */
   readonly trackingUser?: string;
   /**
@@ -166,9 +173,12 @@ export class PipelineRunner extends Construct implements IConnectable {
     if (props.storageUser !== undefined) problems.addIf(checkDnsLabel(props.storageUser, { path, field: 'storageUser' }));
     if (props.trackingUser !== undefined) problems.addIf(checkDnsLabel(props.trackingUser, { path, field: 'trackingUser' }));
     if (props.trackingUser !== undefined && props.trackingCredentials !== undefined) problems.add({ path, field: 'trackingCredentials', value: props.trackingCredentials?.secretName, message: `is given together with trackingUser "${props.trackingUser}"`, fix: 'give one: trackingUser for a user of the runner\'s own, or trackingCredentials to share one granted elsewhere' });
-    const shared = props.trackingCredentials as Partial<ISecret> | undefined;
-    if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
-      problems.add({ path, field: 'trackingCredentials', value: describeType(shared), message: 'is not a Secret of an MLflow user', fix: 'pass another runner\'s trackingCredentials, or leave it out for a user of the runner\'s own' });
+    if (props.storageUser !== undefined && props.s3Credentials !== undefined) problems.add({ path, field: 's3Credentials', value: props.s3Credentials?.secretName, message: `is given together with storageUser "${props.storageUser}"`, fix: 'give one: storageUser for a user of the runner\'s own, or s3Credentials to share one granted elsewhere' });
+    for (const [field, what] of [['trackingCredentials', 'an MLflow user'], ['s3Credentials', 'S3 credentials']] as const) {
+      const shared = props[field] as Partial<ISecret> | undefined;
+      if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
+        problems.add({ path, field, value: describeType(shared), message: `is not a Secret of ${what}`, fix: `pass another runner's ${field}, or leave it out for a user of the runner's own` });
+      }
     }
     if (this.serviceAccountName === this.executorServiceAccountName) {
       problems.add({ path, field: 'executorServiceAccountName', value: this.executorServiceAccountName, message: 'equals serviceAccountName', fix: 'give the executor its own service account so step containers get no API token' });
@@ -218,7 +228,13 @@ export class PipelineRunner extends Construct implements IConnectable {
     } else {
       this.trackingCredentials = props.trackingServer.grantUser(this, props.trackingUser ?? 'pipelines');
     }
-    this.s3Credentials = props.objectStore.grantReadWrite(this, props.storageUser ?? 'pipelines', [...new Set(Object.values(this.buckets))]);
+    if (props.s3Credentials) {
+      this.s3Credentials = props.s3Credentials;
+      this.s3Credentials.availableIn(this.namespace);
+      props.objectStore.connectFrom(this);
+    } else {
+      this.s3Credentials = props.objectStore.grantReadWrite(this, props.storageUser ?? 'pipelines', [...new Set(Object.values(this.buckets))]);
+    }
 
     serviceAccount(this, 'ServiceAccount', { name: this.serviceAccountName, namespace: this.namespace, labels });
     serviceAccount(this, 'ExecutorServiceAccount', { name: this.executorServiceAccountName, namespace: this.namespace, labels, automountToken: true });

@@ -498,6 +498,8 @@ export class Platform extends Construct {
     const out = new Map<string, PipelineDomain>();
     const engine = this.workflowEngine;
     const main = this.pipelineRunner;
+    const external = this.objectStore instanceof ExternalObjectStore;
+    const refusedGpu = GPU_REFUSED.has(main);
     for (const [name, d] of Object.entries(props.pipelineDomains ?? {})) {
       const id = `Domain-${name}`;
       const runner = new PipelineRunner(this, id, {
@@ -509,9 +511,11 @@ export class Platform extends Construct {
         stepDefaults: { ...main.stepDefaults, ...(d.stepDefaults ?? {}) },
         gpu: props.gpu,
         kubeApi: props.kubeApi,
-        storageUser: `pipelines-${name}`,
+        // an S3 user of its own in the cluster's store; an external store's keys are the team's: the platform's are shared
+        ...(external ? { s3Credentials: main.s3Credentials } : { storageUser: `pipelines-${name}` }),
         ...(d.trackingUser !== undefined ? { trackingUser: d.trackingUser } : { trackingCredentials: main.trackingCredentials }),
       });
+      if (refusedGpu) GPU_REFUSED.add(runner);
       const controller = new WorkflowController(this, `${id}-Controller`, {
         namespace: engine.namespace,
         runner,
@@ -519,7 +523,7 @@ export class Platform extends Construct {
         archive,
         name: `workflow-controller-${name}`,
         configMapName: `workflow-controller-configmap-${name}`,
-        artifactUser: `workflows-${name}`,
+        ...(external ? { artifactCredentials: engine.artifactCredentials } : { artifactUser: `workflows-${name}` }),
         image: engine.controllerImage,
         executorImage: engine.executorImage,
         resources: controllerResources,
@@ -762,7 +766,7 @@ const NAMESPACE_FIELDS = ['namespace', 'workflowNamespace', 'pipelineNamespace']
 /** The pipeline domains: names that fit what they name, known settings, namespaces of their own, quantities and users that pass. */
 function checkDomains(problems: Problems, path: string, props: PlatformProps, platformNamespaces: readonly string[]): void {
   const domains: unknown = props.pipelineDomains;
-  if (domains === undefined) return;
+  if (domains === undefined || domains === null) return; // null is reported with the other nulls
   if (!isPlainObject(domains)) {
     problems.add({ path, field: 'pipelineDomains', value: describeType(domains), message: `is ${describeType(domains)}, not pipeline domains by name`, fix: 'give an object of domains by name, e.g. { dev: {}, staging: {}, prod: {} }' });
     return;
@@ -776,7 +780,16 @@ function checkDomains(problems: Problems, path: string, props: PlatformProps, pl
       problems.add({ path, field, value: name, message: `is not a domain name (a DNS label of at most ${MAX_DOMAIN_NAME} characters, starting with a letter)`, fix: `name it like "${suggestName(name).replace(/^[^a-z]+/, '').slice(0, MAX_DOMAIN_NAME).replace(/-+$/, '') || 'dev'}"` });
       continue;
     }
-    if (`${instanceBase}-${name}`.length > 63) problems.add({ path, field, value: name, message: `makes the Argo instance ID "${instanceBase}-${name}" longer than 63 characters`, fix: 'give a shorter domain name, e.g. "dev", or a shorter workflowInstanceId' });
+    // the caches (`<pipeline>-cache-<domain>`) and the controller's cache Role (`workflow-controller-<domain>-cache`)
+    // are told apart by the word "cache": a domain name holding it could name another's
+    if (/(^|-)cache(-|$)/.test(name)) {
+      problems.add({ path, field, value: name, message: 'holds the word "cache", which separates a domain\'s name in its caches\' and cache Role\'s names', fix: `name it without it, e.g. "${name.split('-').filter((w) => w !== 'cache').join('-').replace(/^[^a-z]+/, '') || 'dev'}"` });
+      continue;
+    }
+    if (`${instanceBase}-${name}`.length > 63) {
+      const room = 63 - instanceBase.length - 1;
+      problems.add({ path, field, value: name, message: `makes the Argo instance ID "${instanceBase}-${name}" longer than 63 characters`, fix: room >= 3 ? `give a shorter domain name, e.g. "${name.slice(0, room).replace(/-+$/, '')}", or a shorter workflowInstanceId` : 'give a shorter workflowInstanceId (the domains\' instance IDs are <workflowInstanceId>-<domain>)' });
+    }
     if (!isPlainObject(d)) {
       problems.add({ path, field, value: describeType(d), message: `is ${describeType(d)}, not a domain's settings`, fix: 'give an object (empty for the defaults), e.g. { namespace: "ml-dev" }' });
       continue;

@@ -11,6 +11,7 @@ import { ISecret } from '../k8s/secret';
 import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
+import { ARGO_UID, CONTROLLER_CONFIGMAP } from './argo-internal';
 import { hardenedContainer, httpProbe, restrictedContainerSecurityContext, restrictedPodSecurityContext } from '../k8s/pod-security';
 import { boundRole, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
@@ -44,10 +45,6 @@ export interface WorkflowDefaults {
   readonly runAsUser?: number;
 }
 
-/** The uid Argo's images run as. */
-export const ARGO_UID = 8737;
-/** The name of the platform's (first) controller's ConfigMap, which argo-server reads too. */
-export const CONTROLLER_CONFIGMAP = 'workflow-controller-configmap';
 /** The Secret of CA certificates the controller mounts into agent pods, when it exists (workflow/common/common.go `CACertificatesVolumeMountName`). */
 const AGENT_CA_SECRET = 'argo-workflows-agent-ca-certificates';
 
@@ -68,8 +65,14 @@ export interface WorkflowControllerProps {
   readonly name?: string;
   /** Name of its ConfigMap. @default 'workflow-controller-configmap' */
   readonly configMapName?: string;
-  /** The object store user of the artifact repository. @default 'workflows' */
+  /** The object store user of the artifact repository. Excludes {@link artifactCredentials}. @default 'workflows' */
   readonly artifactUser?: string;
+  /**
+   * The artifact repository's S3 credentials granted elsewhere (another controller's), shared: required in the managed
+   * namespace too. For an external store, whose keys the team issues. Excludes {@link artifactUser}.
+   * @default - a user of the controller's own ({@link artifactUser})
+   */
+  readonly artifactCredentials?: ISecret;
   /** workflow-controller image, pinned. */
   readonly image: string;
   /** Executor image, pinned and non-root. */
@@ -108,6 +111,8 @@ export class WorkflowController extends Construct implements IConnectable {
   public readonly artifactCredentials: ISecret;
   /** The Deployment (escape hatch). */
   public readonly deployment: ApiObject;
+  /** The Lease its replicas elect a leader on, in its namespace: `workflow-controller`, or `workflow-controller-<instanceId>`. */
+  public readonly leaseName: string;
   public readonly connections: Connections;
 
   public constructor(scope: Construct, id: string, props: WorkflowControllerProps) {
@@ -124,7 +129,13 @@ export class WorkflowController extends Construct implements IConnectable {
     runner.attachWorkflowController(props.namespace, this.node.path, props.instanceId, controllerName);
     // Argo's own S3 identity, limited to its artifact bucket: steps hold the pipelines' key, which cannot rewrite
     // the logs and artifacts Argo archives (the Secret lives in the pipeline namespace, where pods mount it).
-    this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, props.artifactUser ?? 'workflows', [props.artifactBucket]);
+    if (props.artifactCredentials) {
+      this.artifactCredentials = props.artifactCredentials;
+      this.artifactCredentials.availableIn(managed);
+      props.artifactBucket.store.connectFrom(runner);
+    } else {
+      this.artifactCredentials = props.artifactBucket.store.grantReadWrite(runner, props.artifactUser ?? 'workflows', [props.artifactBucket]);
+    }
 
     const labels = componentLabels('argo-workflows', controllerName, 'workflow-controller');
     const selector = selectorLabels('argo-workflows', controllerName);
@@ -207,8 +218,13 @@ export class WorkflowController extends Construct implements IConnectable {
 
     // --- RBAC: Roles only, in the two namespaces -------------------------------------------------------------
     serviceAccount(this, 'ControllerServiceAccount', { name: controllerName, namespace: props.namespace, labels, automountToken: true });
+    // Leader election on its own Lease only (`workflow-controller[-<instanceID>]`, cmd/workflow-controller/main.go):
+    // several controllers share the workflow namespace (the platform's and each pipeline domain's), and none may take
+    // over another's. `create` cannot be limited by name.
+    this.leaseName = props.instanceId === undefined ? 'workflow-controller' : `workflow-controller-${props.instanceId}`;
     boundRole(this, 'ControllerOwn', { name: controllerName, namespace: props.namespace, labels, rules: [
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [this.leaseName], verbs: ['get', 'update'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'watch', 'list'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ...(props.archive ? [{ apiGroups: [''], resources: ['secrets'], resourceNames: [props.archive.credentials.secretName], verbs: ['get'] }] : []),
@@ -286,6 +302,11 @@ function checkControllerProps(path: string, props: WorkflowControllerProps): Pro
   if (!(props.artifactBucket instanceof Bucket)) problems.add({ path, field: 'artifactBucket', value: describeType(props.artifactBucket), message: 'is not a Bucket', fix: 'pass a bucket of the runner\'s object store, from its addBucket()' });
   else if (props.runner instanceof PipelineRunner && props.artifactBucket.store !== props.runner.objectStore) problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
   for (const field of ['name', 'configMapName', 'artifactUser'] as const) if (props[field] !== undefined) problems.addIf(checkDnsLabel(props[field], { path, field }));
+  if (props.artifactUser !== undefined && props.artifactCredentials !== undefined) problems.add({ path, field: 'artifactCredentials', value: props.artifactCredentials?.secretName, message: `is given together with artifactUser "${props.artifactUser}"`, fix: 'give one: artifactUser for a user of the controller\'s own, or artifactCredentials to share one granted elsewhere' });
+  const shared = props.artifactCredentials as Partial<ISecret> | undefined;
+  if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
+    problems.add({ path, field: 'artifactCredentials', value: describeType(shared), message: 'is not a Secret of S3 credentials', fix: 'pass another controller\'s artifactCredentials, or leave it out for a user of the controller\'s own' });
+  }
   problems.addIf(checkImage(props.image, { path, field: 'image' }));
   problems.addIf(checkImage(props.executorImage, { path, field: 'executorImage' }));
   for (const field of ['resources', 'executorResources'] as const) {
@@ -298,7 +319,7 @@ function checkControllerProps(path: string, props: WorkflowControllerProps): Pro
 }
 
 /** Requests and limits as plain JSON (for the controller ConfigMap, which is not an L1 object). */
-export function plainResources(r: ContainerResources): Record<string, Record<string, string>> {
+function plainResources(r: ContainerResources): Record<string, Record<string, string>> {
   return {
     requests: { cpu: r.cpu, memory: r.memory },
     limits: { memory: r.memoryLimit, ...(r.cpuLimit !== undefined ? { cpu: r.cpuLimit } : {}) },

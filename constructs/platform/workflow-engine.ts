@@ -14,7 +14,8 @@ import { ISecret } from '../k8s/secret';
 import { Bucket } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
 import { emptyDirVolume, hardenedContainer, httpProbe } from '../k8s/pod-security';
-import { ARGO_UID, CONTROLLER_CONFIGMAP, WorkflowController, WorkflowDefaults } from './workflow-controller';
+import { WorkflowController, WorkflowDefaults } from './workflow-controller';
+import { ARGO_UID, CONTROLLER_CONFIGMAP } from './argo-internal';
 import { boundRole, clusterIpService, containerPorts, deployment, serviceAccount } from '../k8s/workload';
 
 /**

@@ -23,7 +23,7 @@ const ARGO = 'argoproj.io';
  * The Kubernetes calls each component's upstream code makes, which its service account must be allowed, and calls
  * it must not be able to make. Sources: argo-workflows v4.0.5 (module source), files as cited.
  */
-function rbacExpectations(ns: { platform: string; argo: string; pipelines: string; others: string[] }, archiveSecret: string, cacheMaps: string[], own = { controller: 'workflow-controller', configMap: 'workflow-controller-configmap', server: true }) {
+function rbacExpectations(ns: { platform: string; argo: string; pipelines: string; others: string[] }, archiveSecret: string, cacheMaps: string[], own = { controller: 'workflow-controller', configMap: 'workflow-controller-configmap', lease: 'workflow-controller', otherLeases: [] as string[], server: true }) {
   const controller = sa(ns.argo, own.controller);
   const server = sa(ns.argo, 'argo-server');
   const executor = sa(ns.pipelines, 'pipeline-executor');
@@ -31,8 +31,9 @@ function rbacExpectations(ns: { platform: string; argo: string; pipelines: strin
   type Call = { verb: string; resource: string; group?: string; namespace?: string; name?: string; subresource?: string; why: string };
   const allowed: Array<[string, Call]> = [
     // workflow-controller
-    [controller, { verb: 'get', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, why: 'cmd/workflow-controller/main.go leader election' }],
-    [controller, { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, why: 'cmd/workflow-controller/main.go leader election' }],
+    [controller, { verb: 'create', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, why: 'cmd/workflow-controller/main.go leader election' }],
+    [controller, { verb: 'get', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, name: own.lease, why: 'cmd/workflow-controller/main.go leader election (workflow-controller[-<instanceID>])' }],
+    [controller, { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, name: own.lease, why: 'cmd/workflow-controller/main.go leader election' }],
     [controller, { verb: 'watch', resource: 'configmaps', namespace: ns.argo, why: 'config/controller.go: watches its ConfigMap' }],
     [controller, { verb: 'get', resource: 'secrets', namespace: ns.argo, name: archiveSecret, why: 'util/sqldb/sqldb.go: archive credentials' }],
     ...cacheMaps.flatMap((name): Array<[string, Call]> => [
@@ -67,6 +68,7 @@ function rbacExpectations(ns: { platform: string; argo: string; pipelines: strin
     [controller, { verb: 'list', resource: 'secrets', namespace: ns.pipelines, why: 'listing Secrets' }],
     [controller, { verb: 'update', resource: 'configmaps', namespace: ns.argo, name: own.configMap, why: 'rewriting its own config' }],
     ...ns.others.map((other): [string, Call] => [controller, { verb: 'create', resource: 'pods', namespace: other, why: 'pods in another pipeline namespace (another domain\'s)' }]),
+    ...own.otherLeases.map((lease): [string, Call] => [controller, { verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: ns.argo, name: lease, why: 'another controller\'s leader election' }]),
     [controller, { verb: 'create', resource: 'clusterroles', group: 'rbac.authorization.k8s.io', why: 'cluster RBAC' }],
     [server, { verb: 'create', resource: 'workflows', group: ARGO, namespace: ns.pipelines, why: 'client mode: calls carry the caller\'s token' }],
     [server, { verb: 'get', resource: 'secrets', namespace: ns.pipelines, name: 'pipeline-trigger-token', why: 'the trigger token' }],
@@ -173,7 +175,11 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) =
     // caches its namespace's pipelines memoize into
     const controllers = all.filter((o) => o.kind === 'Deployment' && o.metadata.namespace === argoNs && o.metadata.name.startsWith('workflow-controller')).map((d) => {
       const args = (d.spec as Obj).template.spec.containers[0].args as string[];
-      return { controller: d.metadata.name, configMap: args[args.indexOf('--configmap') + 1], managed: args[args.indexOf('--managed-namespace') + 1] };
+      const configMap = args[args.indexOf('--configmap') + 1];
+      // the Lease is named after the instance ID (cmd/workflow-controller/main.go)
+      const instanceId = (all.find((o) => o.kind === 'ConfigMap' && o.metadata.namespace === argoNs && o.metadata.name === configMap)!.data as Obj).instanceID;
+      const lease = instanceId === undefined ? 'workflow-controller' : `workflow-controller-${JSON.parse(instanceId)}`;
+      return { controller: d.metadata.name, configMap, managed: args[args.indexOf('--managed-namespace') + 1], lease };
     });
     const pipelineNamespaces = controllers.map((c) => c.managed);
     const cachesOf = (ns: string) => [...new Set(all.filter((o) => o.kind === 'WorkflowTemplate' && o.metadata.namespace === ns)
@@ -181,7 +187,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s platform on a real API server', (env) =
     const allowed: ReturnType<typeof rbacExpectations>['allowed'] = [];
     const denied: ReturnType<typeof rbacExpectations>['denied'] = [];
     for (const c of controllers) {
-      const e = rbacExpectations({ platform: nsOf('mlflow'), argo: argoNs, pipelines: c.managed, others: pipelineNamespaces.filter((n) => n !== c.managed) }, persistence.postgresql.passwordSecret.name, cachesOf(c.managed), { ...c, server: c.controller === 'workflow-controller' });
+      const e = rbacExpectations({ platform: nsOf('mlflow'), argo: argoNs, pipelines: c.managed, others: pipelineNamespaces.filter((n) => n !== c.managed) }, persistence.postgresql.passwordSecret.name, cachesOf(c.managed), { ...c, otherLeases: controllers.filter((o) => o !== c).map((o) => o.lease), server: c.controller === 'workflow-controller' });
       allowed.push(...e.allowed);
       denied.push(...e.denied);
       // and no other domain's cache

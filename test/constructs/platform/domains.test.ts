@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
-import { Platform, PlatformProps, WorkflowController, WorkflowControllerProps } from '../../../constructs';
+import { ObjectStoreChoice, Platform, PlatformProps, SecretRef, WorkflowController, WorkflowControllerProps } from '../../../constructs';
+import { ServiceAccount } from 'cdk8s-plus-27';
 import { Builder, Delivery } from '../../../constructs/delivery/delivery';
 import { ModelEndpoint } from '../../../constructs/delivery/model-endpoint';
 import { DeliveryTriggers } from '../../../constructs/delivery/triggers';
@@ -103,6 +104,39 @@ describe('pipeline domains', () => {
     for (const ns of ['ml-dev', 'ml-staging', 'ml-production']) expect([ns, egress(ns)]).toEqual([ns, egress('ml-pipelines')]);
   });
 
+  test('each controller may take and renew its own leader-election Lease only (several share the workflow namespace)', () => {
+    const leaseRules = (name: string) => m.find('Role', name, 'argo').rules.filter((r: Obj) => r.resources.includes('leases'));
+    expect(leaseRules('workflow-controller')).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['workflow-controller'], verbs: ['get', 'update'] },
+    ]);
+    expect(leaseRules('workflow-controller-dev')[1].resourceNames).toEqual(['workflow-controller-cd4ml-dev']);
+  });
+
+  test('with an external object store the domains use the platform\'s keys (the team issues them), required in each domain', () => {
+    const keys = Object.fromEntries(['mlflow', 'workflows', 'pipelines', 'postgres-backup'].map((u) => [u, SecretRef.fromSecretName(`s3-${u}`, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'])]));
+    let platform!: Platform;
+    const ext = synth((c) => {
+      platform = new Platform(c, 'platform', { objectStore: ObjectStoreChoice.external({ endpoint: 'https://s3.eu-central-1.amazonaws.com', region: 'eu-central-1', credentials: keys }), pipelineDomains: { dev: {} } });
+    });
+    expect(JSON.parse(ext.find('ConfigMap', 'workflow-controller-configmap-dev', 'argo').data.artifactRepository).s3.accessKeySecret.name).toBe('s3-workflows');
+    expect(platform.domain('dev')!.runner.s3Credentials.secretName).toBe('s3-pipelines');
+    expect(keys.pipelines.requiredIn).toEqual(expect.arrayContaining(['ml-pipelines', 'ml-dev']));
+    expect(keys.workflows.requiredIn).toEqual(expect.arrayContaining(['ml-pipelines', 'ml-dev']));
+    // and the domain's pods may reach the store, as the platform's pipeline pods do
+    expect(ext.find('NetworkPolicy', 'pipelines', 'ml-dev').spec.egress).toEqual(ext.find('NetworkPolicy', 'pipelines', 'ml-pipelines').spec.egress);
+  });
+
+  test('a domain\'s step and executor accounts may not be granted an endpoint\'s rollout', () => {
+    const problems = problemsOf(() => {
+      const c = chart();
+      const p = new Platform(c, 'platform', { pipelineDomains: { dev: {} } });
+      const endpoint = new ModelEndpoint(c, 'churn-dev', { platform: p, model: 'churn', version: '1', image: BASE });
+      endpoint.grantRollout(ServiceAccount.fromServiceAccountName(c, 'executor', 'pipeline-executor', { namespaceName: 'ml-dev' }));
+    });
+    expect(problems.map((x) => [x.field, x.value])).toEqual([['grantRollout(serviceAccount)', 'ml-dev/pipeline-executor']]);
+  });
+
   test('passes the security bar and leaves no dangling reference', () => {
     expect(securityViolations(m.objects)).toEqual([]);
     expect(danglingReferences(m.objects)).toEqual([]);
@@ -138,6 +172,16 @@ describe('pipeline domains', () => {
       refused((u) => one({ trackingUser: u }), 'admin', 'pipelineDomains.dev.trackingUser');
       const [p] = problemsOf(() => build({ dev: { trackingUser: 'team' }, prod: { trackingUser: 'team' } }));
       expect([p.field, p.message]).toEqual(['pipelineDomains.prod.trackingUser', 'is the MLflow user of domain "dev"']);
+    });
+
+    test('a name holding the word "cache", which would let caches and cache Roles of two domains meet', () => {
+      refused((n) => build({ [n as string]: {} }), 'cache', 'pipelineDomains.cache', /holds the word "cache"/);
+      refused((n) => build({ [n as string]: {} }), 'a-cache', 'pipelineDomains.a-cache', /holds the word "cache"/);
+      expect(problemsOf(() => build({ cached: {}, 'dev-caches': {} }))).toEqual([]);
+    });
+
+    test('a null pipelineDomains is reported once', () => {
+      expect(problemsOf(() => build(null)).filter((p) => p.field.startsWith('pipelineDomains'))).toHaveLength(1);
     });
 
     test('an instance ID too long for a label', () => {
