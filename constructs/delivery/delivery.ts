@@ -124,8 +124,10 @@ export interface DeliveryEnvironment {
   /** Wait for a person's approval (an Argo suspend step, `argo resume`) before promoting. @default - true for prod only */
   readonly approval?: boolean;
   /**
-   * The pipeline runner whose namespace the version is registered and run in.
-   * @default - the platform's
+   * The pipeline runner whose namespace the version is registered and run in. It must declare the delivered pipeline:
+   * the render step takes the template synthesized for its namespace.
+   * @default - the runner of the platform's pipeline domain of the environment's name (`platform.domain(env)`), else
+   * the platform's pipeline runner
    */
   readonly runner?: PipelineRunner;
 }
