@@ -491,8 +491,9 @@ export class Platform extends Construct {
    * Each pipeline domain: a runner in its namespace (own S3 user, the pipelines' MLflow user unless it names its own)
    * and a controller beside the platform's, managing that namespace. The controllers share the archive's database:
    * Argo applies each schema change in a transaction that moves the version row first (util/sqldb/migrate.go
-   * applyChange), so controllers starting together apply each change once, and the archive tells their runs apart by
-   * namespace and instance ID.
+   * applyChange), so controllers starting together apply each change once (on an empty database the loser of the race
+   * to create the version table exits, a failed migration being fatal, and restarts), and the archive tells their runs
+   * apart by namespace and instance ID.
    */
   private buildDomains(props: PlatformProps, archive: IPostgresDatabase, controllerResources: ContainerResources, controllerPod: PodSettings | undefined): ReadonlyMap<string, PipelineDomain> {
     const out = new Map<string, PipelineDomain>();
