@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { checkDnsSubdomain, checkSecretKey, fail } from '../../lib';
+import { checkDnsSubdomain, checkSecretKey, describeType, fail, Problem } from '../../lib';
 
 /**
  * A Kubernetes Secret that workloads read by reference. Its values never appear in a rendered file.
@@ -18,6 +18,17 @@ export interface ISecret {
   availableIn(namespace: string): void;
   /** The namespaces the Secret must exist in. */
   readonly requiredIn: readonly string[];
+}
+
+/**
+ * A Secret passed to share credentials granted elsewhere, as a JavaScript caller may pass it: undefined (not shared) or
+ * something with a name that can be made available in a namespace.
+ */
+export function checkSharedSecret(value: unknown, site: { path: string; field: string }, what: string, fix: string): Problem | undefined {
+  if (value === undefined) return undefined;
+  const s = value as Partial<ISecret> | null;
+  if (s !== null && typeof s === 'object' && typeof s.secretName === 'string' && typeof s.availableIn === 'function') return undefined;
+  return { ...site, value: describeType(value), message: `is not a Secret of ${what}`, fix };
 }
 
 /** An environment variable that reads `key` of `secret` (which must hold that key). */

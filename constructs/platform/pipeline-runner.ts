@@ -9,7 +9,7 @@ import { componentLabels } from '../k8s/labels';
 import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
 import { Bucket, IObjectStore, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PlatformNamespace } from '../k8s/namespace';
-import { ISecret, secretEnv } from '../k8s/secret';
+import { checkSharedSecret, ISecret, secretEnv } from '../k8s/secret';
 import { MLFLOW_PASSWORD_KEY, MLFLOW_TELEMETRY_OFF, MLFLOW_USERNAME_KEY, TrackingServer } from './tracking-server';
 import { boundRole, serviceAccount } from '../k8s/workload';
 import { namespacedAdmissionPolicy } from '../k8s/admission';
@@ -175,10 +175,7 @@ export class PipelineRunner extends Construct implements IConnectable {
     if (props.trackingUser !== undefined && props.trackingCredentials !== undefined) problems.add({ path, field: 'trackingCredentials', value: props.trackingCredentials?.secretName, message: `is given together with trackingUser "${props.trackingUser}"`, fix: 'give one: trackingUser for a user of the runner\'s own, or trackingCredentials to share one granted elsewhere' });
     if (props.storageUser !== undefined && props.s3Credentials !== undefined) problems.add({ path, field: 's3Credentials', value: props.s3Credentials?.secretName, message: `is given together with storageUser "${props.storageUser}"`, fix: 'give one: storageUser for a user of the runner\'s own, or s3Credentials to share one granted elsewhere' });
     for (const [field, what] of [['trackingCredentials', 'an MLflow user'], ['s3Credentials', 'S3 credentials']] as const) {
-      const shared = props[field] as Partial<ISecret> | undefined;
-      if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
-        problems.add({ path, field, value: describeType(shared), message: `is not a Secret of ${what}`, fix: `pass another runner's ${field}, or leave it out for a user of the runner's own` });
-      }
+      problems.addIf(checkSharedSecret(props[field], { path, field }, what, `pass another runner's ${field}, or leave it out for a user of the runner's own`));
     }
     if (this.serviceAccountName === this.executorServiceAccountName) {
       problems.add({ path, field: 'executorServiceAccountName', value: this.executorServiceAccountName, message: 'equals serviceAccountName', fix: 'give the executor its own service account so step containers get no API token' });

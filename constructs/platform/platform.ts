@@ -705,44 +705,55 @@ function checkPreset(problems: Problems, path: string, preset: unknown): void {
   if (section('setupJob')) checkResources(problems, preset.setupJob as ContainerResources, path, 'preset.setupJob');
   if (section('stepDefaults')) checkResources(problems, preset.stepDefaults as ContainerResources, path, 'preset.stepDefaults');
   const quota = section('pipelineQuota');
-  if (quota) {
-    for (const [k, kind] of Object.entries(QUOTA_FIELDS)) {
-      if (kind === 'count') problems.addIf(checkCount(quota[k] as number, k === 'pods' ? 1 : 0, { path, field: `preset.pipelineQuota.${k}` }));
-      else problems.addIf(Quantity.check(quota[k], kind as QuantityKind, { path, field: `preset.pipelineQuota.${k}` }));
-    }
-  }
+  if (quota) checkQuotaValues(problems, path, 'preset.pipelineQuota', quota, true);
 }
 
 const QUOTA_FIELDS: Record<keyof PipelineQuota, QuantityKind | 'count'> = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES, gpus: 'count', pods: 'count' };
 const STEP_DEFAULT_FIELDS: Record<keyof ContainerResources, QuantityKind> = { cpu: QuantityKind.CPU, memory: QuantityKind.BYTES, memoryLimit: QuantityKind.BYTES, cpuLimit: QuantityKind.CPU };
+
+/**
+ * A settings object of known fields (a quota, step defaults): an object, and no field it does not know. Returns whether
+ * its values are worth checking. `label` names it in the message of an unknown field (its field name by default).
+ */
+function checkKnownFields(problems: Problems, path: string, name: string, value: unknown, known: Record<string, unknown>, example: string, label = name): value is Record<string, unknown> {
+  if (value === undefined) return false;
+  if (!isPlainObject(value)) {
+    problems.add({ path, field: name, value: describeType(value), message: `is ${describeType(value)}, not an object`, fix: `give any of ${Object.keys(known).join(', ')}, e.g. ${example}` });
+    return false;
+  }
+  for (const k of Object.keys(value)) {
+    if (!(k in known)) problems.add({ path, field: `${name}.${k}`, value: value[k], message: `is not a field of ${label}`, fix: `use ${Object.keys(known).join(', ')}` });
+  }
+  return true;
+}
+
+/** A quota's values (counts and quantities); `all` when every field must be there (a preset's). */
+function checkQuotaValues(problems: Problems, path: string, name: string, quota: Record<string, unknown>, all: boolean): void {
+  for (const [k, kind] of Object.entries(QUOTA_FIELDS)) {
+    const v = quota[k];
+    if (v === undefined && !all) continue;
+    if (kind === 'count') problems.addIf(checkCount(v as number, k === 'pods' ? 1 : 0, { path, field: `${name}.${k}` }));
+    else problems.addIf(Quantity.check(v, kind, { path, field: `${name}.${k}` }));
+  }
+}
+
+/** The step defaults a platform's runner takes: its preset's (its own, else its environment's) with its own over them. */
+function platformStepDefaults(props: PlatformProps): Record<string, unknown> | undefined {
+  const known = (Object.values(EnvironmentName) as unknown[]).includes(props.environment ?? EnvironmentName.SANDBOX);
+  const own = isPlainObject(props.preset) && isPlainObject(props.preset.stepDefaults) ? props.preset : undefined;
+  const preset = own ?? (known ? environmentPreset(props.environment ?? EnvironmentName.SANDBOX) : undefined);
+  return preset ? { ...preset.stepDefaults, ...(isPlainObject(props.stepDefaults) ? props.stepDefaults : {}) } : undefined;
+}
 
 /** The pipeline quota and step defaults a user sets over the preset: known fields, quantities, and defaults that fit. */
 function checkSizing(problems: Problems, path: string, props: PlatformProps): void {
   const known = (Object.values(EnvironmentName) as unknown[]).includes(props.environment ?? EnvironmentName.SANDBOX);
   const own = isPlainObject(props.preset) && isPlainObject(props.preset.stepDefaults) ? props.preset : undefined;
   const preset = own ?? (known ? environmentPreset(props.environment ?? EnvironmentName.SANDBOX) : undefined);
-  const fields = <T extends string>(name: string, value: unknown, known: Record<T, unknown>, example: string): value is Partial<Record<T, unknown>> => {
-    if (value === undefined) return false;
-    if (!isPlainObject(value)) {
-      problems.add({ path, field: name, value: describeType(value), message: `is ${describeType(value)}, not an object`, fix: `give any of ${Object.keys(known).join(', ')}, e.g. ${example}` });
-      return false;
-    }
-    for (const k of Object.keys(value)) {
-      if (!(k in known)) problems.add({ path, field: `${name}.${k}`, value: value[k], message: `is not a field of ${name}`, fix: `use ${Object.keys(known).join(', ')}` });
-    }
-    return true;
-  };
   const quota: unknown = props.pipelineQuota;
-  if (fields('pipelineQuota', quota, QUOTA_FIELDS, '{ cpu: "32", gpus: 4 }')) {
-    for (const [k, kind] of Object.entries(QUOTA_FIELDS)) {
-      const v = (quota as Record<string, unknown>)[k];
-      if (v === undefined) continue;
-      if (kind === 'count') problems.addIf(checkCount(v as number, k === 'pods' ? 1 : 0, { path, field: `pipelineQuota.${k}` }));
-      else problems.addIf(Quantity.check(v, kind as QuantityKind, { path, field: `pipelineQuota.${k}` }));
-    }
-  }
+  if (checkKnownFields(problems, path, 'pipelineQuota', quota, QUOTA_FIELDS, '{ cpu: "32", gpus: 4 }')) checkQuotaValues(problems, path, 'pipelineQuota', quota, false);
   const defaults: unknown = props.stepDefaults;
-  if (fields('stepDefaults', defaults, STEP_DEFAULT_FIELDS, '{ cpu: "500m", memory: "1Gi", memoryLimit: "2Gi" }') && preset) {
+  if (checkKnownFields(problems, path, 'stepDefaults', defaults, STEP_DEFAULT_FIELDS, '{ cpu: "500m", memory: "1Gi", memoryLimit: "2Gi" }') && preset) {
     // checked as the runner will see them: the preset's with the user's over them (a limit below the request is refused)
     checkResources(problems, { ...preset.stepDefaults, ...(defaults as Partial<ContainerResources>) }, path, 'stepDefaults');
   }
@@ -801,22 +812,11 @@ function checkDomains(problems: Problems, path: string, props: PlatformProps, pl
     if (nsProblem) problems.add(nsProblem);
     else if (taken.has(ns as string)) problems.add({ path, field: `${field}.namespace`, value: ns, message: `is already ${taken.get(ns as string)}`, fix: `give the domain a namespace of its own, e.g. "ml-${name}"` });
     else taken.set(ns as string, `the namespace of domain "${name}"`);
-    if (d.quota !== undefined) {
-      if (!isPlainObject(d.quota)) problems.add({ path, field: `${field}.quota`, value: describeType(d.quota), message: `is ${describeType(d.quota)}, not a quota`, fix: 'give any of cpu, memory, memoryLimit, gpus, pods, e.g. { cpu: "8" }' });
-      else for (const [k, v] of Object.entries(d.quota)) {
-        const kind = (QUOTA_FIELDS as Record<string, QuantityKind | 'count'>)[k];
-        if (kind === undefined) problems.add({ path, field: `${field}.quota.${k}`, value: v, message: 'is not a field of a quota', fix: `use ${Object.keys(QUOTA_FIELDS).join(', ')}` });
-        else if (kind === 'count') problems.addIf(checkCount(v as number, k === 'pods' ? 1 : 0, { path, field: `${field}.quota.${k}` }));
-        else problems.addIf(Quantity.check(v, kind, { path, field: `${field}.quota.${k}` }));
-      }
-    }
-    if (d.stepDefaults !== undefined) {
-      if (!isPlainObject(d.stepDefaults)) problems.add({ path, field: `${field}.stepDefaults`, value: describeType(d.stepDefaults), message: `is ${describeType(d.stepDefaults)}, not step defaults`, fix: 'give any of cpu, memory, memoryLimit, cpuLimit, e.g. { memory: "1Gi" }' });
-      else for (const [k, v] of Object.entries(d.stepDefaults)) {
-        const kind = (STEP_DEFAULT_FIELDS as Record<string, QuantityKind>)[k];
-        if (kind === undefined) problems.add({ path, field: `${field}.stepDefaults.${k}`, value: v, message: 'is not a field of step defaults', fix: `use ${Object.keys(STEP_DEFAULT_FIELDS).join(', ')}` });
-        else problems.addIf(Quantity.check(v, kind, { path, field: `${field}.stepDefaults.${k}` }));
-      }
+    if (checkKnownFields(problems, path, `${field}.quota`, d.quota, QUOTA_FIELDS, '{ cpu: "8" }', 'a quota')) checkQuotaValues(problems, path, `${field}.quota`, d.quota, false);
+    if (checkKnownFields(problems, path, `${field}.stepDefaults`, d.stepDefaults, STEP_DEFAULT_FIELDS, '{ memory: "1Gi" }', 'step defaults')) {
+      // checked as the domain's runner will take them: the platform's with the domain's over them
+      const base = platformStepDefaults(props);
+      if (base) checkResources(problems, { ...base, ...d.stepDefaults } as unknown as ContainerResources, path, `${field}.stepDefaults`);
     }
     if (d.trackingUser !== undefined) {
       const userProblem = checkDnsLabel(d.trackingUser as string, { path, field: `${field}.trackingUser` });

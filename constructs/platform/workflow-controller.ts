@@ -7,7 +7,7 @@ import { lazy } from '../k8s/lazy';
 import { IPostgresDatabase, PG_PASSWORD_KEY, PG_USERNAME_KEY, postgresCaFiles } from './database';
 import { componentLabels, selectorLabels } from '../k8s/labels';
 import { Connections, IConnectable, KubeApiAccess } from '../k8s/network';
-import { ISecret } from '../k8s/secret';
+import { checkSharedSecret, ISecret } from '../k8s/secret';
 import { checkPodSettings, PodSettings } from '../k8s/pod-settings';
 import { Bucket, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY } from './object-store';
 import { PipelineRunner } from './pipeline-runner';
@@ -303,10 +303,7 @@ function checkControllerProps(path: string, props: WorkflowControllerProps): Pro
   else if (props.runner instanceof PipelineRunner && props.artifactBucket.store !== props.runner.objectStore) problems.add({ path, field: 'artifactBucket', value: props.artifactBucket.name, message: 'belongs to another object store than the runner\'s', fix: 'use a bucket of the store the runner was granted' });
   for (const field of ['name', 'configMapName', 'artifactUser'] as const) if (props[field] !== undefined) problems.addIf(checkDnsLabel(props[field], { path, field }));
   if (props.artifactUser !== undefined && props.artifactCredentials !== undefined) problems.add({ path, field: 'artifactCredentials', value: props.artifactCredentials?.secretName, message: `is given together with artifactUser "${props.artifactUser}"`, fix: 'give one: artifactUser for a user of the controller\'s own, or artifactCredentials to share one granted elsewhere' });
-  const shared = props.artifactCredentials as Partial<ISecret> | undefined;
-  if (shared !== undefined && (shared === null || typeof shared !== 'object' || typeof shared.secretName !== 'string' || typeof shared.availableIn !== 'function')) {
-    problems.add({ path, field: 'artifactCredentials', value: describeType(shared), message: 'is not a Secret of S3 credentials', fix: 'pass another controller\'s artifactCredentials, or leave it out for a user of the controller\'s own' });
-  }
+  problems.addIf(checkSharedSecret(props.artifactCredentials, { path, field: 'artifactCredentials' }, 'S3 credentials', 'pass another controller\'s artifactCredentials, or leave it out for a user of the controller\'s own'));
   problems.addIf(checkImage(props.image, { path, field: 'image' }));
   problems.addIf(checkImage(props.executorImage, { path, field: 'executorImage' }));
   for (const field of ['resources', 'executorResources'] as const) {

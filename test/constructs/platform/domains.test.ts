@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { ObjectStoreChoice, Platform, PlatformProps, SecretRef, WorkflowController, WorkflowControllerProps } from '../../../constructs';
+import { ObjectStoreChoice, PipelineRunner, PipelineRunnerProps, Platform, PlatformProps, SecretRef, WorkflowController, WorkflowControllerProps } from '../../../constructs';
 import { ServiceAccount } from 'cdk8s-plus-27';
 import { Builder, Delivery } from '../../../constructs/delivery/delivery';
 import { ModelEndpoint } from '../../../constructs/delivery/model-endpoint';
@@ -167,6 +167,12 @@ describe('pipeline domains', () => {
       expect(problemsOf(() => one({ quota: { gpu: 1 } })).map((p) => [p.field, p.message])).toEqual([['pipelineDomains.dev.quota.gpu', 'is not a field of a quota']]);
     });
 
+    test('step defaults the domain\'s runner could not take (a request above the platform\'s limit) are reported under the domain', () => {
+      const problems = problemsOf(() => one({ stepDefaults: { memory: '2Gi' } }));
+      expect(problems.map((p) => p.field)).toEqual([expect.stringMatching(/^pipelineDomains\.dev\.stepDefaults/)]);
+      expect(problemsOf(() => one({ stepDefaults: { memory: '2Gi', memoryLimit: '4Gi' } }))).toEqual([]);
+    });
+
     test('an MLflow user that is taken: the platform pipelines\', the admin, another domain\'s', () => {
       refused((u) => one({ trackingUser: u }), 'pipelines', 'pipelineDomains.dev.trackingUser', /the platform pipelines' MLflow user/);
       refused((u) => one({ trackingUser: u }), 'admin', 'pipelineDomains.dev.trackingUser');
@@ -195,10 +201,25 @@ test('a WorkflowController built from JavaScript with missing or wrong props rep
   const problems = problemsOf(() => {
     const c = chart();
     const p = new Platform(c, 'platform', {});
-    return new WorkflowController(c, 'controller', { namespace: p.pipelineRunner.namespace, runner: 'ml-dev', image: 'argo:latest' } as unknown as WorkflowControllerProps);
+    return new WorkflowController(c, 'controller', { namespace: p.pipelineRunner.namespace, runner: 'ml-dev', image: 'argo:latest', artifactCredentials: 'seaweedfs-workflows' } as unknown as WorkflowControllerProps);
   });
-  expect(problems.map((x) => x.field)).toEqual(expect.arrayContaining(['runner', 'artifactBucket', 'image', 'executorImage', 'resources', 'executorResources']));
+  expect(problems.map((x) => x.field)).toEqual(expect.arrayContaining(['runner', 'artifactBucket', 'image', 'executorImage', 'resources', 'executorResources', 'artifactCredentials']));
   expect(problems.every((x) => x.path === 'test/controller')).toBe(true);
+});
+
+test('a PipelineRunner given shared credentials that are not Secrets, or both a user and a Secret, reports each field', () => {
+  const problems = problemsOf(() => {
+    const c = chart();
+    const p = new Platform(c, 'platform', {});
+    return new PipelineRunner(c, 'runner', {
+      namespace: 'ml-team', objectStore: p.objectStore, buckets: { data: p.dataBucket }, trackingServer: p.trackingServer,
+      trackingCredentials: 'mlflow-user-pipelines', s3Credentials: p.pipelineRunner.s3Credentials, storageUser: 'team',
+    } as unknown as PipelineRunnerProps);
+  });
+  expect(problems.map((x) => `${x.field}: ${x.message}`)).toEqual([
+    's3Credentials: is given together with storageUser "team"',
+    'trackingCredentials: is not a Secret of an MLflow user',
+  ]);
 });
 
 describe('the delivery runs each environment in its domain', () => {
