@@ -81,15 +81,17 @@ def log(message):
 
 def create_or_adopt(step, path, obj, what):
     """Creates the object, or finds it there from an earlier attempt of the same step (its name is derived from the run):
-    a retried step waits for what the first attempt started instead of starting another."""
+    a retried step takes up what the first attempt made instead of making another. Returns whether it was created."""
     name = obj["metadata"]["name"]
     try:
         kube("POST", path, obj)
-        log(f"{step}: started {what} {obj['metadata']['namespace']}/{name}")
+        log(f"{step}: created {what} {obj['metadata']['namespace']}/{name}")
+        return True
     except KubeError as e:
         if e.status != 409:
             raise
-        log(f"{step}: {what} {obj['metadata']['namespace']}/{name} exists (a retried step): waiting for it")
+        log(f"{step}: {what} {obj['metadata']['namespace']}/{name} exists (a retried step)")
+        return False
 
 
 def deadline_passed(deadline, what):
@@ -161,19 +163,14 @@ def register(args):
         return 1
     template["metadata"]["namespace"] = namespace
     path = f"{WF}/namespaces/{namespace}/workflowtemplates"
-    try:
-        kube("POST", path, template)
-        log(f"register: created WorkflowTemplate {namespace}/{name}")
-    except KubeError as e:
-        if e.status != 409:
-            raise
-        existing = kube("GET", f"{path}/{name}")
-        if existing.get("spec") != template.get("spec"):
-            log(f"register: WorkflowTemplate {namespace}/{name} exists with another spec; a registered version is never "
+    if not create_or_adopt("register", path, template, "WorkflowTemplate"):
+        # the same spec is a retried step's (or the same commit again); another spec is never written over
+        if kube("GET", f"{path}/{name}").get("spec") != template.get("spec"):
+            log(f"register: WorkflowTemplate {namespace}/{name} has another spec; a registered version is never "
                 "changed in place. Fix: deliver a new commit (its template gets a new name), or delete the old one "
                 "if it was never run")
             return 1
-        log(f"register: WorkflowTemplate {namespace}/{name} exists with this spec (a retried step): reused")
+        log(f"register: WorkflowTemplate {namespace}/{name} has this spec: reused")
     write(args.output, name)
     return 0
 

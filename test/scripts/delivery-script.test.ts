@@ -27,6 +27,34 @@ describe('delivery.py', () => {
     expect(r.out).toEqual({ done: true, notObserved: false, oldPodLeft: false, notAvailable: false, noStatus: false });
   });
 
+  test('register creates a version, reuses one with the same spec (a retried step), and refuses to change one in place', () => {
+    // the API server played by a dict: POST answers 409 for a name it holds, GET returns what it holds
+    const code = (held: unknown) => `
+import tempfile, types, os
+held = json.loads(${JSON.stringify(JSON.stringify(held))})
+calls = []
+def kube(method, path, body=None):
+    calls.append(method)
+    if method == "POST":
+        if held is not None:
+            raise delivery.KubeError(409, "AlreadyExists", "exists")
+        return body
+    return held
+delivery.kube = kube
+delivery.log = lambda m: None
+d = tempfile.mkdtemp()
+with open(os.path.join(d, "t.json"), "w") as f:
+    json.dump({"metadata": {"name": "breast-cancer-0123456789ab", "namespace": "ml-staging"}, "spec": {"entrypoint": "main"}}, f)
+args = types.SimpleNamespace(template=os.path.join(d, "t.json"), namespace="ml-staging", output=os.path.join(d, "out", "template"))
+rc = delivery.register(args)
+out = open(args.output).read() if os.path.exists(args.output) else None
+print(json.dumps({"rc": rc, "calls": calls, "output": out}))`;
+    const outcome = (held: unknown) => { const r = py(code(held)); expect(r.stderr).toBe(''); return r.out; };
+    expect(outcome(null)).toEqual({ rc: 0, calls: ['POST'], output: 'breast-cancer-0123456789ab' });
+    expect(outcome({ spec: { entrypoint: 'main' } })).toEqual({ rc: 0, calls: ['POST', 'GET'], output: 'breast-cancer-0123456789ab' });
+    expect(outcome({ spec: { entrypoint: 'other' } })).toEqual({ rc: 1, calls: ['POST', 'GET'], output: null });
+  });
+
   test('the candidate is the version the registering step wrote, from its last successful attempt', () => {
     const wf = {
       status: {
